@@ -1,0 +1,101 @@
+# ocs-ha-operator — build, test and run.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUBECTL ?= kubectl
+IMG ?= ghcr.io/ocsha/ocs-ha-operator:latest
+GO_TEST_FLAGS ?=
+FUZZTIME ?= 5s
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC from the Go types and markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run gofmt.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: ## Fail when gofmt would change a file or go vet finds a problem.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+
+.PHONY: verify-manifests
+verify-manifests: controller-gen ## Fail when the generated files differ from what the types generate.
+	@before=$$(cat config/crd/bases/*.yaml config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go | sha256sum); \
+	$(MAKE) -s manifests generate; \
+	after=$$(cat config/crd/bases/*.yaml config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go | sha256sum); \
+	if [ "$$before" != "$$after" ]; then echo "generated files were out of date and have been regenerated: review and commit them"; exit 1; fi
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd for tests from the Go module proxy (cached in bin/).
+	@hack/setup-envtest.sh >/dev/null
+
+.PHONY: test
+test: lint verify-manifests envtest ## Run every test: unit, fuzz smoke, envtest controllers, e2e.
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test $(GO_TEST_FLAGS) -count=1 -timeout 20m ./...
+	hack/fuzz-smoke.sh $(FUZZTIME)
+
+.PHONY: bench
+bench: ## Run the benchmarks (not part of make test).
+	go test -run '^$$' -bench . -benchmem ./internal/...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager and the emulator into bin/.
+	go build -o $(LOCALBIN)/manager .
+	go build -o $(LOCALBIN)/ocs-sim ./hack/ocs-sim
+
+.PHONY: run
+run: ## Run the manager against $$KUBECONFIG (see make dev-up).
+	go run . --health-probe-bind-address=:8081 --metrics-bind-address=:8080
+
+##@ Deployment
+
+.PHONY: install
+install: ## Install the CRDs into the cluster of $$KUBECONFIG.
+	$(KUBECTL) apply --server-side -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs (and every object of these kinds).
+	$(KUBECTL) delete --ignore-not-found -f config/crd/bases
+
+.PHONY: deploy
+deploy: ## Deploy the manager (image $$IMG) with config/default.
+	cd config/manager && $(KUBECTL) kustomize . >/dev/null
+	$(KUBECTL) kustomize config/default | sed 's|ghcr.io/ocsha/ocs-ha-operator:latest|$(IMG)|' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Remove what deploy installed.
+	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

@@ -1,0 +1,99 @@
+package v1alpha1
+
+// Condition types shared by all kinds. Users and tools (kstatus, Argo CD) switch on them.
+const (
+	// ConditionReady is True when the object's desired state holds and nothing is pending.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while an action runs (a probe round, a move batch, a backup).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when progress needs a human (bad credentials, invalid schedule).
+	ConditionStalled = "Stalled"
+	// ConditionDegraded is True when the object works but below its desired state.
+	ConditionDegraded = "Degraded"
+	// ConditionFailoverRequired is True on a UserHoming in Manual failover mode when a server
+	// has been down for failover.delay and its users wait for a human.
+	ConditionFailoverRequired = "FailoverRequired"
+)
+
+// Reasons shared by all kinds.
+const (
+	// ReasonInitializing: the first reconcile has not finished yet.
+	ReasonInitializing = "Initializing"
+	// ReasonSuspended: spec.suspend is true; no action runs.
+	ReasonSuspended = "Suspended"
+	// ReasonReconciled: the desired state holds.
+	ReasonReconciled = "Reconciled"
+	// ReasonIdle: no action is running.
+	ReasonIdle = "Idle"
+	// ReasonAsExpected: the negative condition (Stalled, Degraded) does not hold.
+	ReasonAsExpected = "AsExpected"
+	// ReasonPoolNotFound: spec.poolRef names no OCSPool.
+	ReasonPoolNotFound = "PoolNotFound"
+	// ReasonInternalError: an unexpected error; the controller logs carry the details.
+	ReasonInternalError = "InternalError"
+)
+
+// OCSPool reasons.
+const (
+	// ReasonProbing: a health probe round is running.
+	ReasonProbing = "Probing"
+	// ReasonServersServing: every server is healthy and not in maintenance.
+	ReasonServersServing = "AllServersServing"
+	// ReasonServerNotServing: at least one server is unreachable, unhealthy, draining or drained.
+	ReasonServerNotServing = "ServerNotServing"
+	// ReasonCredentialsSecretMissing: a credentials Secret or one of its keys is missing.
+	ReasonCredentialsSecretMissing = "CredentialsSecretMissing"
+	// ReasonCASecretMissing: a CA Secret or its ca.crt key is missing.
+	ReasonCASecretMissing = "CASecretMissing"
+	// ReasonAuthenticationFailed: WinRM refused the credentials (HTTP 401).
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonTLSFailed: the server's certificate did not verify.
+	ReasonTLSFailed = "TLSFailed"
+)
+
+// UserHoming reasons.
+const (
+	// ReasonBalanced: users are spread within policy and no move is pending.
+	ReasonBalanced = "Balanced"
+	// ReasonMovesPending: the plan has moves that have not run yet.
+	ReasonMovesPending = "MovesPending"
+	// ReasonDraining, ReasonFailingOver, ReasonRebalancing, ReasonFailingBack: an operation runs.
+	ReasonDraining        = "Draining"
+	ReasonFailingOver     = "FailingOver"
+	ReasonRebalancing     = "Rebalancing"
+	ReasonFailingBack     = "FailingBack"
+	ReasonRestoring       = "RestoringContacts"
+	ReasonUsersFailedOver = "UsersOnFailoverHome"
+	// ReasonFailoverDelay: a server is down but not yet for failover.delay.
+	ReasonFailoverDelay = "WaitingForFailoverDelay"
+	// ReasonFailoverManual: failover.mode is Manual; a human must act.
+	ReasonFailoverManual = "FailoverManual"
+	// ReasonNoServingServer: no server serves; nothing moves (the observer may be the one cut off).
+	ReasonNoServingServer = "NoServingServer"
+	// ReasonFailbackManual: a server serves again but failback is Manual; users stay where they are.
+	ReasonFailbackManual = "FailbackManual"
+	// ReasonMovesFailing: moves failed repeatedly.
+	ReasonMovesFailing = "MovesFailing"
+	// ReasonPoolNotReady: the pool has not reported server states yet.
+	ReasonPoolNotReady = "PoolNotReady"
+)
+
+// ContactBackup reasons.
+const (
+	// ReasonBackupSucceeded: the last scheduled run wrote a complete snapshot.
+	ReasonBackupSucceeded = "BackupSucceeded"
+	// ReasonBackupPartial: the last snapshot skipped at least one server.
+	ReasonBackupPartial = "BackupPartial"
+	// ReasonBackupFailed: the last run wrote no snapshot.
+	ReasonBackupFailed = "BackupFailed"
+	// ReasonBackingUp: a run is in progress.
+	ReasonBackingUp = "BackingUp"
+	// ReasonInvalidSchedule: spec.schedule does not parse.
+	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonStorageUnavailable: spec.storage.path cannot be written.
+	ReasonStorageUnavailable = "StorageUnavailable"
+	// ReasonBackupOverdue: the last success is older than two schedule periods.
+	ReasonBackupOverdue = "BackupOverdue"
+	// ReasonWaitingForSchedule: no run has happened yet.
+	ReasonWaitingForSchedule = "WaitingForSchedule"
+)

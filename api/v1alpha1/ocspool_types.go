@@ -1,0 +1,223 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Product is the server software of a pool; it decides the admin dialect.
+// +kubebuilder:validation:Enum=OCS2007R2;SkypeForBusiness
+type Product string
+
+const (
+	// ProductOCS2007R2 is Office Communications Server 2007 R2 Standard Edition (WMI, dbimpexp, lcscmd).
+	ProductOCS2007R2 Product = "OCS2007R2"
+	// ProductSkypeForBusiness is Skype for Business Server 2015/2019/Subscription Edition (Cs cmdlets).
+	ProductSkypeForBusiness Product = "SkypeForBusiness"
+)
+
+// WinRMAuth is the HTTP authentication scheme used against WinRM.
+// +kubebuilder:validation:Enum=Basic;NTLM
+type WinRMAuth string
+
+const (
+	// WinRMAuthBasic works with local accounts only.
+	WinRMAuthBasic WinRMAuth = "Basic"
+	// WinRMAuthNTLM works with domain accounts (DOMAIN\user or user@domain).
+	WinRMAuthNTLM WinRMAuth = "NTLM"
+)
+
+// WinRMSpec says how to reach a server's WinRM listener.
+// +kubebuilder:validation:XValidation:rule="!(self.auth == 'Basic' && self.endpoint.startsWith('http://')) || self.allowUnencryptedBasic",message="winrm.auth Basic over plain http:// sends the password readable on the wire: use an https:// endpoint (recommended) or set winrm.allowUnencryptedBasic: true"
+// +kubebuilder:validation:XValidation:rule="!(has(self.insecureSkipVerify) && self.insecureSkipVerify && has(self.caSecretRef))",message="winrm.insecureSkipVerify and winrm.caSecretRef exclude each other"
+type WinRMSpec struct {
+	// Endpoint is the WS-Management URL, e.g. https://ocs1.corp.example.com:5986/wsman.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http') && url(self).getHost() != ''",message="winrm.endpoint must be an http(s) URL such as https://ocs1.corp.example.com:5986/wsman"
+	Endpoint string `json:"endpoint"`
+
+	// CredentialsSecretRef names a Secret with keys username and password.
+	CredentialsSecretRef LocalObjectReference `json:"credentialsSecretRef"`
+
+	// CASecretRef names a Secret whose ca.crt key holds the PEM CA that signed the listener's certificate.
+	// +optional
+	CASecretRef *LocalObjectReference `json:"caSecretRef,omitempty"`
+
+	// InsecureSkipVerify turns off certificate verification. Only for labs.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+
+	// Auth is the authentication scheme. Domain accounts, which OCS administration needs, require NTLM.
+	// +kubebuilder:default=Basic
+	// +optional
+	Auth WinRMAuth `json:"auth,omitempty"`
+
+	// AllowUnencryptedBasic permits Basic authentication over plain http://.
+	// +optional
+	AllowUnencryptedBasic bool `json:"allowUnencryptedBasic,omitempty"`
+}
+
+// ServerSpec is one Standard Edition server of the pool.
+type ServerSpec struct {
+	// Name identifies the server within the pool (a DNS label).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// FQDN is the server's DNS name, as OCS knows it (the pool FQDN of a Standard Edition server).
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`
+	FQDN string `json:"fqdn"`
+
+	// WinRM says how to reach the server.
+	WinRM WinRMSpec `json:"winrm"`
+
+	// Maintenance drains the server: its users move to the others with their contacts.
+	// Setting it back to false returns the server to service.
+	// +optional
+	Maintenance bool `json:"maintenance,omitempty"`
+}
+
+// HealthSpec tunes the health probes.
+// +kubebuilder:validation:XValidation:rule="!has(self.probeTimeout) || !has(self.probeInterval) || duration(self.probeTimeout) <= duration(self.probeInterval)",message="health.probeTimeout must not exceed health.probeInterval"
+type HealthSpec struct {
+	// ProbeInterval is the time between two probes of a server.
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="health.probeInterval must be positive"
+	// +optional
+	ProbeInterval string `json:"probeInterval,omitempty"`
+
+	// ProbeTimeout bounds one probe. A timed-out probe counts as a failure but is not proof of death.
+	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="health.probeTimeout must be positive"
+	// +optional
+	ProbeTimeout string `json:"probeTimeout,omitempty"`
+
+	// FailureThreshold is how many consecutive failed probes mark a server Unreachable or Unhealthy.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	FailureThreshold int32 `json:"failureThreshold,omitempty"`
+
+	// Services that must run on every server. Empty means the product's default (RtcSrv).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_$.-]{1,80}$`
+	// +optional
+	Services []string `json:"services,omitempty"`
+}
+
+// OCSPoolSpec is the desired state of a pair (or more) of Standard Edition servers.
+// +kubebuilder:validation:XValidation:rule="self.servers.all(a, self.servers.exists_one(b, b.fqdn.lowerAscii() == a.fqdn.lowerAscii()))",message="spec.servers[].fqdn must be unique"
+type OCSPoolSpec struct {
+	// Product is the server software; it cannot change.
+	// +kubebuilder:default=OCS2007R2
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.product is immutable"
+	// +optional
+	Product Product `json:"product,omitempty"`
+
+	// Servers of the pool, 2 to 16, with unique names.
+	// +kubebuilder:validation:MinItems=2
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	Servers []ServerSpec `json:"servers"`
+
+	// Health tunes the probes.
+	// +kubebuilder:default={}
+	// +optional
+	Health HealthSpec `json:"health,omitempty"`
+
+	// Suspend pauses all probes and actions.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// ServerState is the observed state of one server.
+// +kubebuilder:validation:Enum=Unknown;Healthy;Unhealthy;Unreachable;Draining;Drained
+type ServerState string
+
+const (
+	// ServerUnknown: not probed yet.
+	ServerUnknown ServerState = "Unknown"
+	// ServerHealthy: WinRM answers and every service runs.
+	ServerHealthy ServerState = "Healthy"
+	// ServerUnhealthy: WinRM answers but a service is not running (failureThreshold probes in a row).
+	ServerUnhealthy ServerState = "Unhealthy"
+	// ServerUnreachable: WinRM does not answer (failureThreshold probes in a row).
+	ServerUnreachable ServerState = "Unreachable"
+	// ServerDraining: in maintenance, users still homed on it.
+	ServerDraining ServerState = "Draining"
+	// ServerDrained: in maintenance, no user homed on it.
+	ServerDrained ServerState = "Drained"
+)
+
+// ServerStatus is the observed state of one server.
+type ServerStatus struct {
+	// Name of the server (spec.servers[].name).
+	Name string `json:"name"`
+	// State of the server.
+	State ServerState `json:"state"`
+	// ConsecutiveFailures counts failed probes since the last success.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+	// LastProbeTime is when the server was last probed.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+	// LastTransitionTime is when State last changed; UserHoming measures failover.delay from it.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+	// HomedUsers is the number of users whose home is this server.
+	// +optional
+	HomedUsers int32 `json:"homedUsers"`
+	// Message explains the state.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// OCSPoolStatus is the observed state of the pool.
+type OCSPoolStatus struct {
+	CommonStatus `json:",inline"`
+
+	// Servers reports each server, in spec order.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Servers []ServerStatus `json:"servers,omitempty"`
+
+	// ServingServers counts Healthy servers that are not in maintenance, as "serving/total".
+	// +optional
+	ServingServers string `json:"servingServers,omitempty"`
+
+	// HomedUsers is the number of users homed on the pool's servers.
+	// +optional
+	HomedUsers int32 `json:"homedUsers"`
+}
+
+// OCSPool is a set of OCS 2007 R2 (or Skype for Business) Standard Edition servers kept highly available.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ocspool,categories=ocs
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.spec.product`,priority=1
+// +kubebuilder:printcolumn:name="Serving",type=string,JSONPath=`.status.servingServers`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.homedUsers`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type OCSPool struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   OCSPoolSpec   `json:"spec"`
+	Status OCSPoolStatus `json:"status,omitempty"`
+}
+
+// OCSPoolList contains a list of OCSPool.
+// +kubebuilder:object:root=true
+type OCSPoolList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []OCSPool `json:"items"`
+}

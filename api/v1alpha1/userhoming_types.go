@@ -1,0 +1,246 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PlacementMode says how users spread over the serving servers.
+// +kubebuilder:validation:Enum=Balanced;Weighted
+type PlacementMode string
+
+const (
+	// PlacementBalanced gives every serving server the same share.
+	PlacementBalanced PlacementMode = "Balanced"
+	// PlacementWeighted gives each serving server a share proportional to spec.weights.
+	PlacementWeighted PlacementMode = "Weighted"
+)
+
+// FailoverMode says whether forced moves run without a human.
+// +kubebuilder:validation:Enum=Automatic;Manual
+type FailoverMode string
+
+const (
+	// FailoverAutomatic force-moves a dead server's users after failover.delay.
+	FailoverAutomatic FailoverMode = "Automatic"
+	// FailoverManual reports FailoverRequired and waits.
+	FailoverManual FailoverMode = "Manual"
+)
+
+// FailbackMode says whether users return when a server serves again.
+// +kubebuilder:validation:Enum=Automatic;Manual
+type FailbackMode string
+
+const (
+	// FailbackAutomatic rebalances with planned moves when a server serves again.
+	FailbackAutomatic FailbackMode = "Automatic"
+	// FailbackManual leaves users where they are and says so.
+	FailbackManual FailbackMode = "Manual"
+)
+
+// Pin keeps one user on one server while that server serves.
+type Pin struct {
+	// User is the SIP address, e.g. sip:alice@corp.example.com.
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^sip:[^@\s]+@[^@\s]+$`
+	User string `json:"user"`
+	// Server is the name of a server of the pool.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Server string `json:"server"`
+}
+
+// FailoverSpec tunes the unplanned path.
+type FailoverSpec struct {
+	// Mode is Automatic (force-move after Delay) or Manual (report and wait).
+	// +kubebuilder:default=Automatic
+	// +optional
+	Mode FailoverMode `json:"mode,omitempty"`
+
+	// Delay is how long a server must stay down before its users are force-moved.
+	// A forced move loses contacts not yet in a backup, so a short outage should not trigger one.
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="failover.delay must be positive"
+	// +optional
+	Delay string `json:"delay,omitempty"`
+}
+
+// ContactRestoreSpec says where restored contacts come from after a forced move.
+type ContactRestoreSpec struct {
+	// BackupRef names the ContactBackup whose newest snapshot restores force-moved users' contacts.
+	// +optional
+	BackupRef *LocalObjectReference `json:"backupRef,omitempty"`
+}
+
+// UserHomingSpec is the desired spread of a pool's users.
+// +kubebuilder:validation:XValidation:rule="self.placement != 'Weighted' || (has(self.weights) && size(self.weights) > 0)",message="spec.weights is required when spec.placement is Weighted"
+type UserHomingSpec struct {
+	// PoolRef names the OCSPool; it cannot change.
+	PoolRef PoolReference `json:"poolRef"`
+
+	// Placement is Balanced or Weighted.
+	// +kubebuilder:default=Balanced
+	// +optional
+	Placement PlacementMode `json:"placement,omitempty"`
+
+	// Weights maps server name to its relative share (Weighted placement). 0 = no users.
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k] >= 0)",message="spec.weights values must be >= 0"
+	// +optional
+	Weights map[string]int32 `json:"weights,omitempty"`
+
+	// Pins keep named users on named servers.
+	// +kubebuilder:validation:MaxItems=1000
+	// +listType=map
+	// +listMapKey=user
+	// +optional
+	Pins []Pin `json:"pins,omitempty"`
+
+	// MaxImbalancePercent is how far a server may drift from its share before users move.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxImbalancePercent int32 `json:"maxImbalancePercent,omitempty"`
+
+	// MoveBatchSize is how many users one move command carries.
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MoveBatchSize int32 `json:"moveBatchSize,omitempty"`
+
+	// Failover tunes the unplanned path.
+	// +kubebuilder:default={}
+	// +optional
+	Failover FailoverSpec `json:"failover,omitempty"`
+
+	// Failback is Automatic (rebalance when a server serves again) or Manual.
+	// +kubebuilder:default=Manual
+	// +optional
+	Failback FailbackMode `json:"failback,omitempty"`
+
+	// ContactRestore says where restored contacts come from.
+	// +optional
+	ContactRestore ContactRestoreSpec `json:"contactRestore,omitempty"`
+
+	// Suspend pauses all moves.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// OperationType names what an operation does.
+// +kubebuilder:validation:Enum=Rebalance;Drain;Failover;Failback
+type OperationType string
+
+const (
+	// OperationRebalance spreads users per policy with planned moves.
+	OperationRebalance OperationType = "Rebalance"
+	// OperationDrain moves a maintenance server's users away with planned moves.
+	OperationDrain OperationType = "Drain"
+	// OperationFailover force-moves a dead server's users and restores their contacts.
+	OperationFailover OperationType = "Failover"
+	// OperationFailback returns users to a server that serves again.
+	OperationFailback OperationType = "Failback"
+)
+
+// Operation records one run of moves. It is written before every mutating step so that a
+// restarted manager resumes it instead of starting over.
+type Operation struct {
+	// Type of the operation.
+	Type OperationType `json:"type"`
+	// ID is unique per operation.
+	ID string `json:"id"`
+	// StartTime is when the operation began.
+	StartTime metav1.Time `json:"startTime"`
+	// CompletionTime is set when the operation has ended.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Total users the operation moves.
+	// +optional
+	Total int32 `json:"total,omitempty"`
+	// Moved users (planned and forced).
+	// +optional
+	Moved int32 `json:"moved"`
+	// Forced counts the moved users that were force-moved (their contacts stayed behind).
+	// +optional
+	Forced int32 `json:"forced"`
+	// ContactsRestored counts users whose contacts were restored from a snapshot.
+	// +optional
+	ContactsRestored int32 `json:"contactsRestored"`
+	// Failed counts users whose move or restore failed.
+	// +optional
+	Failed int32 `json:"failed"`
+	// BatchesDone counts finished move batches.
+	// +optional
+	BatchesDone int32 `json:"batchesDone,omitempty"`
+	// Step is Moving, Restoring or Completed.
+	// +optional
+	Step string `json:"step,omitempty"`
+	// Servers the operation moves users from.
+	// +optional
+	From []string `json:"from,omitempty"`
+	// Snapshot is the ContactBackup snapshot used to restore contacts.
+	// +optional
+	Snapshot string `json:"snapshot,omitempty"`
+	// Message summarises the outcome.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// HomingServerStatus is one server's share.
+type HomingServerStatus struct {
+	// Name of the server.
+	Name string `json:"name"`
+	// HomedUsers is how many users are homed there now.
+	HomedUsers int32 `json:"homedUsers"`
+	// DesiredUsers is how many the policy wants there.
+	DesiredUsers int32 `json:"desiredUsers"`
+}
+
+// UserHomingStatus is the observed spread.
+type UserHomingStatus struct {
+	CommonStatus `json:",inline"`
+
+	// Servers reports each server's share.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Servers []HomingServerStatus `json:"servers,omitempty"`
+	// TotalUsers of the pool.
+	// +optional
+	TotalUsers int32 `json:"totalUsers"`
+	// PendingMoves is how many moves the current plan still has.
+	// +optional
+	PendingMoves int32 `json:"pendingMoves"`
+	// LastOperation is the running or last finished operation.
+	// +optional
+	LastOperation *Operation `json:"lastOperation,omitempty"`
+}
+
+// UserHoming keeps a pool's users spread over its serving servers, drains servers for
+// maintenance, fails over from dead ones and fails back.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=uh,categories=ocs
+// +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.poolRef.name`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.totalUsers`
+// +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.pendingMoves`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type UserHoming struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   UserHomingSpec   `json:"spec"`
+	Status UserHomingStatus `json:"status,omitempty"`
+}
+
+// UserHomingList contains a list of UserHoming.
+// +kubebuilder:object:root=true
+type UserHomingList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []UserHoming `json:"items"`
+}
