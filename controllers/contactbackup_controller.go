@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -13,6 +15,9 @@ import (
 // ContactBackupReconciler reconciles a ContactBackup: it takes scheduled snapshots and applies retention.
 type ContactBackupReconciler struct {
 	client.Client
+	Agents   AgentProvider
+	Clock    clock.Clock
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups,verbs=get;list;watch;update;patch
@@ -36,8 +41,10 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{}, nil
 }
 
-// SetupWithManager registers the reconciler.
-func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the reconciler; fields left nil are filled from opts.
+func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
+	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ocsv1.ContactBackup{}).
 		Named("contactbackup").

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -13,6 +15,9 @@ import (
 // OCSPoolReconciler reconciles an OCSPool: it probes each server and reports its state.
 type OCSPoolReconciler struct {
 	client.Client
+	Agents   AgentProvider
+	Clock    clock.Clock
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=ocspools,verbs=get;list;watch;update;patch
@@ -37,8 +42,10 @@ func (r *OCSPoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ 
 	return ctrl.Result{}, nil
 }
 
-// SetupWithManager registers the reconciler.
-func (r *OCSPoolReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the reconciler; fields left nil are filled from opts.
+func (r *OCSPoolReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
+	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ocsv1.OCSPool{}).
 		Named("ocspool").

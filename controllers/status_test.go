@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 )
 
 func TestDerivePhase(t *testing.T) {
@@ -62,7 +63,10 @@ func TestTrimMessageKeepsUTF8Whole(t *testing.T) {
 
 var _ = Describe("Status of every kind", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() {
+		ns = newNamespace()
+		startManager(ns, Options{Agents: StaticProvider{Agent: ocs.NewFake("ocs1", "ocs2")}})
+	})
 
 	It("sets every owned condition and observedGeneration on the first reconcile", func() {
 		objs := []statusObject{validPool(ns), validHoming(ns), validBackup(ns)}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -25,12 +29,12 @@ import (
 )
 
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	testCtx   context.Context
-	cancelMgr context.CancelFunc
-	scheme    = runtime.NewScheme()
+	testEnv     *envtest.Environment
+	cfg         *rest.Config
+	k8sClient   client.Client
+	testCtx     context.Context
+	cancelSuite context.CancelFunc
+	scheme      = runtime.NewScheme()
 )
 
 func TestControllers(t *testing.T) {
@@ -57,25 +61,12 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupAll(mgr, Options{})).To(Succeed())
-
-	var ctx context.Context
-	ctx, cancelMgr = context.WithCancel(context.Background())
-	testCtx = ctx
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	testCtx, cancelSuite = context.WithCancel(context.Background())
 })
 
 var _ = AfterSuite(func() {
-	if cancelMgr != nil {
-		cancelMgr()
+	if cancelSuite != nil {
+		cancelSuite()
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
@@ -88,4 +79,36 @@ func newNamespace() string {
 	Expect(k8sClient.Create(testCtx, ns)).To(Succeed())
 	DeferCleanup(func() { _ = k8sClient.Delete(context.Background(), ns) })
 	return ns.Name
+}
+
+// startManager runs the reconcilers in a manager of their own, watching only namespace ns, until
+// the returned stop function is called (DeferCleanup calls it too). Tests give each manager its
+// own options (fake agents, clocks); stopping and starting one emulates a manager restart.
+func startManager(ns string, opts Options) (stop func()) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		// Several managers run in one test process, one per test namespace.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(SetupAll(mgr, opts)).To(Succeed())
+
+	ctx, cancel := context.WithCancel(testCtx)
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	DeferCleanup(stop)
+	return stop
 }
