@@ -29,6 +29,9 @@ type StorageSpec struct {
 	Path string `json:"path"`
 }
 
+// AnnotationBackupNow on a ContactBackup requests an immediate run; change its value to ask again.
+const AnnotationBackupNow = "ocs.ocsha.io/backup-now"
+
 // ContactBackupSpec is the desired backup schedule of a pool's contact lists and configuration.
 type ContactBackupSpec struct {
 	// PoolRef names the OCSPool; it cannot change.
@@ -89,6 +92,10 @@ type ContactBackupStatus struct {
 	// NextScheduleTime is when the next run is due.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// LastHandledRequest is the value of the ocs.ocsha.io/backup-now annotation that last
+	// triggered an immediate run; a new value triggers another.
+	// +optional
+	LastHandledRequest string `json:"lastHandledRequest,omitempty"`
 	// Snapshots, newest first (at most 20 listed; the store may hold more).
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
