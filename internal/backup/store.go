@@ -1,0 +1,220 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Store is where bytes live: a filesystem now, an object store later. Keys are slash-separated
+// relative paths.
+type Store interface {
+	// Put stores data under key atomically: readers see the old value or the new one, never a part.
+	Put(ctx context.Context, key string, data []byte) error
+	// Get returns the bytes under key; the error wraps fs.ErrNotExist when the key is missing.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// List returns the keys that start with prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// ErrInvalidKey is returned for keys that are empty, absolute, not clean or that would escape the
+// store's root.
+var ErrInvalidKey = errors.New("invalid key")
+
+// tmpPrefix marks files being written; List never returns them.
+const tmpPrefix = ".tmp-"
+
+// FileStore is a Store in a directory tree, one file per key.
+type FileStore struct {
+	root string
+	// noSync skips the fsyncs, for tests that measure space rather than durability.
+	noSync bool
+}
+
+var _ Store = (*FileStore)(nil)
+
+// NewFileStore returns a FileStore rooted at root, creating the directory if needed.
+func NewFileStore(root string) (*FileStore, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolving backup root %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("creating backup root: %w", err)
+	}
+	return &FileStore{root: abs}, nil
+}
+
+func validKey(key string) bool {
+	if key == "" || strings.HasPrefix(key, "/") || strings.ContainsAny(key, "\\\x00") || path.Clean(key) != key {
+		return false
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." || strings.HasPrefix(seg, tmpPrefix) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *FileStore) path(key string) (string, error) {
+	if !validKey(key) {
+		return "", fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+// Put writes to a temporary file in the target directory, syncs it, renames it over the key and
+// syncs the directory, so that after a crash the key holds either nothing or all of data.
+func (s *FileStore) Put(ctx context.Context, key string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := s.put(p, data); err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *FileStore) put(p string, data []byte) error {
+	dir := filepath.Dir(p)
+	_, statErr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := s.sync(f); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := s.syncDir(dir); err != nil {
+		return err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A new directory is durable only once its own entry in the parent is.
+		return s.syncDir(filepath.Dir(dir))
+	}
+	return nil
+}
+
+func (s *FileStore) sync(f *os.File) error {
+	if s.noSync {
+		return nil
+	}
+	return f.Sync()
+}
+
+func (s *FileStore) syncDir(dir string) error {
+	if s.noSync {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close()
+		return err
+	}
+	return d.Close()
+}
+
+// Get reads the file of key.
+func (s *FileStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return data, nil
+}
+
+// List walks only the directory that the prefix names, not the whole tree.
+func (s *FileStore) List(ctx context.Context, prefix string) ([]string, error) {
+	base := s.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		if !validKey(prefix[:i]) {
+			return nil, fmt.Errorf("%w: prefix %q", ErrInvalidKey, prefix)
+		}
+		base = filepath.Join(s.root, filepath.FromSlash(prefix[:i]))
+	}
+	var keys []string
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == base {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %q: %w", prefix, err)
+	}
+	sort.Strings(keys) // the walk's order differs from byte order when names contain '-' or '.'
+	return keys, nil
+}
+
+// Delete removes the file of key.
+func (s *FileStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deleting %s: %w", key, err)
+	}
+	return nil
+}
