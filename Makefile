@@ -73,6 +73,20 @@ build: ## Build the manager and the emulator into bin/.
 run: ## Run the manager against $$KUBECONFIG (see make dev-up).
 	go run . --health-probe-bind-address=:8081 --metrics-bind-address=:8080
 
+##@ Local environment
+
+.PHONY: dev-up
+dev-up: ## Start a local control plane and the emulator in the background (bin/dev/kubeconfig, bin/dev/env).
+	hack/dev-up.sh
+
+.PHONY: dev-down
+dev-down: ## Stop what dev-up started.
+	hack/dev-down.sh
+
+.PHONY: demo
+demo: ## Everything on this machine: control plane, emulator, CRDs, demo objects, manager. Ctrl-C stops it.
+	hack/demo.sh
+
 ##@ Deployment
 
 .PHONY: install
