@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/yaml"
+)
+
+type simUser struct {
+	SIP      string `json:"sip"`
+	Home     string `json:"home"`
+	Contacts int    `json:"contacts"`
+}
+
+func simUsers() []simUser {
+	GinkgoHelper()
+	var users []simUser
+	simGet("/users", &users)
+	return users
+}
+
+func homes() map[string]int {
+	GinkgoHelper()
+	count := map[string]int{}
+	for _, u := range simUsers() {
+		count[u.Home]++
+	}
+	return count
+}
+
+// contactLists returns every user's contact list as the emulator's admin API renders it.
+func contactLists(users []simUser) map[string]string {
+	GinkgoHelper()
+	out := map[string]string{}
+	for _, u := range users {
+		var list map[string]any
+		simGet("/users/"+u.SIP, &list)
+		delete(list, "home")
+		b, err := json.Marshal(list)
+		Expect(err).NotTo(HaveOccurred())
+		out[u.SIP] = string(b)
+	}
+	return out
+}
+
+// jsonpath reads one field of an object with kubectl.
+func jsonpath(resource, path string) string {
+	GinkgoHelper()
+	return kubectl("get", resource, "-o", "jsonpath={"+path+"}")
+}
+
+// recordObject saves the object for the GitOps health tests when OCSHA_RECORD_OBJECTS is set.
+func recordObject(resource, name string) {
+	GinkgoHelper()
+	if os.Getenv("OCSHA_RECORD_OBJECTS") == "" {
+		return
+	}
+	out := kubectl("get", resource, "-o", "json")
+	var obj map[string]any
+	Expect(json.Unmarshal([]byte(out), &obj)).To(Succeed())
+	meta := obj["metadata"].(map[string]any)
+	delete(meta, "managedFields")
+	delete(meta, "annotations")
+	data, err := yaml.Marshal(obj)
+	Expect(err).NotTo(HaveOccurred())
+	header := "# Recorded from the e2e run (OCSHA_RECORD_OBJECTS=1 make test).\n"
+	path := filepath.Join(env.repo, "test", "gitops", "testdata", name+".yaml")
+	Expect(os.WriteFile(path, append([]byte(header), data...), 0o644)).To(Succeed())
+}
+
+func waitCondition(resource, cond string) {
+	GinkgoHelper()
+	kubectl("wait", "--for=condition="+cond, resource, "--timeout=120s")
+}
+
+var _ = Describe("The full story", Ordered, Label("e2e"), func() {
+	var before map[string]string
+
+	It("installs the CRDs with kubectl", func() {
+		kubectl("apply", "--server-side", "-f", filepath.Join(env.repo, "config", "crd", "bases"))
+		kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+		startManager()
+	})
+
+	It("brings the pool up Ready with both servers Healthy", func() {
+		kubectl("apply", "-f", render("secrets.yaml", nil))
+		kubectl("apply", "-f", render("pool.yaml", nil))
+		waitCondition("ocspool/site-a", "Ready")
+		Expect(jsonpath("ocspool/site-a", ".status.servers[*].state")).To(Equal("Healthy Healthy"))
+		Expect(jsonpath("ocspool/site-a", ".status.homedUsers")).To(Equal("200"))
+		recordObject("ocspool/site-a", "ocspool-healthy")
+	})
+
+	It("takes a backup", func() {
+		kubectl("apply", "-f", render("backup.yaml", nil))
+		kubectl("annotate", "--overwrite", "contactbackup/site-a-contacts", "ocs.ocsha.io/backup-now=first")
+		kubectl("wait", "--for=jsonpath={.status.lastHandledRequest}=first", "contactbackup/site-a-contacts", "--timeout=120s")
+		waitCondition("contactbackup/site-a-contacts", "Ready")
+		Expect(jsonpath("contactbackup/site-a-contacts", ".status.snapshots[0].users")).To(Equal("200"))
+		recordObject("contactbackup/site-a-contacts", "contactbackup-healthy")
+	})
+
+	It("keeps users balanced", func() {
+		kubectl("apply", "-f", render("homing.yaml", nil))
+		waitCondition("userhoming/site-a", "Ready")
+		Expect(homes()).To(Equal(map[string]int{"ocs1": 100, "ocs2": 100}))
+		recordObject("userhoming/site-a", "userhoming-healthy")
+	})
+
+	It("drains ocs1 for maintenance with every contact intact, then returns it", func() {
+		before = contactLists(simUsers())
+		kubectl("patch", "ocspool/site-a", "--type=json", "--patch-file", filepath.Join("testdata", "drain-ocs1.yaml"))
+		kubectl("wait", "--for=jsonpath={.status.servers[0].state}=Drained", "ocspool/site-a", "--timeout=120s")
+		Expect(homes()).To(Equal(map[string]int{"ocs2": 200}))
+		Expect(contactLists(simUsers())).To(Equal(before), "a planned move must keep every contact")
+
+		kubectl("patch", "ocspool/site-a", "--type=json", "--patch-file", filepath.Join("testdata", "return-ocs1.yaml"))
+		waitCondition("ocspool/site-a", "Ready")
+		Eventually(homes).Should(Equal(map[string]int{"ocs1": 100, "ocs2": 100}))
+		waitCondition("userhoming/site-a", "Ready")
+		Expect(contactLists(simUsers())).To(Equal(before))
+	})
+
+	It("fails over from a crashed server and restores contacts from the backup", func() {
+		kubectl("annotate", "--overwrite", "contactbackup/site-a-contacts", "ocs.ocsha.io/backup-now=before-crash")
+		kubectl("wait", "--for=jsonpath={.status.lastHandledRequest}=before-crash", "contactbackup/site-a-contacts", "--timeout=120s")
+		before = contactLists(simUsers())
+
+		simPost("/servers/ocs2/crash")
+		kubectl("wait", "--for=jsonpath={.status.servers[1].state}=Unreachable", "ocspool/site-a", "--timeout=60s")
+		recordObject("ocspool/site-a", "ocspool-degraded")
+		Eventually(func() string { return jsonpath("userhoming/site-a", ".status.lastOperation.type") }).Should(Equal("Failover"))
+		Eventually(func() string {
+			return jsonpath("userhoming/site-a", ".status.lastOperation.completionTime")
+		}).ShouldNot(BeEmpty())
+		Expect(homes()).To(Equal(map[string]int{"ocs1": 200}))
+		Expect(jsonpath("userhoming/site-a", ".status.lastOperation.forced")).To(Equal("100"))
+		Expect(jsonpath("userhoming/site-a", ".status.lastOperation.contactsRestored")).To(Equal("100"))
+		Expect(contactLists(simUsers())).To(Equal(before), "every contact of the snapshot restored")
+		Expect(jsonpath("userhoming/site-a", `.status.conditions[?(@.type=="Degraded")].status`)).To(Equal("True"))
+		recordObject("userhoming/site-a", "userhoming-degraded")
+	})
+
+	It("fails back when the server returns (failback Automatic)", func() {
+		simPost("/servers/ocs2/start")
+		waitCondition("ocspool/site-a", "Ready")
+		Eventually(homes).Should(Equal(map[string]int{"ocs1": 100, "ocs2": 100}))
+		waitCondition("userhoming/site-a", "Ready")
+		Expect(jsonpath("userhoming/site-a", ".status.lastOperation.type")).To(Or(Equal("Failback"), Equal("Rebalance")))
+		Expect(contactLists(simUsers())).To(Equal(before), "failback is a planned move: contacts travel")
+	})
+
+	It("reports suspend to GitOps tools", func() {
+		kubectl("patch", "userhoming/site-a", "--type=merge", "-p", `{"spec":{"suspend":true}}`)
+		kubectl("wait", "--for=jsonpath={.status.phase}=Suspended", "userhoming/site-a", "--timeout=60s")
+		recordObject("userhoming/site-a", "userhoming-suspended")
+		kubectl("patch", "userhoming/site-a", "--type=merge", "-p", `{"spec":{"suspend":false}}`)
+		waitCondition("userhoming/site-a", "Ready")
+	})
+
+	It("never logged the WinRM password", func() {
+		Expect(env.managerLog.String()).NotTo(ContainSubstring(env.simPass))
+		Expect(strings.Contains(kubectl("get", "events", "-A", "-o", "yaml"), env.simPass)).To(BeFalse())
+		fmt.Fprintln(GinkgoWriter, "manager log lines:", strings.Count(env.managerLog.String(), "\n"))
+	})
+})
