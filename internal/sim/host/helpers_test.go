@@ -1,0 +1,72 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/ps"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
+)
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func newTestWorld(t *testing.T, users, contactsPerUser int) *World {
+	t.Helper()
+	w, err := NewWorld(Config{
+		Servers: []ServerConfig{{Name: "ocs1"}, {Name: "ocs2"}},
+		Users:   users, ContactsPerUser: contactsPerUser, Seed: 7,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// runProg runs one emulated program as cmd.exe would hand it over.
+func runProg(t *testing.T, w *World, server, prog string, args []string, stdin string) result {
+	t.Helper()
+	return runProgCtx(context.Background(), t, w, server, prog, args, stdin)
+}
+
+func runProgCtx(ctx context.Context, t *testing.T, w *World, server, prog string, args []string, stdin string) result {
+	t.Helper()
+	p := w.Programs(server)[prog]
+	if p == nil {
+		t.Fatalf("no program %s on %s", prog, server)
+	}
+	var out, errb bytes.Buffer
+	proc := &cmdexe.Proc{Name: prog + ".exe", Args: args, RawArgs: strings.Join(args, " "), Stdin: strings.NewReader(stdin),
+		Stdout: &out, Stderr: &errb, FS: w.FS(server), Env: map[string]string{"TEMP": winfs.TempDir}}
+	code := p(ctx, proc)
+	return result{out.String(), errb.String(), code}
+}
+
+// runPS sends a script the way the agent does: -EncodedCommand with data on stdin.
+func runPS(t *testing.T, w *World, server, script, stdin string) result {
+	t.Helper()
+	return runProg(t, w, server, "powershell", []string{"-NoProfile", "-NonInteractive", "-EncodedCommand", ps.EncodeCommand(script)}, stdin)
+}
+
+func (w *World) dbOf(server, userAtHost string) (int, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, ok := w.server(server).db[strings.ToLower(userAtHost)]
+	return r.Count(), ok
+}
+
+func homeOf(w *World, sip string) string {
+	for _, u := range w.Users() {
+		if u.SIP == sip {
+			return u.Home
+		}
+	}
+	return ""
+}
+
+func encode(s string) string { return ps.EncodeCommand(s) }

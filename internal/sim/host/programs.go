@@ -1,0 +1,280 @@
+package host
+
+import (
+	"context"
+	"encoding/xml"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/ps"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
+)
+
+func write(w io.Writer, s string) { _, _ = io.WriteString(w, s) }
+
+// scProgram is sc.exe: `sc query <service>`.
+func (w *World) scProgram(s *server) cmdexe.Program {
+	return func(_ context.Context, p *cmdexe.Proc) int {
+		if len(p.Args) != 2 || !strings.EqualFold(p.Args[0], "query") {
+			write(p.Stdout, scUsage)
+			return 1
+		}
+		w.mu.Lock()
+		name, ok := s.service(p.Args[1])
+		running := ok && s.serviceRunning(name)
+		w.mu.Unlock()
+		if !ok {
+			write(p.Stdout, scNotFound)
+			return scNotFoundCode
+		}
+		write(p.Stdout, scQuery(name, running))
+		return 0
+	}
+}
+
+// slashArgs parses `/name:value` and `/flag` arguments (also with `-`), names lower-cased.
+// ok is false for an argument without a slash or dash.
+func slashArgs(args []string) (map[string]string, bool) {
+	out := map[string]string{}
+	for _, a := range args {
+		if len(a) < 2 || a[0] != '/' && a[0] != '-' {
+			return nil, false
+		}
+		name, value, _ := strings.Cut(a[1:], ":")
+		out[strings.ToLower(name)] = value
+	}
+	return out, true
+}
+
+// dbimpexpProgram is DBImpExp.exe for homed resources (§5, §11).
+func (w *World) dbimpexpProgram(s *server) cmdexe.Program {
+	return func(ctx context.Context, p *cmdexe.Proc) int {
+		opts, ok := slashArgs(p.Args)
+		file := opts["hrxmlfile"]
+		if !ok || file == "" {
+			write(p.Stdout, dbimpexpUsage)
+			return 1
+		}
+		for k := range opts {
+			switch k {
+			case "hrxmlfile", "sqlserver", "restype", "user", "import":
+			default:
+				write(p.Stdout, dbimpexpUsage)
+				return 1
+			}
+		}
+		if rt, ok := opts["restype"]; ok && !strings.EqualFold(rt, "user") {
+			write(p.Stdout, dbimpexpUsage)
+			return 1
+		}
+		if sql, ok := opts["sqlserver"]; ok {
+			if !sqlServerIsLocal(s, sql) {
+				write(p.Stdout, dbimpexpSQLError(sql))
+				return 1
+			}
+		}
+		if !winfs.ValidPath(file) {
+			write(p.Stdout, dbimpexpFileError(file))
+			return 1
+		}
+		if _, ok := opts["import"]; ok {
+			return w.dbImport(ctx, s, p, file, opts["user"])
+		}
+		return w.dbExport(s, p, file, opts["user"])
+	}
+}
+
+// homedResources returns the resources of the users homed on s (all, or only one), sorted.
+func (w *World) homedResources(s *server, only string) ([]contacts.Resource, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []contacts.Resource
+	for _, u := range w.users {
+		if u.home != s || only != "" && sipKey(only) != strings.ToLower(u.sip) {
+			continue
+		}
+		r, ok := s.db[atHost(u.sip)]
+		if !ok {
+			r = contacts.Resource{UserAtHost: atHost(u.sip)}
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserAtHost < out[j].UserAtHost })
+	return out, only == "" || len(out) == 1
+}
+
+func (w *World) dbExport(s *server, p *cmdexe.Proc, file, only string) int {
+	res, ok := w.homedResources(s, only)
+	if !ok {
+		write(p.Stdout, dbimpexpUserNotHomed(only))
+		return 1
+	}
+	data, err := contacts.MarshalHomedResources(&contacts.Document{Resources: res})
+	if err != nil || s.fs.WriteFile(file, data) != nil {
+		write(p.Stdout, dbimpexpWriteError(file))
+		return 1
+	}
+	write(p.Stdout, dbimpexpExported(len(res), file))
+	return 0
+}
+
+func (w *World) dbImport(ctx context.Context, s *server, p *cmdexe.Proc, file, only string) int {
+	data, err := s.fs.ReadFile(file)
+	if err != nil {
+		write(p.Stdout, dbimpexpFileError(file))
+		return 1
+	}
+	doc, err := contacts.ParseHomedResources(data)
+	if err != nil {
+		write(p.Stdout, dbimpexpFileError(file))
+		return 1
+	}
+	imported, total := 0, 0
+	for _, r := range doc.Resources {
+		if only != "" && atHost(only) != strings.ToLower(r.UserAtHost) {
+			continue
+		}
+		total++
+		if !w.homedOn(r.UserAtHost, s) {
+			write(p.Stdout, dbimpexpSkipped(r.UserAtHost))
+			continue
+		}
+		if err := spend(ctx, w.importCost); err != nil {
+			return 1
+		}
+		w.mu.Lock()
+		// Re-checked: the user may have moved while the cost was spent.
+		ok := w.homedOnLocked(r.UserAtHost, s)
+		if ok {
+			r.UserAtHost = atHost(r.UserAtHost)
+			s.db[r.UserAtHost] = r
+		}
+		w.mu.Unlock()
+		if !ok {
+			write(p.Stdout, dbimpexpSkipped(r.UserAtHost))
+			continue
+		}
+		imported++
+		write(p.Stdout, dbimpexpImported(r.UserAtHost))
+	}
+	write(p.Stdout, dbimpexpSummary(imported, total))
+	return 0
+}
+
+func (w *World) homedOn(userAtHost string, s *server) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.homedOnLocked(userAtHost, s)
+}
+
+func (w *World) homedOnLocked(userAtHost string, s *server) bool {
+	u := w.users[sipKey(userAtHost)]
+	return u != nil && u.home == s
+}
+
+// lcscmdProgram is LCSCmd.exe /Config (§7.1, emulator-defined format).
+func (w *World) lcscmdProgram(s *server) cmdexe.Program {
+	return func(_ context.Context, p *cmdexe.Proc) int {
+		opts, ok := slashArgs(p.Args)
+		if _, cfg := opts["config"]; !ok || !cfg {
+			write(p.Stdout, lcscmdUsage)
+			return 1
+		}
+		file := opts["configfile"]
+		if file == "" || !winfs.ValidPath(file) {
+			write(p.Stdout, lcscmdFailed("missing or invalid /ConfigFile."))
+			return 1
+		}
+		switch strings.ToLower(opts["action"]) {
+		case "export":
+			return w.lcsExport(s, p, opts, file)
+		case "import":
+			data, err := s.fs.ReadFile(file)
+			var doc lcsConfig
+			if err != nil || xml.Unmarshal(data, &doc) != nil || doc.Xmlns != lcscmdNamespace {
+				write(p.Stdout, lcscmdFailed("cannot read configuration from "+file+"."))
+				return 1
+			}
+			write(p.Stdout, lcscmdImported(file))
+			return 0
+		}
+		write(p.Stdout, lcscmdFailed("unknown action "+opts["action"]+"."))
+		return 1
+	}
+}
+
+func (w *World) lcsExport(s *server, p *cmdexe.Proc, opts map[string]string, file string) int {
+	doc := lcsConfig{Xmlns: lcscmdNamespace, Source: s.fqdn}
+	var levels []string
+	machine := s
+	if f := opts["fqdn"]; f != "" {
+		if machine = w.serverByFQDN(f); machine == nil {
+			write(p.Stdout, lcscmdFailed("unknown server "+f+"."))
+			return 1
+		}
+	}
+	w.mu.Lock()
+	for _, lv := range strings.Split(opts["level"], ",") {
+		switch strings.ToLower(strings.TrimSpace(lv)) {
+		case "global":
+			doc.Global = &lcsGlobal{SipDomain: w.domain, Users: len(w.users)}
+		case "pool":
+			for _, sv := range w.servers {
+				if pn := opts["poolname"]; pn == "" || strings.EqualFold(pn, sv.name) {
+					doc.Pools = append(doc.Pools, lcsPool{Name: sv.name, FQDN: sv.fqdn, PoolDN: sv.dn, Type: poolType})
+				}
+			}
+		case "machine":
+			doc.Machines = append(doc.Machines, lcsMachine{FQDN: machine.fqdn, InstanceID: machine.instanceID, Services: strings.Join(machine.services, ",")})
+		default:
+			w.mu.Unlock()
+			write(p.Stdout, lcscmdFailed("unknown level "+lv+"."))
+			return 1
+		}
+		levels = append(levels, strings.ToLower(strings.TrimSpace(lv)))
+	}
+	w.mu.Unlock()
+	doc.Levels = strings.Join(levels, ",")
+	data, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil || s.fs.WriteFile(file, append([]byte(xml.Header), data...)) != nil {
+		write(p.Stdout, lcscmdFailed("cannot write "+file+"."))
+		return 1
+	}
+	write(p.Stdout, lcscmdExported(doc.Levels, file))
+	return 0
+}
+
+func (w *World) serverByFQDN(fqdn string) *server {
+	for _, s := range w.servers {
+		if strings.EqualFold(s.fqdn, fqdn) || strings.EqualFold(s.name, fqdn) {
+			return s
+		}
+	}
+	return nil
+}
+
+func (w *World) serverByDN(dn string) *server {
+	for _, s := range w.servers {
+		if strings.EqualFold(s.dn, dn) {
+			return s
+		}
+	}
+	return nil
+}
+
+// powershellProgram is powershell.exe with this server's WMI classes and Cs cmdlets.
+func (w *World) powershellProgram(s *server) cmdexe.Program {
+	return ps.NewProgram(func(_ *cmdexe.Proc) ps.Registry {
+		r := ps.Registry{}
+		w.addWMI(r, s)
+		w.addCs(r, s)
+		return r
+	})
+}
+
+func errorf(category, reason, fqid, format string, args ...any) *ps.ErrorRecord {
+	return ps.NewError(category, reason, fqid, format, args...)
+}

@@ -1,0 +1,454 @@
+package host
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
+)
+
+// ServerConfig names one emulated Standard Edition server.
+type ServerConfig struct{ Name, FQDN string }
+
+// Config describes the emulated site.
+type Config struct {
+	Servers []ServerConfig
+	// Domain is the AD and SIP domain (default corp.example.com).
+	Domain string
+	// Users are spread round robin over Servers: user0001 on the first, user0002 on the second…
+	Users, ContactsPerUser int
+	// Seed makes the generated contact lists and GUIDs reproducible.
+	Seed int64
+	// MoveCost and ImportCost are spent per moved and per imported user inside the command.
+	MoveCost, ImportCost time.Duration
+}
+
+// State is the state of an emulated server.
+type State string
+
+// Server states (architecture.md §4).
+const (
+	StateUp             State = "up"
+	StateDown           State = "down"
+	StateServiceStopped State = "service-stopped"
+)
+
+// ServerView is a server as the admin API shows it.
+type ServerView struct {
+	Name, FQDN string
+	State      State
+	HomedUsers int
+}
+
+// UserView is a user as the admin API shows it; Contacts counts the home database's list.
+type UserView struct {
+	SIP, Home string
+	Contacts  int
+}
+
+// ErrNotFound is returned for an unknown server or user.
+var ErrNotFound = errors.New("not found")
+
+// World is the emulated site: a shared directory and one server (database, services, files) per
+// configured server. It is safe for concurrent use.
+type World struct {
+	domain               string
+	moveCost, importCost time.Duration
+
+	mu      sync.Mutex
+	servers []*server
+	users   map[string]*user // key: lower-case "sip:user@host"
+}
+
+type server struct {
+	name, fqdn, dn, instanceID string
+	fs                         *winfs.FS
+	// Guarded by World.mu.
+	state    State
+	stopped  map[string]bool              // services not running, lower-case names
+	db       map[string]contacts.Resource // lower-case user@host
+	staged   []contacts.Resource          // Import-CsUserData, applied when RtcSrv restarts
+	services []string
+}
+
+type user struct {
+	sip, dn, display, instanceID string
+	home                         *server // nil: no home server
+	enabled                      bool
+}
+
+// sipPattern is what the emulator accepts as a new user's SIP address.
+var sipPattern = regexp.MustCompile(`^sip:[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+$`)
+
+// NewWorld builds the site with its generated users and contact lists.
+func NewWorld(cfg Config) (*World, error) {
+	if len(cfg.Servers) == 0 {
+		return nil, errors.New("no servers configured")
+	}
+	if cfg.Users < 0 || cfg.ContactsPerUser < 0 {
+		return nil, errors.New("negative user or contact count")
+	}
+	w := &World{domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, users: map[string]*user{}}
+	if w.domain == "" {
+		w.domain = "corp.example.com"
+	}
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0))
+	seen := map[string]bool{}
+	for _, sc := range cfg.Servers {
+		key := strings.ToLower(sc.Name)
+		if sc.Name == "" || seen[key] {
+			return nil, fmt.Errorf("server name %q is empty or repeated", sc.Name)
+		}
+		seen[key] = true
+		fqdn := sc.FQDN
+		if fqdn == "" {
+			fqdn = sc.Name + "." + w.domain
+		}
+		s := &server{name: sc.Name, fqdn: fqdn, dn: poolDN(sc.Name, w.domain), instanceID: guid(rng),
+			fs: winfs.New(), state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
+		for _, svc := range serviceCatalog {
+			s.services = append(s.services, svc.Name)
+		}
+		w.servers = append(w.servers, s)
+	}
+	for i := 1; i <= cfg.Users; i++ {
+		u := &user{
+			sip:     fmt.Sprintf("sip:user%04d@%s", i, w.domain),
+			display: fmt.Sprintf("User %04d", i),
+			home:    w.servers[(i-1)%len(w.servers)],
+			enabled: true,
+		}
+		u.dn = userDN(u.display, w.domain)
+		u.instanceID = guid(rng)
+		w.users[strings.ToLower(u.sip)] = u
+		r := generateContacts(cfg.Seed, i, cfg.Users, cfg.ContactsPerUser, w.domain)
+		u.home.db[strings.ToLower(r.UserAtHost)] = r
+	}
+	return w, nil
+}
+
+func guid(rng *rand.Rand) string {
+	return fmt.Sprintf("{%08X-%04X-%04X-%04X-%012X}", rng.Uint32(), rng.Uint32()&0xffff,
+		0x4000|rng.Uint32()&0x0fff, 0x8000|rng.Uint32()&0x3fff, rng.Uint64()&0xffffffffffff)
+}
+
+var groupNames = []string{"Operations", "Friends", "Project Apollo", "Management", "Family", "Suppliers"}
+
+// generateContacts builds user i's list from its own random stream, so it does not depend on
+// the order of generation: buddies among the other users, the default group "~" (fg==) and up
+// to two named groups, and Colleagues/Friends containers holding some of the buddies.
+func generateContacts(seed int64, i, users, n int, domain string) contacts.Resource {
+	rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+	r := contacts.Resource{UserAtHost: fmt.Sprintf("user%04d@%s", i, domain)}
+	r.Groups = []contacts.Group{{Number: 1, DisplayName: base64.StdEncoding.EncodeToString([]byte("~"))}}
+	extra := rng.IntN(3)
+	for g := 0; g < extra; g++ {
+		name := groupNames[(rng.IntN(len(groupNames))+g)%len(groupNames)]
+		r.Groups = append(r.Groups, contacts.Group{Number: g + 2, DisplayName: base64.StdEncoding.EncodeToString([]byte(name))})
+	}
+	n = min(n, users-1)
+	picked := map[int]bool{i: true}
+	var colleagues, friends []string
+	for len(r.Contacts) < n {
+		b := 1 + rng.IntN(users)
+		if picked[b] {
+			continue
+		}
+		picked[b] = true
+		buddy := fmt.Sprintf("user%04d@%s", b, domain)
+		groups := []int{1 + rng.IntN(len(r.Groups))}
+		if len(r.Groups) > 1 && rng.IntN(5) == 0 && groups[0] != 1 {
+			groups = append([]int{1}, groups...)
+		}
+		r.Contacts = append(r.Contacts, contacts.Contact{Buddy: buddy, SubscribePresence: rng.IntN(10) != 0, Groups: groups})
+		switch rng.IntN(6) {
+		case 0:
+			colleagues = append(colleagues, "sip:"+buddy)
+		case 1:
+			friends = append(friends, "sip:"+buddy)
+		}
+	}
+	if len(colleagues) > 0 {
+		r.Containers = append(r.Containers, contacts.Container{Number: contacts.ContainerColleagues, Members: colleagues})
+	}
+	if len(friends) > 0 {
+		r.Containers = append(r.Containers, contacts.Container{Number: contacts.ContainerFriendsAndFamily, Members: friends})
+	}
+	return r
+}
+
+// Programs returns the emulated executables of a server, keyed "sc", "dbimpexp", "lcscmd",
+// "powershell"; nil for an unknown server.
+func (w *World) Programs(name string) map[string]cmdexe.Program {
+	s := w.server(name)
+	if s == nil {
+		return nil
+	}
+	return map[string]cmdexe.Program{
+		"sc":         w.scProgram(s),
+		"dbimpexp":   w.dbimpexpProgram(s),
+		"lcscmd":     w.lcscmdProgram(s),
+		"powershell": w.powershellProgram(s),
+	}
+}
+
+// FS returns a server's file system (nil for an unknown server).
+func (w *World) FS(name string) *winfs.FS {
+	if s := w.server(name); s != nil {
+		return s.fs
+	}
+	return nil
+}
+
+func (w *World) server(name string) *server {
+	for _, s := range w.servers {
+		if strings.EqualFold(s.name, name) {
+			return s
+		}
+	}
+	return nil
+}
+
+// SetState changes a server's state. Leaving service-stopped or down restarts RtcSrv, which
+// applies data staged by Import-CsUserData.
+func (w *World) SetState(name string, st State) error {
+	s := w.server(name)
+	if s == nil {
+		return fmt.Errorf("server %q: %w", name, ErrNotFound)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch st {
+	case StateUp:
+		if s.state != StateUp {
+			s.stopped = map[string]bool{}
+			w.applyStagedLocked(s)
+		}
+	case StateServiceStopped:
+		s.stopped["rtcsrv"] = true
+	case StateDown:
+	default:
+		return fmt.Errorf("unknown state %q", st)
+	}
+	s.state = st
+	return nil
+}
+
+func (w *World) applyStagedLocked(s *server) {
+	for _, r := range s.staged {
+		if u := w.users[sipKey(r.UserAtHost)]; u != nil && u.home == s {
+			s.db[strings.ToLower(r.UserAtHost)] = r
+		}
+	}
+	s.staged = nil
+}
+
+// Servers lists the servers in configuration order.
+func (w *World) Servers() []ServerView {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]ServerView, 0, len(w.servers))
+	for _, s := range w.servers {
+		out = append(out, ServerView{Name: s.name, FQDN: s.fqdn, State: s.state, HomedUsers: w.homedLocked(s)})
+	}
+	return out
+}
+
+func (w *World) homedLocked(s *server) int {
+	n := 0
+	for _, u := range w.users {
+		if u.home == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Users lists the directory sorted by SIP address.
+func (w *World) Users() []UserView {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]UserView, 0, len(w.users))
+	for _, u := range w.users {
+		v := UserView{SIP: u.sip}
+		if u.home != nil {
+			v.Home = u.home.name
+			v.Contacts = u.home.db[atHost(u.sip)].Count()
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SIP < out[j].SIP })
+	return out
+}
+
+// UserContacts returns a user's list from the home server's database.
+func (w *World) UserContacts(sip string) (contacts.Resource, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	u := w.users[sipKey(sip)]
+	if u == nil || u.home == nil {
+		return contacts.Resource{}, false
+	}
+	r, ok := u.home.db[atHost(u.sip)]
+	if !ok {
+		return contacts.Resource{UserAtHost: atHost(u.sip)}, true
+	}
+	return r, true
+}
+
+// AddUser adds a user to the directory, homed on home with an empty contact list.
+func (w *World) AddUser(sip, home string) error {
+	if !strings.HasPrefix(strings.ToLower(sip), "sip:") {
+		sip = "sip:" + sip
+	}
+	if !sipPattern.MatchString(sip) || len(sip) > 256 {
+		return fmt.Errorf("invalid SIP address %q", sip)
+	}
+	s := w.server(home)
+	if s == nil {
+		return fmt.Errorf("server %q: %w", home, ErrNotFound)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users[sipKey(sip)] != nil {
+		return fmt.Errorf("user %s already exists", sip)
+	}
+	local, _, _ := strings.Cut(strings.TrimPrefix(sip, "sip:"), "@")
+	u := &user{sip: sip, display: local, home: s, enabled: true}
+	u.dn = userDN(local, w.domain)
+	u.instanceID = guid(rand.New(rand.NewPCG(uint64(len(w.users)), uint64(len(sip)))))
+	w.users[sipKey(sip)] = u
+	s.db[atHost(sip)] = contacts.Resource{UserAtHost: atHost(sip)}
+	return nil
+}
+
+// SetContacts replaces a user's list in the home server's database.
+func (w *World) SetContacts(sip string, r contacts.Resource) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	u := w.users[sipKey(sip)]
+	if u == nil || u.home == nil {
+		return fmt.Errorf("user %s: %w", sip, ErrNotFound)
+	}
+	r.UserAtHost = atHost(u.sip)
+	u.home.db[atHost(u.sip)] = r
+	return nil
+}
+
+// sipKey normalises "sip:u@h" or "u@h" to the directory key.
+func sipKey(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "sip:") {
+		s = "sip:" + s
+	}
+	return s
+}
+
+// atHost is the database key and UserAtHost of a SIP address: user@host, lower-case.
+func atHost(sip string) string { return strings.TrimPrefix(sipKey(sip), "sip:") }
+
+// running reports whether a server can take part in a move: up with RtcSrv running.
+func (s *server) running() bool { return s.state == StateUp && !s.stopped["rtcsrv"] }
+
+func (s *server) serviceRunning(name string) bool {
+	return s.state != StateDown && !s.stopped[strings.ToLower(name)]
+}
+
+func (s *server) service(name string) (string, bool) {
+	for _, n := range s.services {
+		if strings.EqualFold(n, name) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// spend waits for a cost inside a command, ending early when the command is cancelled.
+func spend(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// moveKind selects the move rules of inferred.go.
+type moveKind int
+
+const (
+	movePlanned moveKind = iota
+	moveForced           // WMI with TargetServerDNIfMoving: contacts stay in the source database
+	moveDropped          // Move-CsUser -Force: contacts dropped
+)
+
+// moveError carries the user-facing text of a refused move.
+type moveError struct{ msg string }
+
+func (e *moveError) Error() string { return e.msg }
+
+// move rehomes one user after spending MoveCost; the checks run before and after the cost so a
+// server that fails meanwhile still refuses the move.
+func (w *World) move(ctx context.Context, sip string, target *server, kind moveKind, dialect func(src, tgt *server) error) error {
+	check := func() (*user, error) {
+		u := w.users[sipKey(sip)]
+		if u == nil {
+			return nil, &moveError{errCsIdentityNotFound(sip)}
+		}
+		if u.home == target {
+			return u, nil
+		}
+		if err := dialect(u.home, target); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
+	w.mu.Lock()
+	u, err := check()
+	w.mu.Unlock()
+	if err != nil || u.home == target {
+		return err
+	}
+	if err := spend(ctx, w.moveCost); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if u, err = check(); err != nil || u.home == target {
+		return err
+	}
+	src, key := u.home, atHost(u.sip)
+	switch kind {
+	case movePlanned:
+		r, ok := src.db[key]
+		if !ok {
+			r = contacts.Resource{UserAtHost: key}
+		}
+		delete(src.db, key)
+		target.db[key] = r
+	case moveForced:
+		target.db[key] = contacts.Resource{UserAtHost: key}
+	case moveDropped:
+		if src != nil && src.running() {
+			delete(src.db, key)
+		}
+		target.db[key] = contacts.Resource{UserAtHost: key}
+	}
+	u.home = target
+	return nil
+}

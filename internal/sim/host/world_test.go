@@ -1,0 +1,71 @@
+package host
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+)
+
+func TestNewWorldSpreadsUsersAndContacts(t *testing.T) {
+	w := newTestWorld(t, 10, 4)
+	servers := w.Servers()
+	if len(servers) != 2 || servers[0].HomedUsers != 5 || servers[1].HomedUsers != 5 ||
+		servers[0].FQDN != "ocs1.corp.example.com" || servers[0].State != StateUp {
+		t.Fatalf("servers: %+v", servers)
+	}
+	users := w.Users()
+	if len(users) != 10 || users[0].SIP != "sip:user0001@corp.example.com" || users[0].Home != "ocs1" || users[1].Home != "ocs2" {
+		t.Fatalf("users: %+v", users[:2])
+	}
+	for _, u := range users {
+		if u.Contacts != 4 {
+			t.Errorf("%s has %d contacts, want 4", u.SIP, u.Contacts)
+		}
+		r, ok := w.UserContacts(u.SIP)
+		if !ok || r.Groups[0].DisplayName != "fg==" || len(r.Groups) > 3 {
+			t.Errorf("%s groups: %+v", u.SIP, r.Groups)
+		}
+		for _, c := range r.Contacts {
+			if c.Buddy == r.UserAtHost {
+				t.Errorf("%s lists itself", u.SIP)
+			}
+		}
+	}
+	again := newTestWorld(t, 10, 4)
+	a, _ := w.UserContacts("user0003@corp.example.com")
+	b, _ := again.UserContacts("sip:user0003@corp.example.com")
+	if !reflect.DeepEqual(a, b) {
+		t.Error("same seed gave different contact lists")
+	}
+}
+
+func TestAdminMutations(t *testing.T) {
+	w := newTestWorld(t, 2, 1)
+	if err := w.AddUser("sip:new.user@corp.example.com", "ocs2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddUser("sip:new.user@corp.example.com", "ocs2"); err == nil {
+		t.Error("duplicate user accepted")
+	}
+	if err := w.AddUser("sip:x@corp.example.com", "nope"); err == nil {
+		t.Error("unknown server accepted")
+	}
+	if err := w.AddUser("sip:bad'quote@corp.example.com", "ocs1"); err == nil {
+		t.Error("invalid SIP accepted")
+	}
+	r := contacts.Resource{Contacts: []contacts.Contact{{Buddy: "user0001@corp.example.com", SubscribePresence: true, Groups: []int{1}}}}
+	if err := w.SetContacts("sip:new.user@corp.example.com", r); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := w.UserContacts("new.user@corp.example.com")
+	if !ok || got.Count() != 1 || got.UserAtHost != "new.user@corp.example.com" {
+		t.Errorf("contacts: %+v", got)
+	}
+	if err := w.SetState("ocs1", "bogus"); err == nil {
+		t.Error("bogus state accepted")
+	}
+	if err := w.SetContacts("sip:none@corp.example.com", r); err == nil {
+		t.Error("unknown user accepted")
+	}
+}
