@@ -1,0 +1,424 @@
+package ocs
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
+)
+
+// call is one command the agent sent.
+type call struct {
+	server, line, stdin string
+	scripts             []string
+}
+
+// scriptedExec answers commands with a function of the call and records every call.
+type scriptedExec struct {
+	t      *testing.T
+	mu     sync.Mutex
+	calls  []call
+	answer func(c call) (Result, error)
+}
+
+func (e *scriptedExec) Run(_ context.Context, server, command string, stdin []byte) (Result, error) {
+	scripts, _ := decodeLine(e.t, command)
+	c := call{server: server, line: command, stdin: string(stdin), scripts: scripts}
+	e.mu.Lock()
+	e.calls = append(e.calls, c)
+	e.mu.Unlock()
+	return e.answer(c)
+}
+
+func (c call) script() string { return strings.Join(c.scripts, "\n") }
+
+const (
+	dn1 = "CN=LC Services,CN=Microsoft,CN=ocs1,CN=Pools,CN=RTC Service,CN=Services,CN=Configuration,DC=corp,DC=example,DC=com"
+	dn2 = "CN=LC Services,CN=Microsoft,CN=ocs2,CN=Pools,CN=RTC Service,CN=Services,CN=Configuration,DC=corp,DC=example,DC=com"
+)
+
+var testServers = []Server{{Name: "ocs1", FQDN: "ocs1.corp.example.com"}, {Name: "ocs2", FQDN: "ocs2.corp.example.com"}}
+
+func ok(out string) (Result, error) { return Result{Stdout: []byte(out)}, nil }
+
+// ocsAnswer emulates the OCS scripts just enough for the agent's parsing.
+func ocsAnswer(c call) (Result, error) {
+	s := c.script()
+	switch {
+	case strings.Contains(s, "MSFT_SIPPoolSetting"):
+		return ok("\"PoolFQDN\",\"PoolDN\"\r\n\"OCS1.corp.example.com\",\"" + dn1 + "\"\r\n\"ocs2.corp.example.com\",\"" + dn2 + "\"\r\n")
+	case strings.Contains(s, "[Console]::In.ReadToEnd().Split"):
+		var out strings.Builder
+		for _, sip := range strings.Fields(c.stdin) {
+			if strings.Contains(sip, "fail") {
+				out.WriteString("\"" + sip + "\",\"Failed\",\"The user was not found in the directory.\"\r\n")
+			} else if !strings.Contains(sip, "silent") {
+				out.WriteString("\"" + sip + "\",\"OK\",\"\"\r\n")
+			}
+		}
+		return ok(out.String())
+	case strings.Contains(s, "MSFT_SIPESUserSetting"):
+		return ok("\"PrimaryURI\",\"HomeServerDN\",\"Enabled\"\r\n\"sip:a@corp.example.com\",\"" + dn1 + "\",\"True\"\r\n\"sip:b@corp.example.com\",\"" + strings.ToUpper(dn2) + "\",\"False\"\r\n\"sip:c@corp.example.com\",\"CN=elsewhere\",\"True\"\r\n")
+	}
+	return Result{ExitCode: 9009, Stderr: []byte("unexpected")}, nil
+}
+
+func newTestAgent(t *testing.T, product Product, answer func(call) (Result, error)) (Agent, *scriptedExec) {
+	t.Helper()
+	e := &scriptedExec{t: t, answer: answer}
+	a, err := NewAgent(product, testServers, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, e
+}
+
+func TestNewAgentValidates(t *testing.T) {
+	e := &scriptedExec{t: t}
+	tests := map[string]func() error{
+		"unknown product": func() error { _, err := NewAgent("Lync", testServers, e); return err },
+		"nil executor":    func() error { _, err := NewAgent(ProductOCS2007R2, testServers, nil); return err },
+		"duplicate name":  func() error { _, err := NewAgent(ProductOCS2007R2, append(testServers, testServers[0]), e); return err },
+		"bad FQDN":        func() error { _, err := NewAgent(ProductOCS2007R2, []Server{{Name: "x", FQDN: "a b"}}, e); return err },
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			if err := fn(); !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestOCSListUsersMapsDNsAndCachesPools(t *testing.T) {
+	a, e := newTestAgent(t, ProductOCS2007R2, ocsAnswer)
+	ctx := context.Background()
+	users, err := a.ListUsers(ctx, "ocs2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []HomedUser{
+		{SIP: "sip:a@corp.example.com", Server: "ocs1", Enabled: true},
+		{SIP: "sip:b@corp.example.com", Server: "ocs2"},
+		{SIP: "sip:c@corp.example.com", Enabled: true},
+	}
+	if !reflect.DeepEqual(users, want) {
+		t.Fatalf("got %+v", users)
+	}
+	homed, err := a.ListHomedUsers(ctx, "ocs1", "ocs1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(homed) != 1 || homed[0].SIP != "sip:a@corp.example.com" {
+		t.Fatalf("homed %+v", homed)
+	}
+	pools := 0
+	for _, c := range e.calls {
+		if strings.Contains(c.script(), "MSFT_SIPPoolSetting") {
+			pools++
+		}
+	}
+	if pools != 1 || len(e.calls) != 3 {
+		t.Fatalf("%d pool queries in %d calls, want 1 in 3", pools, len(e.calls))
+	}
+	last := e.calls[2].script()
+	if !strings.Contains(last, "$dn = '"+dn1+"'") || !strings.Contains(last, "-Filter ('HomeServerDN=' + \"'\" + $dn + \"'\")") {
+		t.Fatalf("homed-users script:\n%s", last)
+	}
+}
+
+func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
+	for _, product := range []Product{ProductOCS2007R2, ProductSkypeForBusiness} {
+		t.Run(string(product), func(t *testing.T) {
+			a, e := newTestAgent(t, product, ocsAnswer)
+			users := []string{
+				"sip:a@corp.example.com", "sip:o'neil@corp.example.com", "sip:fail@corp.example.com",
+				`sip:a"b@corp.example.com`, "sip:x;y@corp.example.com", "sip:$(calc)@corp.example.com",
+				"sip:a`b@corp.example.com", "sip:a&b@corp.example.com", "sip:50%off@corp.example.com",
+				"sip:a b@corp.example.com", "sip:silent@corp.example.com", "sip:a@corp.example.com",
+			}
+			res, err := a.MoveUsers(context.Background(), "ocs2", users, "ocs2", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOK := map[int]bool{0: true, 8: true, 11: true}
+			for i, r := range res {
+				if r.SIP != users[i] || r.OK != wantOK[i] {
+					t.Errorf("result %d = %+v", i, r)
+				}
+				if !r.OK && r.Message == "" {
+					t.Errorf("result %d failed without a message", i)
+				}
+			}
+			var moves []call
+			for _, c := range e.calls {
+				if strings.Contains(c.script(), "ReadToEnd().Split") {
+					moves = append(moves, c)
+				}
+			}
+			if len(moves) != 1 {
+				t.Fatalf("%d move commands, want 1", len(moves))
+			}
+			m := moves[0]
+			for _, u := range users {
+				if strings.Contains(m.line, u) || strings.Contains(m.script(), u) {
+					t.Errorf("user %q appears in the command text", u)
+				}
+			}
+			if m.stdin != "sip:a@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
+				t.Errorf("stdin %q", m.stdin)
+			}
+			if product == ProductOCS2007R2 && !strings.Contains(m.script(), "$target = '"+dn2+"'") {
+				t.Errorf("target DN not a literal:\n%s", m.script())
+			}
+			if product == ProductSkypeForBusiness && !strings.Contains(m.script(), "$target = 'ocs2.corp.example.com'") {
+				t.Errorf("target FQDN not a literal:\n%s", m.script())
+			}
+		})
+	}
+}
+
+func TestMoveUsersWithOnlyInvalidUsersSendsNothing(t *testing.T) {
+	a, e := newTestAgent(t, ProductSkypeForBusiness, ocsAnswer)
+	res, err := a.MoveUsers(context.Background(), "ocs1", []string{"sip:bad user@x"}, "ocs2", false)
+	if err != nil || len(res) != 1 || res[0].OK || len(e.calls) != 0 {
+		t.Fatalf("res %+v err %v calls %d", res, err, len(e.calls))
+	}
+}
+
+func TestErrorsKeepTheirKind(t *testing.T) {
+	transport := &winrm.Error{Server: "ocs1", Kind: winrm.ErrUnauthorized, Detail: "http response error: 401 - invalid content type"}
+	tests := map[string]struct {
+		answer  func(call) (Result, error)
+		wantErr error
+		wantCmd *CommandError
+	}{
+		"unauthorized": {answer: func(call) (Result, error) { return Result{}, transport }, wantErr: ErrUnauthorized},
+		"unreachable": {answer: func(call) (Result, error) {
+			return Result{}, &winrm.Error{Server: "ocs1", Kind: winrm.ErrUnreachable}
+		}, wantErr: ErrUnreachable},
+		"PowerShell failure": {answer: func(call) (Result, error) {
+			return Result{ExitCode: 1, Stderr: []byte(clixmlSample)}, nil
+		}, wantCmd: &CommandError{Server: "ocs1", Op: OpListUsers, ExitCode: 1, Message: "Get-WmiObject : Invalid class"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a, _ := newTestAgent(t, ProductSkypeForBusiness, tc.answer)
+			_, err := a.ListUsers(context.Background(), "ocs1")
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantCmd != nil {
+				var ce *CommandError
+				if !errors.As(err, &ce) || !reflect.DeepEqual(ce, tc.wantCmd) {
+					t.Fatalf("err = %#v, want %#v", err, tc.wantCmd)
+				}
+			}
+			if strings.Count(err.Error(), OpListUsers) != 1 {
+				t.Fatalf("operation named %d times in %q", strings.Count(err.Error(), OpListUsers), err)
+			}
+		})
+	}
+	a, _ := newTestAgent(t, ProductOCS2007R2, ocsAnswer)
+	if _, err := a.ServiceHealth(context.Background(), "ocs9", nil); !errors.Is(err, ErrUnknownServer) {
+		t.Fatalf("unknown server: %v", err)
+	}
+}
+
+func TestServiceHealth(t *testing.T) {
+	ocs, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
+		return Result{Stdout: []byte(scRunning + scMissing), ExitCode: 1060}, nil
+	})
+	st, err := ocs.ServiceHealth(context.Background(), "ocs1", []string{"RtcSrv", "Nope"})
+	if err != nil || !st[0].Running || st[1].State != StateNotFound {
+		t.Fatalf("OCS: %+v, %v", st, err)
+	}
+	if e.calls[0].line != "sc query RtcSrv & sc query Nope" || e.calls[0].stdin != "" {
+		t.Fatalf("OCS line %q", e.calls[0].line)
+	}
+	sfb, e := newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
+		return ok("\"Name\",\"Status\"\r\n\"RtcSrv\",\"Stopped\"\r\n")
+	})
+	st, err = sfb.ServiceHealth(context.Background(), "ocs1", nil)
+	if err != nil || st[0].Running || st[0].State != StateStopped || st[0].Name != DefaultService {
+		t.Fatalf("SfB: %+v, %v", st, err)
+	}
+	if !strings.Contains(e.calls[0].script(), "Get-CsWindowsService -Name $n") {
+		t.Fatalf("SfB script:\n%s", e.calls[0].script())
+	}
+}
+
+func sampleDoc() *contacts.Document {
+	return &contacts.Document{Resources: []contacts.Resource{
+		{UserAtHost: "a@corp.example.com", Groups: []contacts.Group{{Number: 1, DisplayName: "fg=="}}, Contacts: []contacts.Contact{{Buddy: "b@corp.example.com", SubscribePresence: true, Groups: []int{1}}}},
+		{UserAtHost: "b@corp.example.com"},
+	}}
+}
+
+func TestOCSExportAndImportContacts(t *testing.T) {
+	xmlDoc, err := contacts.MarshalHomedResources(sampleDoc())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imported []byte
+	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
+		switch {
+		case strings.HasPrefix(c.line, "dbimpexp.exe /hrxmlfile:\"%TEMP%\\ocsha-"):
+			return ok("DBImpExp: exported 2 homed resources to x.\r\n" + base64.StdEncoding.EncodeToString(xmlDoc) + "\r\n")
+		case strings.Contains(c.line, "dbimpexp.exe /import"):
+			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
+			return ok("Imported a@corp.example.com\r\nSkipped b@corp.example.com: the user is not homed on this server.\r\nDBImpExp: imported 1 of 2 homed resources.\r\n")
+		}
+		return Result{ExitCode: 1}, nil
+	})
+	ctx := context.Background()
+	doc, err := a.ExportContacts(ctx, "ocs1", nil)
+	if err != nil || !reflect.DeepEqual(doc, sampleDoc()) {
+		t.Fatalf("export: %+v, %v", doc, err)
+	}
+	one, err := a.ExportContacts(ctx, "ocs1", []string{"sip:B@corp.example.com"})
+	if err != nil || len(one.Resources) != 1 || one.Resources[0].UserAtHost != "b@corp.example.com" {
+		t.Fatalf("filtered export: %+v, %v", one, err)
+	}
+	in := sampleDoc()
+	in.Resources = append(in.Resources, contacts.Resource{UserAtHost: "bad user@x"})
+	res, err := a.ImportContacts(ctx, "ocs1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || !res[0].OK || res[1].OK || res[1].Message != "the user is not homed on this server." || res[2].OK {
+		t.Fatalf("import results %+v", res)
+	}
+	got, err := contacts.ParseHomedResources(imported)
+	if err != nil || !reflect.DeepEqual(got, sampleDoc()) {
+		t.Fatalf("imported XML %+v, %v", got, err)
+	}
+	line := e.calls[len(e.calls)-1].line
+	tmp := line[strings.Index(line, `"%TEMP%\ocsha-`):]
+	tmp = tmp[:strings.Index(tmp, " ")]
+	if !strings.HasSuffix(tmp, `.xml"`) {
+		t.Fatalf("temporary path not quoted: %s", tmp)
+	}
+	if !strings.HasSuffix(line, " & del "+tmp) {
+		t.Fatalf("import line does not delete its file: %q", line)
+	}
+}
+
+func TestSfBExportImportAndConfig(t *testing.T) {
+	zipDoc, err := contacts.WriteUserDataZip(sampleDoc())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imported []byte
+	a, e := newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
+		s := c.script()
+		switch {
+		case strings.Contains(s, "Export-CsUserData -PoolFqdn 'ocs2.corp.example.com' -FileName $p"):
+			return ok(base64.StdEncoding.EncodeToString(zipDoc) + "\r\n")
+		case strings.Contains(s, "Update-CsUserData -FileName $p"):
+			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
+			return ok("")
+		case strings.Contains(s, "Export-CsConfiguration -FileName $p"):
+			return ok(base64.StdEncoding.EncodeToString([]byte("PK-config")) + "\r\n")
+		}
+		return Result{ExitCode: 1}, nil
+	})
+	ctx := context.Background()
+	doc, err := a.ExportContacts(ctx, "ocs2", nil)
+	if err != nil || !reflect.DeepEqual(doc, sampleDoc()) {
+		t.Fatalf("export: %+v, %v", doc, err)
+	}
+	res, err := a.ImportContacts(ctx, "ocs2", sampleDoc())
+	if err != nil || len(res) != 2 || !res[0].OK || !res[1].OK {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	got, err := contacts.ReadUserDataZip(imported)
+	if err != nil || !reflect.DeepEqual(got, sampleDoc()) {
+		t.Fatalf("imported ZIP: %+v, %v", got, err)
+	}
+	files, err := a.ExportConfiguration(ctx, "ocs2")
+	if err != nil || len(files) != 1 || string(files[0].Data) != "PK-config" {
+		t.Fatalf("config: %+v, %v", files, err)
+	}
+	if len(e.calls) != 3 {
+		t.Fatalf("%d commands, want 3", len(e.calls))
+	}
+}
+
+func TestOCSExportConfiguration(t *testing.T) {
+	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
+		enc := base64.StdEncoding.EncodeToString
+		return ok("Export succeeded.\r\n" + enc([]byte("<pool/>")) + "\r\n" + enc([]byte("<machine/>")) + "\r\n")
+	})
+	files, err := a.ExportConfiguration(context.Background(), "ocs1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ConfigFile{{Name: "global-pool.xml", Data: []byte("<pool/>")}, {Name: "machine-ocs1.corp.example.com.xml", Data: []byte("<machine/>")}}
+	if !reflect.DeepEqual(files, want) {
+		t.Fatalf("got %+v", files)
+	}
+	line := e.calls[0].line
+	if !strings.HasPrefix(line, "lcscmd.exe /config /action:export /level:global,pool /configfile:\"%TEMP%\\ocsha-") ||
+		!strings.Contains(line, " && lcscmd.exe /config /action:export /level:machine /fqdn:ocs1.corp.example.com /configfile:\"%TEMP%\\ocsha-") {
+		t.Fatalf("line %q", line)
+	}
+}
+
+func TestCommandFailuresCarryReadableMessages(t *testing.T) {
+	tests := map[string]struct {
+		product Product
+		run     func(a Agent) error
+		answer  Result
+		want    *CommandError
+	}{
+		"a move script that dies reports the CLIXML message": {
+			product: ProductOCS2007R2,
+			run: func(a Agent) error {
+				_, err := a.MoveUsers(context.Background(), "ocs1", []string{"sip:a@corp.example.com"}, "ocs2", false)
+				return err
+			},
+			answer: Result{ExitCode: 1, Stderr: []byte(clixmlSample)},
+			want:   &CommandError{Server: "ocs1", Op: OpMoveUsers, ExitCode: 1, Message: "Get-WmiObject : Invalid class"},
+		},
+		"a failed SfB import reports the caught message": {
+			product: ProductSkypeForBusiness,
+			run: func(a Agent) error {
+				_, err := a.ImportContacts(context.Background(), "ocs2", sampleDoc())
+				return err
+			},
+			answer: Result{ExitCode: 1, Stdout: []byte("\"\",\"Failed\",\"The file is \"\"corrupt\"\".\"\r\n")},
+			want:   &CommandError{Server: "ocs2", Op: OpImportContacts, ExitCode: 1, Message: `The file is "corrupt".`},
+		},
+		"an OCS import without a summary fails": {
+			product: ProductOCS2007R2,
+			run: func(a Agent) error {
+				_, err := a.ImportContacts(context.Background(), "ocs2", sampleDoc())
+				return err
+			},
+			answer: Result{Stderr: []byte("'dbimpexp.exe' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n")},
+			want:   &CommandError{Server: "ocs2", Op: OpImportContacts, ExitCode: 1, Message: "'dbimpexp.exe' is not recognized as an internal or external command,\r\noperable program or batch file."},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a, _ := newTestAgent(t, tc.product, func(c call) (Result, error) {
+				if strings.Contains(c.script(), "MSFT_SIPPoolSetting") {
+					return ocsAnswer(c)
+				}
+				return tc.answer, nil
+			})
+			err := tc.run(a)
+			var ce *CommandError
+			if !errors.As(err, &ce) || !reflect.DeepEqual(ce, tc.want) {
+				t.Fatalf("err = %#v, want %#v", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,481 @@
+package ocs_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/sim"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
+)
+
+// These tests drive the real agent over real WinRM against the emulator.
+
+var products = []ocs.Product{ocs.ProductOCS2007R2, ocs.ProductSkypeForBusiness}
+
+type env struct {
+	t     *testing.T
+	sim   *sim.Emulator
+	pool  *winrm.Pool
+	agent ocs.Agent
+}
+
+func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e, err := sim.Start(ctx, sim.Config{
+		Servers: []string{"ocs1", "ocs2"}, Users: users, ContactsPerUser: contactsPerUser,
+		Admin: "127.0.0.1:0", BasePort: 0, TLS: tls, Seed: 1,
+	})
+	if err != nil {
+		t.Fatalf("starting the emulator: %v", err)
+	}
+	t.Cleanup(e.Close)
+	pool := winrm.NewPool(winrm.Options{MaxConcurrent: 2, Backoff: 10 * time.Millisecond})
+	t.Cleanup(pool.Close)
+	var targets []winrm.Target
+	var servers []ocs.Server
+	for _, name := range []string{"ocs1", "ocs2"} {
+		targets = append(targets, winrm.Target{Server: name, Endpoint: e.Endpoint(name), Username: sim.DefaultUsername, Password: sim.DefaultPassword, CACert: e.CACertPEM()})
+		servers = append(servers, ocs.Server{Name: name, FQDN: name + ".corp.example.com"})
+	}
+	if err := pool.SetTargets(targets); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ocs.NewAgent(product, servers, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, sim: e, pool: pool, agent: a}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (e *env) admin(action, server string) {
+	e.t.Helper()
+	resp, err := http.Post(e.sim.AdminURL()+"/servers/"+server+"/"+action, "application/json", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		e.t.Fatalf("POST %s %s: %s", server, action, resp.Status)
+	}
+}
+
+func (e *env) homes() map[string]string {
+	out := map[string]string{}
+	for _, u := range e.sim.World().Users() {
+		out[strings.ToLower(u.SIP)] = u.Home
+	}
+	return out
+}
+
+func (e *env) homedOn(server string) []string {
+	var out []string
+	for _, u := range e.sim.World().Users() {
+		if u.Home == server {
+			out = append(out, u.SIP)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scripts decodes the PowerShell parts of every command a server ran.
+func scripts(t *testing.T, line string) []string {
+	var out []string
+	for _, part := range strings.Split(line, "-EncodedCommand ")[1:] {
+		enc, _, _ := strings.Cut(part, " ")
+		b, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			t.Fatalf("bad EncodedCommand in %q", line)
+		}
+		u := make([]uint16, len(b)/2)
+		for i := range u {
+			u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+		}
+		out = append(out, string(utf16.Decode(u)))
+	}
+	return out
+}
+
+func (e *env) commands(match string) int {
+	n := 0
+	for _, s := range []string{"ocs1", "ocs2"} {
+		for _, line := range e.sim.Commands(s) {
+			if strings.Contains(line, match) || strings.Contains(strings.Join(scripts(e.t, line), "\n"), match) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestEmulatorEveryOperation(t *testing.T) {
+	for _, product := range products {
+		for _, tls := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/tls=%v", product, tls), func(t *testing.T) {
+				e := startEnv(t, product, 20, 3, tls)
+				ctx := testCtx(t)
+
+				st, err := e.agent.ServiceHealth(ctx, "ocs1", []string{"RtcSrv", "NoSuchService"})
+				if err != nil {
+					t.Fatalf("ServiceHealth: %v", err)
+				}
+				if !st[0].Running || st[1].State != ocs.StateNotFound {
+					t.Fatalf("ServiceHealth: %+v", st)
+				}
+
+				users, err := e.agent.ListUsers(ctx, "ocs2")
+				if err != nil {
+					t.Fatalf("ListUsers: %v", err)
+				}
+				if len(users) != 20 {
+					t.Fatalf("ListUsers: %d users, want 20", len(users))
+				}
+				homes := e.homes()
+				for _, u := range users {
+					if homes[strings.ToLower(u.SIP)] != u.Server {
+						t.Fatalf("ListUsers: %s on %q, emulator says %q", u.SIP, u.Server, homes[strings.ToLower(u.SIP)])
+					}
+				}
+				homed, err := e.agent.ListHomedUsers(ctx, "ocs2", "ocs1")
+				if err != nil {
+					t.Fatalf("ListHomedUsers: %v", err)
+				}
+				if len(homed) != len(e.homedOn("ocs1")) {
+					t.Fatalf("ListHomedUsers: %d, want %d", len(homed), len(e.homedOn("ocs1")))
+				}
+
+				before, err := e.agent.ExportContacts(ctx, "ocs1", nil)
+				if err != nil {
+					t.Fatalf("ExportContacts: %v", err)
+				}
+				if len(before.Resources) != len(homed) {
+					t.Fatalf("ExportContacts: %d resources, want %d", len(before.Resources), len(homed))
+				}
+
+				move := e.homedOn("ocs1")[:3]
+				res, err := e.agent.MoveUsers(ctx, "ocs2", move, "ocs2", false)
+				if err != nil {
+					t.Fatalf("MoveUsers: %v", err)
+				}
+				for _, r := range res {
+					if !r.OK {
+						t.Fatalf("MoveUsers: %+v", r)
+					}
+				}
+				for _, u := range move {
+					if e.homes()[strings.ToLower(u)] != "ocs2" {
+						t.Fatalf("%s not moved", u)
+					}
+					if r, ok := e.sim.World().UserContacts(u); !ok || r.Count() != 3 {
+						t.Fatalf("planned move lost contacts of %s: %+v", u, r)
+					}
+				}
+
+				one := &contacts.Document{Resources: []contacts.Resource{{
+					UserAtHost: strings.TrimPrefix(move[0], "sip:"),
+					Groups:     []contacts.Group{{Number: 1, DisplayName: "fg=="}},
+					Contacts:   []contacts.Contact{{Buddy: "someone@corp.example.com", SubscribePresence: true, Groups: []int{1}}},
+				}}}
+				ir, err := e.agent.ImportContacts(ctx, "ocs2", one)
+				if err != nil {
+					t.Fatalf("ImportContacts: %v", err)
+				}
+				if len(ir) != 1 || !ir[0].OK {
+					t.Fatalf("ImportContacts: %+v", ir)
+				}
+				if r, _ := e.sim.World().UserContacts(move[0]); r.Count() < 1 {
+					t.Fatalf("import not applied: %+v", r)
+				}
+
+				files, err := e.agent.ExportConfiguration(ctx, "ocs1")
+				if err != nil {
+					t.Fatalf("ExportConfiguration: %v", err)
+				}
+				if len(files) == 0 || len(files[0].Data) == 0 {
+					t.Fatalf("ExportConfiguration: %+v", files)
+				}
+			})
+		}
+	}
+}
+
+func TestEmulatorBatchWithFailures(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 1000, 1, false)
+			ctx := testCtx(t)
+			batch := e.homedOn("ocs1")[:497]
+			ghosts := []string{"sip:ghost1@corp.example.com", "sip:ghost2@corp.example.com", "sip:ghost3@corp.example.com"}
+			batch = append(batch[:100], append(ghosts, batch[100:]...)...)
+			res, err := e.agent.MoveUsers(ctx, "ocs1", batch, "ocs2", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			homes := e.homes()
+			failed := 0
+			for i, r := range res {
+				if r.SIP != batch[i] {
+					t.Fatalf("result %d is for %s, want %s", i, r.SIP, batch[i])
+				}
+				if !r.OK {
+					failed++
+					if !strings.HasPrefix(r.SIP, "sip:ghost") || r.Message == "" {
+						t.Fatalf("unexpected failure %+v", r)
+					}
+					continue
+				}
+				if homes[strings.ToLower(r.SIP)] != "ocs2" {
+					t.Fatalf("%s reported moved but homed on %q", r.SIP, homes[strings.ToLower(r.SIP)])
+				}
+			}
+			if failed != 3 {
+				t.Fatalf("%d failures, want 3", failed)
+			}
+			if n := e.commands("ReadToEnd().Split"); n != 1 {
+				t.Fatalf("%d move commands, want 1", n)
+			}
+		})
+	}
+}
+
+func TestEmulatorMovesWhileTheSourceIsDown(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 20, 4, false)
+			ctx := testCtx(t)
+			victims := e.homedOn("ocs1")
+			e.admin("crash", "ocs1")
+
+			if _, err := e.agent.ServiceHealth(ctx, "ocs1", nil); !isUnreachable(err) {
+				t.Fatalf("health of a crashed server: %v", err)
+			}
+			res, err := e.agent.MoveUsers(ctx, "ocs2", victims, "ocs2", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if r.OK || r.Message == "" {
+					t.Fatalf("planned move from a crashed server: %+v", r)
+				}
+			}
+			for _, u := range victims {
+				if e.homes()[strings.ToLower(u)] != "ocs1" {
+					t.Fatalf("%s moved by a refused planned move", u)
+				}
+			}
+
+			res, err = e.agent.MoveUsers(ctx, "ocs2", victims, "ocs2", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if !r.OK {
+					t.Fatalf("forced move: %+v", r)
+				}
+			}
+			for _, u := range victims {
+				if e.homes()[strings.ToLower(u)] != "ocs2" {
+					t.Fatalf("%s not force-moved", u)
+				}
+				if r, ok := e.sim.World().UserContacts(u); ok && r.Count() != 0 {
+					t.Fatalf("forced move kept %d contacts of %s", r.Count(), u)
+				}
+			}
+		})
+	}
+}
+
+func isUnreachable(err error) bool {
+	return errors.Is(err, ocs.ErrUnreachable)
+}
+
+func TestEmulatorExportImportRoundTrip(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 2000, 5, false)
+			ctx := testCtx(t)
+			doc, err := e.agent.ExportContacts(ctx, "ocs1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Resources) != 1000 {
+				t.Fatalf("exported %d users, want 1000", len(doc.Resources))
+			}
+			for _, r := range doc.Resources {
+				if err := e.sim.World().SetContacts("sip:"+r.UserAtHost, contacts.Resource{UserAtHost: r.UserAtHost}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := e.agent.ImportContacts(ctx, "ocs1", doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if !r.OK {
+					t.Fatalf("import: %+v", r)
+				}
+			}
+			again, err := e.agent.ExportContacts(ctx, "ocs1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byUser := map[string]contacts.Resource{}
+			for _, r := range again.Resources {
+				byUser[r.UserAtHost] = r
+			}
+			for _, want := range doc.Resources {
+				got := byUser[want.UserAtHost]
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("round trip of %s:\n got %+v\nwant %+v", want.UserAtHost, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEmulatorHostileAddresses(t *testing.T) {
+	hostile := []string{
+		"sip:o'neil@corp.example.com", `sip:dq"x@corp.example.com`, "sip:semi;colon@corp.example.com",
+		"sip:$(calc)@corp.example.com", "sip:back`tick@corp.example.com", "sip:amp&ersand@corp.example.com",
+		"sip:50%off@corp.example.com", "sip:with space@corp.example.com", "sip:%TEMP%@corp.example.com",
+	}
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 4, 1, false)
+			ctx := testCtx(t)
+			inDirectory := map[string]bool{}
+			for _, u := range hostile {
+				// The directory may refuse some of these names itself; either way they must not reach a script.
+				inDirectory[u] = e.sim.World().AddUser(u, "ocs1") == nil
+			}
+			// Hostile names coming back from the directory must parse too.
+			listed, err := e.agent.ListUsers(ctx, "ocs1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, u := range listed {
+				seen[u.SIP] = true
+			}
+			for u, ok := range inDirectory {
+				if ok && !seen[u] {
+					t.Fatalf("ListUsers lost %q", u)
+				}
+			}
+			res, err := e.agent.MoveUsers(ctx, "ocs1", hostile, "ocs2", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				valid := ocs.ValidateSIP(r.SIP) == nil
+				if !valid && r.OK {
+					t.Fatalf("invalid address reported moved: %+v", r)
+				}
+				if valid && inDirectory[r.SIP] && (!r.OK || e.homes()[strings.ToLower(r.SIP)] != "ocs2") {
+					t.Fatalf("valid address %s not moved: %+v", r.SIP, r)
+				}
+				if !valid && !strings.Contains(r.Message, "not a valid SIP address") {
+					t.Fatalf("invalid address %s failed for another reason: %+v", r.SIP, r)
+				}
+			}
+			if !inDirectory["sip:50%off@corp.example.com"] {
+				t.Fatal("the emulator refused a valid address with %")
+			}
+			allowed := []string{"powershell.exe -NoProfile -NonInteractive -EncodedCommand ", "sc query ", "dbimpexp.exe ", "lcscmd.exe "}
+			// Read the audit trail through the admin API, as an operator would.
+			resp, err := http.Get(e.sim.AdminURL() + "/commands")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var audit map[string][]string
+			err = json.NewDecoder(resp.Body).Decode(&audit)
+			_ = resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(audit["ocs1"]) == 0 {
+				t.Fatal("GET /commands shows no command on ocs1")
+			}
+			for s, lines := range audit {
+				for _, line := range lines {
+					okPrefix := false
+					for _, p := range allowed {
+						okPrefix = okPrefix || strings.HasPrefix(line, p)
+					}
+					if !okPrefix {
+						t.Fatalf("unexpected command on %s: %q", s, line)
+					}
+					text := line + "\n" + strings.Join(scripts(t, line), "\n")
+					for _, u := range hostile {
+						if strings.Contains(text, strings.TrimPrefix(u, "sip:")) {
+							t.Fatalf("address %q reached a command line or script on %s", u, s)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestEmulatorRoundTripCounts(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			// 1,000 users swap homes: each server's 500 move to the other.
+			e := startEnv(t, product, 1000, 1, false)
+			ctx := testCtx(t)
+			const batch = 100
+			moved := 0
+			lists := map[string][]string{"ocs1": e.homedOn("ocs1"), "ocs2": e.homedOn("ocs2")}
+			for _, swap := range [][2]string{{"ocs1", "ocs2"}, {"ocs2", "ocs1"}} {
+				users := lists[swap[0]]
+				for i := 0; i < len(users); i += batch {
+					res, err := e.agent.MoveUsers(ctx, swap[1], users[i:min(i+batch, len(users))], swap[1], false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range res {
+						if !r.OK {
+							t.Fatalf("move: %+v", r)
+						}
+						moved++
+					}
+				}
+			}
+			if moved != 1000 {
+				t.Fatalf("moved %d users, want 1000", moved)
+			}
+			if n := e.commands("ReadToEnd().Split"); n > 10 {
+				t.Fatalf("moving %d users in batches of %d took %d move commands, want <= 10", moved, batch, n)
+			}
+			// An export costs the same number of commands whatever the user count.
+			count := func() int { return len(e.sim.Commands("ocs2")) + len(e.sim.Commands("ocs1")) }
+			start := count()
+			if _, err := e.agent.ExportContacts(ctx, "ocs2", nil); err != nil {
+				t.Fatal(err)
+			}
+			if n := count() - start; n != 1 {
+				t.Fatalf("export of %d users took %d commands, want 1", len(e.homedOn("ocs2")), n)
+			}
+		})
+	}
+}

@@ -1,0 +1,413 @@
+package winrm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mzwinrm "github.com/masterzen/winrm"
+)
+
+// Authentication schemes of a Target.
+const (
+	AuthBasic = "Basic"
+	AuthNTLM  = "NTLM"
+)
+
+// Target is how to reach one server.
+type Target struct {
+	// Server is the name callers use.
+	Server string
+	// Endpoint is the WS-Management URL, e.g. https://host:5986/wsman.
+	Endpoint string
+	// Auth is AuthBasic (default when empty) or AuthNTLM.
+	Auth     string
+	Username string
+	Password string
+	// CACert is a PEM bundle that signs the server's certificate (HTTPS only).
+	CACert             []byte
+	InsecureSkipVerify bool
+}
+
+// Options tune a Pool. Zero values take the defaults.
+type Options struct {
+	// MaxConcurrent is the number of commands run at once on one server (default 2).
+	MaxConcurrent int
+	// Attempts is how many times a command is tried when the shell could not be created, i.e. when it
+	// certainly did not run (default 3).
+	Attempts int
+	// Backoff is the wait before the second attempt; it doubles for each further one (default 500ms).
+	Backoff time.Duration
+	// OperationTimeout is the WS-Management OperationTimeout of each request, the length of a
+	// Receive long poll (default 20s).
+	OperationTimeout time.Duration
+	// DialTimeout bounds a TCP connect (default 10s).
+	DialTimeout time.Duration
+	// Metrics, when set, is called once per Run with the server, a Result* value and the duration.
+	Metrics func(server, result string, d time.Duration)
+}
+
+// maxSendChunk bounds the raw bytes of one Send. Its base64 (4/3) plus the SOAP envelope stays
+// below the 153,600-byte envelope a WinRM 2.0 host accepts; masterzen would otherwise send up to
+// 152,600 raw bytes per Send, which such a host refuses.
+const maxSendChunk = 100 * 1024
+
+// envelopeSize is the MaxEnvelopeSize announced to the server.
+const envelopeSize = 153600
+
+// Pool runs commands on a set of servers, one WinRM client per server. It implements the
+// Executor of internal/ocs. It is safe for concurrent use.
+type Pool struct {
+	opts Options
+
+	mu      sync.Mutex
+	targets map[string]*target
+	slots   map[string]chan struct{} // per server, kept across SetTargets
+	closed  bool
+}
+
+type target struct {
+	server   string
+	client   *mzwinrm.Client
+	hash     [32]byte
+	password string
+	conns    *connSet
+}
+
+// NewPool returns an empty Pool; call SetTargets before Run.
+func NewPool(opts Options) *Pool {
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = 2
+	}
+	if opts.Attempts <= 0 {
+		opts.Attempts = 3
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 500 * time.Millisecond
+	}
+	if opts.OperationTimeout <= 0 {
+		opts.OperationTimeout = 20 * time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}}
+}
+
+// SetTargets replaces the set of servers. A server whose endpoint, credentials or TLS settings
+// changed gets a new client; an unchanged one keeps its client and connections. Credentials are
+// compared by hash and never appear in errors.
+func (p *Pool) SetTargets(targets []Target) error {
+	next := map[string]*target{}
+	for _, t := range targets {
+		if t.Server == "" {
+			return errors.New("winrm target without a server name")
+		}
+		if _, dup := next[t.Server]; dup {
+			return fmt.Errorf("winrm target %s: duplicate server name", t.Server)
+		}
+		h := hashTarget(t)
+		p.mu.Lock()
+		old := p.targets[t.Server]
+		p.mu.Unlock()
+		if old != nil && old.hash == h {
+			next[t.Server] = old
+			continue
+		}
+		nt, err := p.newTarget(t, h)
+		if err != nil {
+			return err
+		}
+		next[t.Server] = nt
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name := range next {
+		if p.slots[name] == nil {
+			p.slots[name] = make(chan struct{}, p.opts.MaxConcurrent)
+		}
+	}
+	p.targets = next
+	return nil
+}
+
+// Servers returns the configured server names, sorted.
+func (p *Pool) Servers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.targets))
+	for name := range p.targets {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close closes the connections of every client. In-flight commands fail.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, t := range p.targets {
+		t.conns.closeAll()
+	}
+}
+
+func hashTarget(t Target) [32]byte {
+	h := sha256.New()
+	for _, s := range []string{t.Endpoint, t.Auth, t.Username, t.Password, string(t.CACert), strconv.FormatBool(t.InsecureSkipVerify)} {
+		// Length prefixes keep field boundaries unambiguous.
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
+	u, err := url.Parse(t.Endpoint)
+	if err != nil || u.Host == "" {
+		// url.Parse errors quote the URL, which might carry user info; keep them out.
+		return nil, fmt.Errorf("winrm target %s: endpoint is not a valid URL", t.Server)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("winrm target %s: endpoint must not carry credentials", t.Server)
+	}
+	var https bool
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		https = true
+	case "http":
+	default:
+		return nil, fmt.Errorf("winrm target %s: endpoint scheme must be http or https", t.Server)
+	}
+	if u.Path != "" && u.Path != "/wsman" {
+		return nil, fmt.Errorf("winrm target %s: endpoint path must be /wsman", t.Server)
+	}
+	port := 5985
+	if https {
+		port = 5986
+	}
+	if ps := u.Port(); ps != "" {
+		port, err = strconv.Atoi(ps)
+		if err != nil || port <= 0 || port > 65535 {
+			return nil, fmt.Errorf("winrm target %s: invalid endpoint port", t.Server)
+		}
+	}
+	ep := &mzwinrm.Endpoint{
+		Host:     u.Hostname(),
+		Port:     port,
+		HTTPS:    https,
+		Insecure: t.InsecureSkipVerify,
+		CACert:   t.CACert,
+		// The response-header timeout must outlast a Receive long poll.
+		Timeout: p.opts.OperationTimeout + 10*time.Second,
+	}
+	conns := &connSet{conns: map[net.Conn]struct{}{}}
+	dialer := &net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second}
+	dial := func(network, addr string) (net.Conn, error) {
+		c, err := dialer.Dial(network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return conns.add(c), nil
+	}
+	params := mzwinrm.NewParameters(isoSeconds(p.opts.OperationTimeout), "en-US", envelopeSize)
+	switch t.Auth {
+	case "", AuthBasic:
+		params.Dial = dial
+	case AuthNTLM:
+		params.TransportDecorator = func() mzwinrm.Transporter { return mzwinrm.NewClientNTLMWithDial(dial) }
+	default:
+		return nil, fmt.Errorf("winrm target %s: auth must be %s or %s", t.Server, AuthBasic, AuthNTLM)
+	}
+	client, err := mzwinrm.NewClientWithParameters(ep, t.Username, t.Password, params)
+	if err != nil {
+		// The only failure is an unreadable CA bundle; the message holds no secret.
+		return nil, fmt.Errorf("winrm target %s: %w: CA certificate: %s", t.Server, ErrTLS, scrub(err.Error(), t.Password))
+	}
+	return &target{server: t.Server, client: client, hash: h, password: t.Password, conns: conns}, nil
+}
+
+func isoSeconds(d time.Duration) string {
+	s := int(d / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return "PT" + strconv.Itoa(s) + "S"
+}
+
+// Run runs command on server and returns its output and exit code. A non-zero exit code is not
+// an error. stdin, when not nil (even empty), is sent in pieces and then closed; when nil, stdin
+// stays open and the command must not read it. The call ends when ctx ends; the remote command
+// is then signalled to terminate in the background.
+func (p *Pool) Run(ctx context.Context, server, command string, stdin []byte) (Result, error) {
+	start := time.Now()
+	res, err := p.run(ctx, server, command, stdin)
+	if p.opts.Metrics != nil {
+		p.opts.Metrics(server, resultOf(err), time.Since(start))
+	}
+	return res, err
+}
+
+func (p *Pool) run(ctx context.Context, server, command string, stdin []byte) (Result, error) {
+	p.mu.Lock()
+	t, slot, closed := p.targets[server], p.slots[server], p.closed
+	p.mu.Unlock()
+	if closed {
+		return Result{}, &Error{Server: server, Kind: ErrUnreachable, Detail: "pool closed"}
+	}
+	if t == nil {
+		return Result{}, &Error{Server: server, Kind: ErrUnknownServer}
+	}
+	select {
+	case slot <- struct{}{}:
+	case <-ctx.Done():
+		return Result{}, classify(server, ctx.Err(), "")
+	}
+	type outcome struct {
+		res Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		// The slot is held until masterzen is finished with the server, even when the caller has
+		// gone, so a hung server cannot collect more than MaxConcurrent shells.
+		defer func() { <-slot }()
+		res, err := p.attempts(ctx, t, command, stdin)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-ctx.Done():
+		return Result{}, classify(server, ctx.Err(), "")
+	}
+}
+
+// attempts retries only failures to create the shell: before Create succeeds no command ran.
+func (p *Pool) attempts(ctx context.Context, t *target, command string, stdin []byte) (Result, error) {
+	backoff := p.opts.Backoff
+	for attempt := 1; ; attempt++ {
+		shell, err := t.client.CreateShell()
+		if err == nil {
+			return p.execute(ctx, t, shell, command, stdin)
+		}
+		cerr := classify(t.server, err, t.password)
+		if attempt >= p.opts.Attempts || IsTerminal(cerr) || !errors.Is(cerr, ErrUnreachable) {
+			return Result{}, cerr
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return Result{}, classify(t.server, ctx.Err(), "")
+		}
+		backoff *= 2
+	}
+}
+
+func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, command string, stdin []byte) (Result, error) {
+	defer func() { _ = shell.Close() }()
+	cmd, err := shell.ExecuteWithContext(ctx, command)
+	if err != nil {
+		return Result{}, classify(t.server, err, t.password)
+	}
+	var (
+		wg                 sync.WaitGroup
+		stdout, stderr     bytes.Buffer
+		outErr, errErr, in error
+	)
+	if stdin != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in = sendStdin(cmd, stdin)
+		}()
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); _, outErr = io.Copy(&stdout, cmd.Stdout) }()
+	go func() { defer wg.Done(); _, errErr = io.Copy(&stderr, cmd.Stderr) }()
+	cmd.Wait()
+	wg.Wait()
+	_ = cmd.Close()
+	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ExitCode()}
+	for _, e := range []error{outErr, errErr} {
+		if e != nil {
+			if ctx.Err() != nil {
+				// masterzen reports a cancelled command as "canceled"; the context says why.
+				return res, classify(t.server, ctx.Err(), "")
+			}
+			return res, classify(t.server, e, t.password)
+		}
+	}
+	if in != nil {
+		return res, classify(t.server, fmt.Errorf("sending stdin: %w", in), t.password)
+	}
+	return res, nil
+}
+
+// sendStdin writes data in pieces no larger than maxSendChunk, then closes stdin (End="true").
+func sendStdin(cmd *mzwinrm.Command, data []byte) error {
+	for len(data) > 0 {
+		n := min(len(data), maxSendChunk)
+		if _, err := cmd.Stdin.Write(data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return cmd.Stdin.Close()
+}
+
+// connSet tracks a client's connections so Close can release them.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+type trackedConn struct {
+	net.Conn
+	set  *connSet
+	once sync.Once
+}
+
+// Close forgets the connection and closes it.
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.set.mu.Lock()
+		delete(c.set.conns, c)
+		c.set.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func (s *connSet) add(c net.Conn) net.Conn {
+	tc := &trackedConn{Conn: c, set: s}
+	s.mu.Lock()
+	s.conns[tc] = struct{}{}
+	s.mu.Unlock()
+	return tc
+}
+
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	conns := make([]net.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
