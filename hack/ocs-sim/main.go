@@ -1,0 +1,71 @@
+// Command ocs-sim emulates OCS 2007 R2 / Skype for Business servers behind WS-Management
+// endpoints, plus an admin HTTP API, for developing and testing the operator.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ocsha/ocs-ha-operator/internal/sim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "ocs-sim:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run starts the emulator, prints "ocs-sim ready" once everything listens and serves until ctx
+// ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg sim.Config
+	fs := flag.NewFlagSet("ocs-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	servers := fs.String("servers", "ocs1,ocs2", "comma-separated names of the emulated servers (FQDN <name>.corp.example.com)")
+	fs.IntVar(&cfg.Users, "users", 100, "number of users, spread evenly over the servers (user0001@corp.example.com, …)")
+	fs.IntVar(&cfg.ContactsPerUser, "contacts-per-user", 10, "contacts in each user's list")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address the WS-Management endpoints listen on")
+	fs.IntVar(&cfg.BasePort, "base-port", 15985, "port of the first server's endpoint; the next server gets base-port+1, and so on (0: random ports)")
+	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:18080", "listen address of the admin HTTP API")
+	fs.StringVar(&cfg.Username, "username", sim.DefaultUsername, "Basic auth user name of the endpoints")
+	fs.StringVar(&cfg.Password, "password", sim.DefaultPassword, "Basic auth password of the endpoints (the default is a fixed development password)")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a self-signed CA (see --cert-out)")
+	fs.StringVar(&cfg.CertOut, "cert-out", "", "file to write the CA certificate (PEM) to when --tls is set")
+	fs.DurationVar(&cfg.Latency, "latency", 0, "delay added to every WS-Management request")
+	fs.DurationVar(&cfg.MoveCost, "move-cost", 0, "server-side cost of moving one user")
+	fs.DurationVar(&cfg.ImportCost, "import-cost", 0, "server-side cost of importing one user's contacts")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated contact lists")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, s := range strings.Split(*servers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Servers = append(cfg.Servers, s)
+		}
+	}
+	if cfg.CertOut != "" && !cfg.TLS {
+		return fmt.Errorf("--cert-out needs --tls")
+	}
+	e, err := sim.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	fmt.Fprintln(stdout, "ocs-sim ready")
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the test and run to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunPrintsReadyAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	cert := filepath.Join(t.TempDir(), "ca.pem")
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--base-port", "0", "--admin", "127.0.0.1:0", "--users", "10", "--contacts-per-user", "3",
+			"--tls", "--cert-out", cert}, &out, io.Discard)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for out.String() == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no ready line")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if out.String() != "ocs-sim ready\n" {
+		t.Errorf("stdout %q", out.String())
+	}
+	if pem, err := os.ReadFile(cert); err != nil || !strings.Contains(string(pem), "BEGIN CERTIFICATE") {
+		t.Errorf("CA not written: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	if err := run(context.Background(), []string{"--nope"}, io.Discard, io.Discard); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}

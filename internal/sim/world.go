@@ -1,0 +1,60 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
+)
+
+// Server states, as the admin API reports them.
+const (
+	StateUp             = "up"
+	StateDown           = "down"
+	StateServiceStopped = "service-stopped"
+)
+
+// World is the emulated OCS deployment behind the endpoints: the directory, each server's
+// contact database and the programs each server runs.
+type World interface {
+	Programs(server string) map[string]cmdexe.Program
+	SetState(server, state string) error
+	Servers() []ServerView
+	Users() []UserView
+	UserContacts(sip string) (contacts.Resource, bool)
+	AddUser(sip, home string) error
+	SetContacts(sip string, r contacts.Resource) error
+}
+
+// fsProvider is implemented by a World that owns each server's file system.
+type fsProvider interface {
+	FS(server string) *winfs.FS
+}
+
+// ServerView is one server as the world sees it.
+type ServerView struct {
+	Name, FQDN string
+	State      string
+	HomedUsers int
+}
+
+// UserView is one user of the directory; Contacts counts the list in the home server's database.
+type UserView struct {
+	SIP, Home string
+	Contacts  int
+}
+
+// WorldConfig is what a World is built from.
+type WorldConfig struct {
+	Servers         []ServerSpec
+	Domain          string
+	Users           int
+	ContactsPerUser int
+	Seed            int64
+	MoveCost        time.Duration
+	ImportCost      time.Duration
+}
+
+// ServerSpec names one emulated server.
+type ServerSpec struct{ Name, FQDN string }

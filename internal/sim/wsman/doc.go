@@ -1,0 +1,2 @@
+// Package wsman serves the WS-Management cmd shell resource (WinRS) the way a Windows host does.
+package wsman
