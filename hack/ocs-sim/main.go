@@ -29,36 +29,9 @@ func main() {
 // run starts the emulator, prints "ocs-sim ready" once everything listens and serves until ctx
 // ends.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg sim.Config
-	fs := flag.NewFlagSet("ocs-sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	servers := fs.String("servers", "ocs1,ocs2", "comma-separated names of the emulated servers (FQDN <name>.corp.example.com)")
-	fs.IntVar(&cfg.Users, "users", 100, "number of users, spread evenly over the servers (user0001@corp.example.com, …)")
-	fs.IntVar(&cfg.ContactsPerUser, "contacts-per-user", 10, "contacts in each user's list")
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address the WS-Management endpoints listen on")
-	fs.IntVar(&cfg.BasePort, "base-port", 15985, "port of the first server's endpoint; the next server gets base-port+1, and so on (0: random ports)")
-	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:18080", "listen address of the admin HTTP API")
-	fs.StringVar(&cfg.Username, "username", sim.DefaultUsername, "Basic auth user name of the endpoints")
-	fs.StringVar(&cfg.Password, "password", sim.DefaultPassword, "Basic auth password of the endpoints (the default is a fixed development password)")
-	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a self-signed CA (see --cert-out)")
-	fs.StringVar(&cfg.CertOut, "cert-out", "", "file to write the CA certificate (PEM) to when --tls is set")
-	fs.DurationVar(&cfg.Latency, "latency", 0, "delay added to every WS-Management request")
-	fs.DurationVar(&cfg.MoveCost, "move-cost", 0, "server-side cost of moving one user")
-	fs.DurationVar(&cfg.ImportCost, "import-cost", 0, "server-side cost of importing one user's contacts")
-	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated contact lists")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	for _, s := range strings.Split(*servers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Servers = append(cfg.Servers, s)
-		}
-	}
-	if cfg.CertOut != "" && !cfg.TLS {
-		return fmt.Errorf("--cert-out needs --tls")
 	}
 	e, err := sim.Start(ctx, cfg)
 	if err != nil {
@@ -68,4 +41,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "ocs-sim ready")
 	<-ctx.Done()
 	return nil
+}
+
+// parseFlags turns the command line into the emulator's configuration; usage and flag errors go
+// to stderr.
+func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
+	var cfg sim.Config
+	fs := flag.NewFlagSet("ocs-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	servers := fs.String("servers", "ocs1,ocs2", "comma-separated names of the emulated servers (FQDN <name>.corp.example.com)")
+	fs.IntVar(&cfg.Users, "users", 100, "number of users, spread evenly over the servers (user0001@corp.example.com, …)")
+	fs.IntVar(&cfg.ContactsPerUser, "contacts-per-user", 10, "contacts in each user's list")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address the WS-Management endpoints listen on")
+	fs.IntVar(&cfg.BasePort, "base-port", 15985, "port of the first server's endpoint; the next server gets base-port+1, and so on (0: random ports)")
+	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:18080", "listen address of the admin HTTP API")
+	fs.StringVar(&cfg.Username, "username", sim.DefaultUsername,
+		"administrator account of the endpoints: a local account of each server (Basic: user) and a domain account (NTLM: DOMAIN\\user or user@corp.example.com)")
+	fs.StringVar(&cfg.Password, "password", sim.DefaultPassword, "password of that account (the default is a fixed development password)")
+	auth := fs.String("auth", "basic,ntlm", "comma-separated authentication schemes the endpoints offer: basic, ntlm")
+	fs.StringVar(&cfg.NetBIOSDomain, "domain", "CORP", "NetBIOS name of the domain the NTLM account belongs to (the DNS domain stays corp.example.com)")
+	allowUnencrypted := fs.Bool("allow-unencrypted", true,
+		"accept unencrypted bodies over plain HTTP (Windows' default is false; the emulator defaults to true so that Basic over plain HTTP works in labs); "+
+			"false accepts only NTLM-sealed bodies over HTTP")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a self-signed CA (see --cert-out)")
+	fs.StringVar(&cfg.CertOut, "cert-out", "", "file to write the CA certificate (PEM) to when --tls is set")
+	fs.DurationVar(&cfg.Latency, "latency", 0, "delay added to every WS-Management request")
+	fs.DurationVar(&cfg.MoveCost, "move-cost", 0, "server-side cost of moving one user")
+	fs.DurationVar(&cfg.ImportCost, "import-cost", 0, "server-side cost of importing one user's contacts")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated contact lists")
+	if err := fs.Parse(args); err != nil {
+		return sim.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return sim.Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, s := range strings.Split(*servers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Servers = append(cfg.Servers, s)
+		}
+	}
+	for _, a := range strings.Split(*auth, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.Auth = append(cfg.Auth, a)
+		}
+	}
+	if len(cfg.Auth) == 0 {
+		return sim.Config{}, fmt.Errorf("--auth names no scheme")
+	}
+	cfg.RequireEncryption = !*allowUnencrypted
+	if cfg.CertOut != "" && !cfg.TLS {
+		return sim.Config{}, fmt.Errorf("--cert-out needs --tls")
+	}
+	cfg.OnLogonFailure = func(server string, err error) {
+		// The client only sees a 401; the reason helps whoever runs the emulator.
+		fmt.Fprintf(stderr, "ocs-sim: %s: %v\n", server, err)
+	}
+	return cfg, nil
 }

@@ -69,3 +69,45 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		t.Error("unknown flag accepted")
 	}
 }
+
+func TestParseFlagsAuthentication(t *testing.T) {
+	tests := map[string]struct {
+		args              []string
+		wantAuth          []string
+		wantDomain        string
+		wantRequireSealed bool
+	}{
+		"defaults: both schemes, CORP, unencrypted allowed": {
+			wantAuth: []string{"basic", "ntlm"}, wantDomain: "CORP",
+		},
+		"Windows' defaults": {
+			args:     []string{"--auth", "ntlm", "--domain", "LAB", "--allow-unencrypted=false"},
+			wantAuth: []string{"ntlm"}, wantDomain: "LAB", wantRequireSealed: true,
+		},
+		"spaces in the list": {
+			args:     []string{"--auth", " basic , ntlm "},
+			wantAuth: []string{"basic", "ntlm"}, wantDomain: "CORP",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := parseFlags(tc.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(cfg.Auth, ",") != strings.Join(tc.wantAuth, ",") || cfg.NetBIOSDomain != tc.wantDomain ||
+				cfg.RequireEncryption != tc.wantRequireSealed {
+				t.Fatalf("auth %q, domain %q, require encryption %v", cfg.Auth, cfg.NetBIOSDomain, cfg.RequireEncryption)
+			}
+		})
+	}
+}
+
+func TestRunRejectsAnUnknownAuthScheme(t *testing.T) {
+	for _, auth := range []string{"kerberos", ","} {
+		err := run(context.Background(), []string{"--auth", auth, "--base-port", "0", "--admin", "127.0.0.1:0"}, io.Discard, io.Discard)
+		if err == nil {
+			t.Errorf("--auth %q accepted", auth)
+		}
+	}
+}

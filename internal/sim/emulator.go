@@ -39,8 +39,22 @@ type Config struct {
 	BasePort int
 	// Admin is the admin API's listen address (default 127.0.0.1:18080; use port 0 in tests).
 	Admin string
-	// Username and Password are the Basic credentials of every endpoint.
+	// Username and Password are the administrator account of every endpoint. It exists both as a
+	// local account of each server (which Basic logs on) and as an account of the domain
+	// NetBIOSDomain (which only NTLM logs on, as on Windows).
 	Username, Password string
+	// Auth lists the schemes the endpoints offer, "basic" and "ntlm" (default both).
+	Auth []string
+	// NetBIOSDomain is the NetBIOS name of the domain (default: the first label of Domain in upper
+	// case, CORP for corp.example.com).
+	NetBIOSDomain string
+	// RequireEncryption makes the HTTP endpoints accept only NTLM-sealed bodies, as Windows' default
+	// AllowUnencrypted=false does; Basic over plain HTTP then fails. HTTPS endpoints need no sealing.
+	// The zero value allows unencrypted bodies, so that Basic over plain HTTP works in labs.
+	RequireEncryption bool
+	// OnLogonFailure, when set, is told why a logon to a server failed (the client only sees a
+	// 401); the error never holds a password.
+	OnLogonFailure func(server string, err error)
 	// TLS serves HTTPS with a self-signed CA; CertOut, when set, receives the CA as PEM.
 	TLS     bool
 	CertOut string
@@ -111,6 +125,13 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	if cfg.Domain == "" {
 		cfg.Domain = "corp.example.com"
 	}
+	if cfg.NetBIOSDomain == "" {
+		cfg.NetBIOSDomain = strings.ToUpper(strings.SplitN(cfg.Domain, ".", 2)[0])
+	}
+	allowBasic, allowNTLM, err := authSchemes(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.NewWorld == nil {
 		cfg.NewWorld = newHostWorld
 	}
@@ -155,7 +176,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 			fs = p.FS(spec.Name) // the world's programs keep their files there too
 		}
 		s := &server{name: spec.Name, fqdn: spec.FQDN, fs: fs, addr: net.JoinHostPort(cfg.Listen, strconv.Itoa(port))}
-		s.auth = newAuthenticator(cfg, spec)
+		s.auth = newAuthenticator(cfg, spec, allowBasic, allowNTLM)
 		s.handler = wsman.NewHandler(wsman.Config{
 			Runner:   e.runner(s),
 			Validate: e.validate(s),
@@ -319,7 +340,7 @@ func (e *Emulator) validate(s *server) func(context.Context, string) error {
 
 func (e *Emulator) options(ctx context.Context, s *server) cmdexe.Options {
 	info, _ := wsman.ShellFromContext(ctx)
-	env := windowsEnvironment(s.name, e.cfg.Domain, info.NoProfile)
+	env := windowsEnvironment(s.name, e.cfg.NetBIOSDomain, info.NoProfile)
 	for _, v := range info.Environment {
 		env.Set(v.Name, v.Value)
 	}
@@ -336,9 +357,8 @@ var profileDir = strings.TrimSuffix(winfs.TempDir, `\AppData\Local\Temp`)
 // windowsEnvironment is the environment a WinRS command sees on Windows Server 2008 R2 (the
 // OCS 2007 R2 platform). Without a profile (WINRS_NOPROFILE) the per-user variables fall back to
 // the Default profile and the system TEMP, as a recording shows.
-func windowsEnvironment(server, domain string, noProfile bool) *cmdexe.Environment {
+func windowsEnvironment(server, netbios string, noProfile bool) *cmdexe.Environment {
 	user := profileDir[strings.LastIndexByte(profileDir, '\\')+1:]
-	netbios := strings.ToUpper(strings.SplitN(domain, ".", 2)[0])
 	env := cmdexe.NewEnvironment(
 		"ALLUSERSPROFILE", `C:\ProgramData`,
 		"CommonProgramFiles", `C:\Program Files\Common Files`,
@@ -381,27 +401,48 @@ func windowsEnvironment(server, domain string, noProfile bool) *cmdexe.Environme
 	return env
 }
 
-// newAuthenticator puts WinRM's authentication in front of a server's endpoint: Basic and NTLM
+// newAuthenticator puts WinRM's authentication in front of a server's endpoint: Basic and/or NTLM
 // (with message encryption). The account exists both locally, for Basic (which Windows allows for
-// local accounts only), and in the domain, for NTLM; unencrypted bodies are allowed over HTTP
-// (AllowUnencrypted=true) so that Basic works without TLS.
-func newAuthenticator(cfg Config, spec ServerSpec) *ntlm.Authenticator {
-	netbios := strings.ToUpper(strings.SplitN(cfg.Domain, ".", 2)[0])
+// local accounts only), and in the domain, for NTLM.
+func newAuthenticator(cfg Config, spec ServerSpec, allowBasic, allowNTLM bool) *ntlm.Authenticator {
 	accounts := []ntlm.Account{
 		{User: cfg.Username, Password: cfg.Password},
-		{Domain: netbios, User: cfg.Username, Password: cfg.Password},
+		{Domain: cfg.NetBIOSDomain, User: cfg.Username, Password: cfg.Password},
 	}
-	return &ntlm.Authenticator{
+	a := &ntlm.Authenticator{
 		Server: ntlm.Server{
-			NetBIOSDomain:   netbios,
+			NetBIOSDomain:   cfg.NetBIOSDomain,
 			NetBIOSComputer: strings.ToUpper(spec.Name),
 			DNSDomain:       cfg.Domain,
 			DNSComputer:     spec.FQDN,
 			Accounts:        func() []ntlm.Account { return accounts },
 		},
-		AllowBasic: true,
-		AllowNTLM:  true,
+		AllowBasic:                allowBasic,
+		AllowNTLM:                 allowNTLM,
+		RequireEncryptionOverHTTP: cfg.RequireEncryption,
 	}
+	if cfg.OnLogonFailure != nil {
+		a.OnLogonFailure = func(_ *http.Request, err error) { cfg.OnLogonFailure(spec.Name, err) }
+	}
+	return a
+}
+
+// authSchemes reads Config.Auth.
+func authSchemes(schemes []string) (allowBasic, allowNTLM bool, err error) {
+	if len(schemes) == 0 {
+		return true, true, nil
+	}
+	for _, s := range schemes {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "basic":
+			allowBasic = true
+		case "ntlm", "negotiate":
+			allowNTLM = true
+		default:
+			return false, false, fmt.Errorf("auth scheme %q: want basic or ntlm", s)
+		}
+	}
+	return allowBasic, allowNTLM, nil
 }
 
 // errUnknownServer is returned for a server name the emulator does not run.

@@ -51,12 +51,18 @@ func (w *protoWorld) SetContacts(string, contacts.Resource) error { return error
 
 func startProto(t *testing.T, tls bool) *sim.Emulator {
 	t.Helper()
+	return startProtoWith(t, sim.Config{TLS: tls})
+}
+
+// startProtoWith starts a one-server emulator of protoWorld with cfg's TLS and authentication
+// settings.
+func startProtoWith(t *testing.T, cfg sim.Config) *sim.Emulator {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e, err := sim.Start(ctx, sim.Config{
-		Servers: []string{"ocs1"}, Admin: "127.0.0.1:0", TLS: tls,
-		NewWorld: func(wc sim.WorldConfig) (sim.World, error) { return &protoWorld{servers: wc.Servers}, nil },
-	})
+	cfg.Servers, cfg.Admin = []string{"ocs1"}, "127.0.0.1:0"
+	cfg.NewWorld = func(wc sim.WorldConfig) (sim.World, error) { return &protoWorld{servers: wc.Servers}, nil }
+	e, err := sim.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,11 @@ type Target struct {
 	Server string
 	// Endpoint is the WS-Management URL, e.g. https://host:5986/wsman.
 	Endpoint string
-	// Auth is AuthBasic (default when empty) or AuthNTLM.
-	Auth     string
+	// Auth is AuthBasic (default when empty) or AuthNTLM. Basic logs on local accounts only;
+	// NTLM (NTLMv2) also domain accounts, and over http:// it seals every message (MS-WSMV
+	// message encryption), so the Windows default AllowUnencrypted=false can stay.
+	Auth string
+	// Username is user (a local account), DOMAIN\user or user@domain (NTLM only).
 	Username string
 	Password string
 	// CACert is a PEM bundle that signs the server's certificate (HTTPS only).
@@ -215,8 +218,8 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 	}
 	conns := &connSet{conns: map[net.Conn]struct{}{}}
 	dialer := &net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second}
-	dial := func(network, addr string) (net.Conn, error) {
-		c, err := dialer.Dial(network, addr)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -225,9 +228,11 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 	params := mzwinrm.NewParameters(isoSeconds(p.opts.OperationTimeout), "en-US", envelopeSize)
 	switch t.Auth {
 	case "", AuthBasic:
-		params.Dial = dial
+		params.Dial = func(network, addr string) (net.Conn, error) { return dial(context.Background(), network, addr) }
 	case AuthNTLM:
-		params.TransportDecorator = func() mzwinrm.Transporter { return mzwinrm.NewClientNTLMWithDial(dial) }
+		// Over plain HTTP the bodies are sealed (MS-WSMV message encryption), as a Windows
+		// listener with its default AllowUnencrypted=false requires.
+		params.TransportDecorator = func() mzwinrm.Transporter { return newNTLMTransport(t.Username, t.Password, !https, dial) }
 	default:
 		return nil, fmt.Errorf("winrm target %s: auth must be %s or %s", t.Server, AuthBasic, AuthNTLM)
 	}

@@ -176,8 +176,14 @@ func TestRunClassifiesErrorsWithoutLeakingThePassword(t *testing.T) {
 		"insecure skip verify makes HTTPS work": {
 			target: Target{Endpoint: secure.URL + "/wsman", Username: "admin", Password: testPassword, InsecureSkipVerify: true},
 		},
-		"NTLM transport falls back to Basic on a Basic-only server": {
-			target: Target{Endpoint: plain.URL + "/wsman", Auth: AuthNTLM, Username: "admin", Password: testPassword},
+		// Basic would send the password; a target configured for NTLM must not downgrade.
+		"NTLM never falls back to Basic over HTTP": {
+			target:  Target{Endpoint: plain.URL + "/wsman", Auth: AuthNTLM, Username: "admin", Password: testPassword},
+			wantErr: ErrUnauthorized,
+		},
+		"NTLM never falls back to Basic over HTTPS": {
+			target:  Target{Endpoint: secure.URL + "/wsman", Auth: AuthNTLM, Username: "admin", Password: testPassword, CACert: caPEM},
+			wantErr: ErrUnauthorized,
 		},
 	}
 	for name, tc := range tests {

@@ -28,6 +28,7 @@ var env struct {
 	kubeconfig string
 	control    *envtest.Environment
 	simCmd     *exec.Cmd
+	ntlmSimCmd *exec.Cmd // the emulator of the NTLM run, nil until it starts
 	simAdmin   string
 	simUser    string
 	simPass    string
@@ -78,6 +79,7 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	stopProcess(env.manager)
 	stopProcess(env.simCmd)
+	stopProcess(env.ntlmSimCmd)
 	if env.control != nil {
 		Expect(env.control.Stop()).To(Succeed())
 	}
@@ -93,16 +95,21 @@ func startEmulator() {
 		fmt.Sprintf("https://127.0.0.1:%d/wsman", base),
 		fmt.Sprintf("https://127.0.0.1:%d/wsman", base+1),
 	}
-	cmd := exec.Command(filepath.Join(env.binDir, "ocs-sim"),
+	env.simCmd = runEmulator(
 		"--servers", "ocs1,ocs2", "--users", "200", "--contacts-per-user", "10",
 		"--base-port", fmt.Sprint(base), "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
 		"--username", env.simUser, "--password", env.simPass,
 		"--tls", "--cert-out", env.simCA)
+}
+
+// runEmulator starts the emulator binary with args and returns once it printed its ready line.
+func runEmulator(args ...string) *exec.Cmd {
+	GinkgoHelper()
+	cmd := exec.Command(filepath.Join(env.binDir, "ocs-sim"), args...)
 	stdout, err := cmd.StdoutPipe()
 	Expect(err).NotTo(HaveOccurred())
 	cmd.Stderr = GinkgoWriter
 	Expect(cmd.Start()).To(Succeed())
-	env.simCmd = cmd
 	ready := make(chan struct{})
 	go func() {
 		buf := make([]byte, 4096)
@@ -121,6 +128,19 @@ func startEmulator() {
 		}
 	}()
 	Eventually(ready).WithTimeout(30 * time.Second).Should(BeClosed())
+	return cmd
+}
+
+// installCRDsAndStartManager installs the CRDs and starts the manager, once, for whichever
+// Describe runs first (Ginkgo shuffles top-level containers).
+func installCRDsAndStartManager() {
+	GinkgoHelper()
+	if env.manager != nil {
+		return
+	}
+	kubectl("apply", "--server-side", "-f", filepath.Join(env.repo, "config", "crd", "bases"))
+	kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+	startManager()
 }
 
 // startManager runs the manager binary against the API server, as a separate process.
@@ -174,6 +194,12 @@ func kubectlErr(args ...string) (string, error) {
 // render fills a testdata template with the suite's values and writes it to a file for kubectl.
 func render(name string, values map[string]string) string {
 	GinkgoHelper()
+	return renderAs(name, name, values)
+}
+
+// renderAs is render writing to the file out (in the suite's work directory).
+func renderAs(out, name string, values map[string]string) string {
+	GinkgoHelper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	Expect(err).NotTo(HaveOccurred())
 	ca, err := os.ReadFile(env.simCA)
@@ -195,9 +221,9 @@ func render(name string, values map[string]string) string {
 		text = strings.ReplaceAll(text, "@"+k+"@", v)
 	}
 	Expect(text).NotTo(MatchRegexp(`@[A-Z_0-9]+@`), "unfilled placeholder in "+name)
-	out := filepath.Join(env.work, name)
-	Expect(os.WriteFile(out, []byte(text), 0o600)).To(Succeed())
-	return out
+	path := filepath.Join(env.work, out)
+	Expect(os.WriteFile(path, []byte(text), 0o600)).To(Succeed())
+	return path
 }
 
 func indent(s, prefix string) string {

@@ -83,9 +83,7 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 	var before map[string]string
 
 	It("installs the CRDs with kubectl", func() {
-		kubectl("apply", "--server-side", "-f", filepath.Join(env.repo, "config", "crd", "bases"))
-		kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-		startManager()
+		installCRDsAndStartManager()
 	})
 
 	It("brings the pool up Ready with both servers Healthy", func() {
