@@ -1,0 +1,135 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+)
+
+// Event reasons of OCSPool server transitions.
+const (
+	eventServerHealthy     = "ServerHealthy"
+	eventServerUnhealthy   = "ServerUnhealthy"
+	eventServerUnreachable = "ServerUnreachable"
+	eventServerDraining    = "ServerDraining"
+	eventServerDrained     = "ServerDrained"
+)
+
+// rejection is a server whose probe WinRM refused for a reason only a human can fix.
+type rejection struct {
+	Server string
+	Reason string
+	Detail string
+}
+
+// setPoolConditions sets servingServers, homedUsers and every owned condition of pool from
+// status.servers and the rejections of the round. Reconciling is False: it is True only while
+// the first round runs, which the reconciler reports before it starts the round.
+func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection) {
+	serving, homed := 0, int32(0)
+	var notServing, names []string
+	for _, st := range pool.Status.Servers {
+		homed += st.HomedUsers
+		if isServing(st) {
+			serving++
+			continue
+		}
+		names = append(names, fmt.Sprintf("%s (%s)", st.Name, st.State))
+		notServing = append(notServing, describeServer(st))
+	}
+	total := len(pool.Spec.Servers)
+	pool.Status.ServingServers = fmt.Sprintf("%d/%d", serving, total)
+	pool.Status.HomedUsers = homed
+
+	setCondition(pool, ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle,
+		"Every server has been probed; probes repeat every spec.health.probeInterval.")
+	if len(notServing) == 0 && serving == total {
+		setCondition(pool, ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonServersServing,
+			fmt.Sprintf("All %d servers are Healthy and serve users.", total))
+		setCondition(pool, ocsv1.ConditionDegraded, metav1.ConditionFalse, ocsv1.ReasonAsExpected, "")
+	} else {
+		setCondition(pool, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonServerNotServing,
+			fmt.Sprintf("%d of %d servers serve users; not serving: %s.", serving, total, strings.Join(names, ", ")))
+		setCondition(pool, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonServerNotServing,
+			strings.Join(notServing, " "))
+	}
+
+	if len(rejected) == 0 {
+		clearStalled(pool)
+		return
+	}
+	// The same Secret usually serves every server: say it once.
+	var details []string
+	seen := map[string]bool{}
+	servers := make([]string, 0, len(rejected))
+	for _, r := range rejected {
+		servers = append(servers, r.Server)
+		if !seen[r.Detail] {
+			seen[r.Detail] = true
+			details = append(details, r.Detail)
+		}
+	}
+	markStalled(pool, rejected[0].Reason, fmt.Sprintf("Probes of %s were refused: %s",
+		strings.Join(servers, ", "), strings.Join(details, " ")))
+}
+
+// describeServer is one sentence on a server that does not serve.
+func describeServer(st ocsv1.ServerStatus) string {
+	if st.State == ocsv1.ServerUnknown {
+		return fmt.Sprintf("Server %s has not passed a probe yet: %s", st.Name, st.Message)
+	}
+	return fmt.Sprintf("Server %s is %s: %s", st.Name, st.State, st.Message)
+}
+
+// transitionEvent returns the event type and reason of a change to state, "" for none.
+func transitionEvent(from, to ocsv1.ServerState) (eventType, reason string) {
+	if from == to {
+		return "", ""
+	}
+	switch to {
+	case ocsv1.ServerHealthy:
+		return corev1.EventTypeNormal, eventServerHealthy
+	case ocsv1.ServerUnhealthy:
+		return corev1.EventTypeWarning, eventServerUnhealthy
+	case ocsv1.ServerUnreachable:
+		return corev1.EventTypeWarning, eventServerUnreachable
+	case ocsv1.ServerDraining:
+		return corev1.EventTypeNormal, eventServerDraining
+	case ocsv1.ServerDrained:
+		return corev1.EventTypeNormal, eventServerDrained
+	default:
+		return "", ""
+	}
+}
+
+// recordServerMetrics exports the state of each server of a pool. A server counts as up while
+// it is Healthy, in maintenance or not: Draining and Drained servers answer and run their
+// services.
+func recordServerMetrics(poolKey string, servers []ocsv1.ServerStatus) {
+	for _, st := range servers {
+		up := 0.0
+		if healthOf(st.State) == ocsv1.ServerHealthy {
+			up = 1
+		}
+		serverUp.WithLabelValues(poolKey, st.Name).Set(up)
+		serverHomedUsers.WithLabelValues(poolKey, st.Name).Set(float64(st.HomedUsers))
+	}
+}
+
+// deleteServerMetrics drops the series of one server of a pool, or of every server when server
+// is empty.
+func deleteServerMetrics(poolKey, server string) {
+	labels := prometheus.Labels{"pool": poolKey}
+	if server != "" {
+		labels["server"] = server
+	}
+	serverUp.DeletePartialMatch(labels)
+	serverHomedUsers.DeletePartialMatch(labels)
+	serverProbeDuration.DeletePartialMatch(labels)
+	winrmRequests.DeletePartialMatch(labels)
+}
