@@ -3,11 +3,25 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
+	"github.com/robfig/cron/v3"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 )
@@ -18,35 +32,213 @@ type ContactBackupReconciler struct {
 	Agents   AgentProvider
 	Clock    clock.Clock
 	Recorder events.EventRecorder
+	// APIReader reads ContactBackups straight from the API server; nil means the client.
+	APIReader client.Reader
+	// RunTimeout bounds one backup run; zero means 10 minutes.
+	RunTimeout time.Duration
 }
+
+// Requeue intervals for what no watch reports.
+const (
+	// backupPoolMissingRetry: the pool's creation is watched, this is a safety net.
+	backupPoolMissingRetry = 30 * time.Second
+	// backupPoolNotReadyRetry: a run is due and waits for the pool's first probe round.
+	backupPoolNotReadyRetry = 5 * time.Second
+)
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ocs.ocsha.io,resources=ocspools,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile reconciles one ContactBackup.
+// Reconcile reconciles one ContactBackup: when a scheduled or requested run is due, it exports
+// the contacts of the pool's serving servers into a snapshot and applies retention; then it
+// requeues at the next scheduled time.
 func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	backup := &ocsv1.ContactBackup{}
-	if err := r.Get(ctx, req.NamespacedName, backup); err != nil {
+	// A run is decided from status.lastHandledRequest and status.lastScheduleTime: read from a
+	// cache that has not yet seen the previous pass's status, they would run a backup twice
+	// (and the status patch, retried on conflict, would write the stale status back).
+	reader := r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
+	b := &ocsv1.ContactBackup{}
+	if err := reader.Get(ctx, req.NamespacedName, b); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetBackupMetrics(req.String())
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := newStatusPatcher(r.Client, backup)
-	defer func() { retErr = errors.Join(retErr, patcher.Patch(ctx, backup, retErr)) }()
+	patcher := newStatusPatcher(r.Client, b)
+	defer func() { retErr = errors.Join(retErr, patcher.Patch(ctx, b, retErr)) }()
 
-	initConditions(backup)
-	if backup.Spec.Suspend {
-		markSuspended(backup, "ContactBackup")
+	initConditions(b)
+	if b.Spec.Suspend {
+		markSuspended(b, "ContactBackup")
+		b.Status.NextScheduleTime = nil
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, nil
+
+	now := r.Clock.Now().UTC()
+	sched, err := parseBackupSchedule(b.Spec.Schedule, now)
+	if err != nil {
+		// Only a change of the spec helps, and that triggers a reconcile.
+		markStalled(b, ocsv1.ReasonInvalidSchedule, "ContactBackup "+err.Error()+".")
+		b.Status.NextScheduleTime = nil
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+
+	facts, err := r.runIfDue(ctx, b, patcher, sched, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	var lastSuccess *time.Time
+	if t := b.Status.LastSuccessfulTime; t != nil {
+		lastSuccess = &t.Time
+	}
+	facts.overdue, facts.overdueSince = isBackupOverdue(sched, lastSuccess, b.CreationTimestamp.Time, now)
+	setBackupConditions(b, facts)
+
+	wait := backupRequeueAfter(r.Clock.Now(), facts.next)
+	switch {
+	case facts.poolMissing:
+		wait = min(wait, backupPoolMissingRetry)
+	case facts.waitingForPool:
+		wait = min(wait, backupPoolNotReadyRetry)
+	}
+	return ctrl.Result{RequeueAfter: wait}, nil
+}
+
+// runIfDue runs a backup when the schedule or the backup-now annotation asks for one and the
+// pool can be backed up, and returns what it learned.
+func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.ContactBackup, patcher *statusPatcher, sched cron.Schedule, now time.Time) (backupFacts, error) {
+	var lastScheduled *time.Time
+	if t := b.Status.LastScheduleTime; t != nil {
+		lastScheduled = &t.Time
+	}
+	scheduledRun, scheduledAt, next := decideBackupSchedule(sched, lastScheduled, b.CreationTimestamp.Time, now)
+	request := pendingBackupRequest(b)
+	facts := backupFacts{next: next}
+	b.Status.NextScheduleTime = &metav1.Time{Time: next}
+
+	pool := &ocsv1.OCSPool{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: b.Spec.PoolRef.Name}, pool)
+	switch {
+	case apierrors.IsNotFound(err):
+		facts.poolMissing = true
+	case err != nil:
+		return facts, fmt.Errorf("reading OCSPool %s/%s: %w", b.Namespace, b.Spec.PoolRef.Name, err)
+	case !scheduledRun && request == "":
+	case !backupPoolReported(pool):
+		// The run stays due: it starts once the pool's first probe round is in.
+		facts.waitingForPool = true
+	default:
+		if err := r.startRun(ctx, b, patcher); err != nil {
+			return facts, err
+		}
+		outcome := r.runBackup(ctx, b, pool, now)
+		facts.outcome = &outcome
+		if scheduledRun {
+			b.Status.LastScheduleTime = &metav1.Time{Time: scheduledAt}
+		}
+		if request != "" {
+			b.Status.LastHandledRequest = request
+		}
+		r.recordOutcome(ctx, b, &outcome, now)
+	}
+	return facts, nil
+}
+
+// pendingBackupRequest returns the value of the backup-now annotation when it asks for a run
+// not handled yet, else "".
+func pendingBackupRequest(b *ocsv1.ContactBackup) string {
+	v := b.Annotations[ocsv1.AnnotationBackupNow]
+	if v == "" || v == b.Status.LastHandledRequest {
+		return ""
+	}
+	return v
+}
+
+// startRun reports the run in status before it starts, so that Reconciling is True while it runs.
+func (r *ContactBackupReconciler) startRun(ctx context.Context, b *ocsv1.ContactBackup, patcher *statusPatcher) error {
+	setCondition(b, ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonBackingUp,
+		fmt.Sprintf("Exporting the contacts of OCSPool %s into a snapshot.", b.Spec.PoolRef.Name))
+	logf.FromContext(ctx).Info("Starting ContactBackup run", "OCSPool", klog.KRef(b.Namespace, b.Spec.PoolRef.Name))
+	return patcher.Patch(ctx, b, nil)
+}
+
+// recordOutcome writes a run's result into status, events, metrics and the log.
+func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.ContactBackup, o *backupOutcome, now time.Time) {
+	log := logf.FromContext(ctx)
+	key := b.Namespace + "/" + b.Name
+	backupDuration.WithLabelValues(key).Observe(r.Clock.Since(now).Seconds())
+
+	if o.Err != nil {
+		log.Info("ContactBackup run wrote no snapshot", "reason", o.Err.Error())
+		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, ocsv1.ReasonBackupFailed, "Backup",
+			"No snapshot was written: %s", o.Err)
+		return
+	}
+
+	m := o.Manifest
+	b.Status.LastSuccessfulTime = &metav1.Time{Time: now}
+	b.Status.Snapshots = mergeSnapshotSummaries(b.Status.Snapshots, snapshotSummary(m, o.Added), o.Kept)
+	backupLastSuccess.WithLabelValues(key).Set(float64(now.Unix()))
+	backupBytes.WithLabelValues(key).Set(float64(o.Added))
+	log.Info("Wrote snapshot", "snapshot", m.Name, "count", m.Users, "contacts", m.Contacts, "bytes", o.Added)
+
+	if len(o.Skipped) > 0 {
+		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, ocsv1.ReasonBackupPartial, "Backup",
+			"Snapshot %s holds %d users and %d contacts, without server(s) %s", m.Name, m.Users, m.Contacts, describeBackupSkips(o.Skipped))
+	} else {
+		r.Recorder.Eventf(b, nil, corev1.EventTypeNormal, ocsv1.ReasonBackupSucceeded, "Backup",
+			"Snapshot %s holds %d users and %d contacts; it added %d bytes to the store", m.Name, m.Users, m.Contacts, o.Added)
+	}
+	if o.Pruned > 0 {
+		r.Recorder.Eventf(b, nil, corev1.EventTypeNormal, "SnapshotsPruned", "Prune",
+			"Retention dropped %d snapshot(s) and %d unreferenced blob(s)", o.Pruned, o.PrunedBlobs)
+	}
+	if o.PruneErr != nil {
+		log.Error(o.PruneErr, "Retention of ContactBackup did not complete")
+		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "PruneFailed", "Prune",
+			"Retention did not complete: %s", o.PruneErr)
+	}
+}
+
+// forgetBackupMetrics drops the series of a deleted ContactBackup (key is namespace/name).
+func forgetBackupMetrics(key string) {
+	backupLastSuccess.DeleteLabelValues(key)
+	backupBytes.DeleteLabelValues(key)
+	backupDuration.DeleteLabelValues(key)
 }
 
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.
 func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
+	r.APIReader = mgr.GetAPIReader()
 	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ocsv1.ContactBackup{}).
+		// A pool's status changes on every probe; only its appearance or removal matters here.
+		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfPool),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
 		Named("contactbackup").
 		Complete(r)
+}
+
+// backupsOfPool maps an OCSPool to the ContactBackups that reference it.
+func (r *ContactBackupReconciler) backupsOfPool(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list ocsv1.ContactBackupList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ContactBackups of OCSPool", "OCSPool", klog.KObj(obj))
+		return nil
+	}
+	var out []reconcile.Request
+	for _, b := range list.Items {
+		if b.Spec.PoolRef.Name == obj.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}})
+		}
+	}
+	return out
 }

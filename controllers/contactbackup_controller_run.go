@@ -1,0 +1,330 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/backup"
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+)
+
+// defaultBackupRunTimeout bounds one backup run, which runs inline in Reconcile.
+const defaultBackupRunTimeout = 10 * time.Minute
+
+// backupSkip is a server whose contacts are not in a snapshot, and why.
+type backupSkip struct {
+	Name   string
+	Reason string
+}
+
+// backupOutcome is what one backup run did. Exactly one of Manifest and Err is set.
+type backupOutcome struct {
+	// Manifest is the snapshot written.
+	Manifest *backup.Manifest
+	// Added is the number of bytes the snapshot added to the store.
+	Added int64
+	// Skipped lists the servers left out: not serving per the pool, or their export failed.
+	Skipped []backupSkip
+	// ConfigFailed lists the servers whose configuration export failed (their contacts are in).
+	ConfigFailed []string
+	// Err says why no snapshot was written.
+	Err error
+	// StorageUnavailable: Err is about spec.storage.path; a human must act.
+	StorageUnavailable bool
+
+	// Kept are the snapshots retention kept, newest first; nil when they could not be listed.
+	Kept []*backup.Manifest
+	// Pruned is the number of snapshots retention dropped, PrunedBlobs the blobs deleted.
+	Pruned, PrunedBlobs int
+	// PruneErr says why retention did not complete; the snapshot is written all the same.
+	PruneErr error
+}
+
+// backupServingStates are the server states in which a server answers: maintenance drains users, it
+// does not stop the server.
+var backupServingStates = map[ocsv1.ServerState]bool{
+	ocsv1.ServerHealthy: true, ocsv1.ServerDraining: true, ocsv1.ServerDrained: true,
+}
+
+// backupServers splits the pool's servers, in spec order, into those to export and those to
+// skip, per the pool's status.
+func backupServers(pool *ocsv1.OCSPool) (serving []string, skipped []backupSkip) {
+	state := map[string]ocsv1.ServerStatus{}
+	for _, s := range pool.Status.Servers {
+		state[s.Name] = s
+	}
+	for _, s := range pool.Spec.Servers {
+		st, ok := state[s.Name]
+		switch {
+		case !ok:
+			skipped = append(skipped, backupSkip{Name: s.Name, Reason: "not probed yet"})
+		case backupServingStates[st.State]:
+			serving = append(serving, s.Name)
+		default:
+			skipped = append(skipped, backupSkip{Name: s.Name, Reason: "state " + string(st.State)})
+		}
+	}
+	return serving, skipped
+}
+
+// backupPoolReported reports whether the pool's status has a state for its servers yet.
+func backupPoolReported(pool *ocsv1.OCSPool) bool {
+	for _, s := range pool.Status.Servers {
+		if s.State != "" && s.State != ocsv1.ServerUnknown {
+			return true
+		}
+	}
+	return false
+}
+
+// backupExport is what one server gave.
+type backupExport struct {
+	server    string
+	doc       *contacts.Document
+	config    []ocs.ConfigFile
+	err       error
+	configErr error
+}
+
+// exportForBackup exports every server's contacts (and configuration) in parallel, one export per
+// server, and returns the results in the order of servers.
+func exportForBackup(ctx context.Context, agent ocs.Agent, servers []string, withConfig bool) []backupExport {
+	out := make([]backupExport, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := backupExport{server: s}
+			e.doc, e.err = agent.ExportContacts(ctx, s, nil)
+			if e.err == nil && withConfig {
+				e.config, e.configErr = agent.ExportConfiguration(ctx, s)
+			}
+			out[i] = e
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// classifyExports lists the servers whose contact export failed (they are skipped) and those
+// whose configuration export failed (their contacts are in the snapshot).
+func classifyExports(exports []backupExport) (failed []backupSkip, configFailed []string) {
+	for _, e := range exports {
+		switch {
+		case e.err != nil:
+			failed = append(failed, backupSkip{Name: e.server, Reason: "export failed: " + e.err.Error()})
+		case e.configErr != nil:
+			configFailed = append(configFailed, e.server)
+		}
+	}
+	return failed, configFailed
+}
+
+// backupSnapshotInput turns the exports into the users and configuration of a snapshot. A user
+// exported by two servers (the directory moved it during the run) is kept from the first.
+func backupSnapshotInput(exports []backupExport) (users map[string]backup.UserData, config []backup.ConfigData, duplicates []string) {
+	users = map[string]backup.UserData{}
+	for _, e := range exports {
+		if e.err != nil || e.doc == nil {
+			continue
+		}
+		for _, r := range e.doc.Resources {
+			key := snapshotKey(r.UserAtHost)
+			if _, dup := users[key]; dup {
+				duplicates = append(duplicates, key)
+				continue
+			}
+			users[key] = backup.UserData{Server: e.server, Data: contacts.MarshalResource(r), Contacts: r.Count()}
+		}
+		if e.configErr == nil {
+			for _, f := range e.config {
+				config = append(config, backup.ConfigData{Server: e.server, Name: f.Name, Data: f.Data})
+			}
+		}
+	}
+	return users, config, duplicates
+}
+
+// backupServerEntries records every server of the pool in the manifest, skipped ones with their reason.
+func backupServerEntries(pool *ocsv1.OCSPool, skipped []backupSkip) []backup.ServerEntry {
+	reason := map[string]string{}
+	for _, s := range skipped {
+		reason[s.Name] = s.Reason
+	}
+	out := make([]backup.ServerEntry, 0, len(pool.Spec.Servers))
+	for _, s := range pool.Spec.Servers {
+		r, skip := reason[s.Name]
+		out = append(out, backup.ServerEntry{Name: s.Name, Skipped: skip, Reason: r})
+	}
+	return out
+}
+
+// backupCountingStore counts the bytes written through it: what a snapshot adds to the store.
+type backupCountingStore struct {
+	backup.Store
+	added atomic.Int64
+}
+
+func (c *backupCountingStore) Put(ctx context.Context, key string, data []byte) error {
+	if err := c.Store.Put(ctx, key, data); err != nil {
+		return err
+	}
+	c.added.Add(int64(len(data)))
+	return nil
+}
+
+// backupProbeKey is written and deleted before a run, so that an unwritable path is found before the
+// servers are asked for their exports.
+const backupProbeKey = ".write-probe"
+
+// backupCheckWritable writes and deletes a small file under the repository's prefix.
+func backupCheckWritable(ctx context.Context, store backup.Store, prefix string) error {
+	key := prefix + "/" + backupProbeKey
+	if err := store.Put(ctx, key, []byte("ok")); err != nil {
+		return err
+	}
+	return store.Delete(ctx, key)
+}
+
+// isBackupStorageError reports whether err comes from the filesystem rather than from the data.
+func isBackupStorageError(err error) bool {
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	var errno syscall.Errno
+	return errors.As(err, &pathErr) || errors.As(err, &linkErr) || errors.As(err, &errno)
+}
+
+// runBackup takes one snapshot of the pool's serving servers and applies retention.
+func (r *ContactBackupReconciler) runBackup(ctx context.Context, b *ocsv1.ContactBackup, pool *ocsv1.OCSPool, at time.Time) backupOutcome {
+	log := logf.FromContext(ctx)
+	timeout := r.RunTimeout
+	if timeout <= 0 {
+		timeout = defaultBackupRunTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var out backupOutcome
+	fileStore, err := openBackupStore(b)
+	if err == nil {
+		err = backupCheckWritable(ctx, fileStore, repositoryPrefix(b))
+	}
+	if err != nil {
+		out.Err = fmt.Errorf("spec.storage.path %s is not writable: %w", b.Spec.Storage.Path, err)
+		out.StorageUnavailable = true
+		return out
+	}
+
+	serving, skipped := backupServers(pool)
+	out.Skipped = skipped
+	if len(serving) == 0 {
+		out.Err = fmt.Errorf("no server of OCSPool %s serves: %s", pool.Name, describeBackupSkips(skipped))
+		return out
+	}
+	agent, err := r.Agents.AgentFor(ctx, pool)
+	if err != nil {
+		out.Err = fmt.Errorf("getting the agent of OCSPool %s: %w", pool.Name, err)
+		return out
+	}
+
+	withConfig := b.Spec.IncludeConfiguration == nil || *b.Spec.IncludeConfiguration
+	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig)
+	started := time.Now()
+	exports := exportForBackup(ctx, agent, serving, withConfig)
+	exported := time.Since(started)
+	failed, configFailed := classifyExports(exports)
+	out.Skipped = append(out.Skipped, failed...)
+	out.ConfigFailed = configFailed
+	for _, e := range exports {
+		if e.configErr != nil {
+			log.Info("Configuration export failed", "server", e.server, "reason", e.configErr.Error())
+		}
+	}
+	sort.Slice(out.Skipped, func(i, j int) bool { return out.Skipped[i].Name < out.Skipped[j].Name })
+	if len(failed) == len(exports) {
+		out.Err = fmt.Errorf("no server of OCSPool %s could be exported: %s", pool.Name, describeBackupSkips(out.Skipped))
+		return out
+	}
+	if ctx.Err() != nil {
+		out.Err = fmt.Errorf("exporting contacts: %w", ctx.Err())
+		return out
+	}
+
+	users, config, duplicates := backupSnapshotInput(exports)
+	if len(duplicates) > 0 {
+		log.Info("Users exported by two servers, kept from the first", "count", len(duplicates), "user", duplicates[0])
+	}
+	counting := &backupCountingStore{Store: fileStore}
+	repo := backup.NewRepository(counting, repositoryPrefix(b))
+	m, err := repo.Write(ctx, pool.Namespace+"/"+pool.Name, at, users, backupServerEntries(pool, out.Skipped), config)
+	if err != nil {
+		out.Err = fmt.Errorf("writing the snapshot: %w", err)
+		out.StorageUnavailable = isBackupStorageError(err)
+		return out
+	}
+	out.Manifest, out.Added = m, counting.added.Load()
+	written := time.Since(started)
+
+	r.applyRetention(ctx, b, repo, at, &out)
+	log.V(1).Info("Backup run timings", "export", exported.String(), "write", (written - exported).String(),
+		"retention", (time.Since(started) - written).String())
+	return out
+}
+
+// applyRetention drops the snapshots retention does not keep, and every blob no kept snapshot
+// refers to (also those a crashed run left behind).
+func (r *ContactBackupReconciler) applyRetention(ctx context.Context, b *ocsv1.ContactBackup, repo *backup.Repository, now time.Time, out *backupOutcome) {
+	ms, listErr := repo.List(ctx)
+	if ms == nil && listErr != nil {
+		out.PruneErr = fmt.Errorf("listing snapshots: %w", listErr)
+		return
+	}
+	var maxAge time.Duration
+	if b.Spec.Retention.MaxAge != "" {
+		d, err := time.ParseDuration(b.Spec.Retention.MaxAge)
+		if err != nil {
+			out.PruneErr = fmt.Errorf("spec.retention.maxAge %q: %w", b.Spec.Retention.MaxAge, err)
+			return
+		}
+		maxAge = d
+	}
+	keep, drop := backup.Retain(ms, int(b.Spec.Retention.KeepLast), maxAge, now)
+	out.Kept = keep
+	blobs, err := repo.Prune(ctx, drop)
+	out.PrunedBlobs = blobs
+	if err != nil {
+		// Prune deletes manifests first: some may be gone. The next run lists them again.
+		out.PruneErr = fmt.Errorf("pruning %d snapshots: %w", len(drop), err)
+		out.Kept = nil
+		return
+	}
+	out.Pruned = len(drop)
+	if listErr != nil {
+		out.PruneErr = listErr
+	}
+}
+
+func describeBackupSkips(skipped []backupSkip) string {
+	parts := make([]string, 0, len(skipped))
+	for _, s := range skipped {
+		parts = append(parts, s.Name+" ("+s.Reason+")")
+	}
+	if len(parts) == 0 {
+		return "the pool has no server"
+	}
+	return strings.Join(parts, ", ")
+}
