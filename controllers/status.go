@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 )
@@ -118,13 +120,14 @@ func newStatusPatcher(c client.Client, obj statusObject) *statusPatcher {
 	return &statusPatcher{client: c, before: obj.DeepCopyObject().(client.Object)}
 }
 
-// Patch stamps observedGeneration (only when the pass succeeded, so a failed pass never claims
-// to have seen the spec), derives the phase, and sends one optimistic-lock merge patch to the
+// Patch stamps observedGeneration (only when the pass succeeded or ended in a terminal error,
+// whose Stalled condition does describe this generation; a pass that failed part way never
+// claims to have seen the spec), derives the phase, and sends one optimistic-lock merge patch to the
 // status subresource; nothing is sent when nothing changed. On a conflict it re-reads the object
 // and re-applies the status this controller owns.
 func (p *statusPatcher) Patch(ctx context.Context, obj statusObject, reconcileErr error) error {
 	cs := obj.GetCommonStatus()
-	if reconcileErr == nil {
+	if reconcileErr == nil || errors.Is(reconcileErr, reconcile.TerminalError(nil)) {
 		cs.ObservedGeneration = obj.GetGeneration()
 	}
 	cs.Phase = derivePhase(cs.Conditions)

@@ -84,10 +84,12 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 	if err != nil {
 		return nil, err
 	}
-	pending := map[string][]byte{}
+	pending, reused := map[string][]byte{}, map[string][]byte{}
 	add := func(data []byte) string {
 		d := digestOf(data)
-		if !existing[d] {
+		if existing[d] {
+			reused[d] = data
+		} else {
 			pending[d] = data
 		}
 		return d
@@ -120,6 +122,13 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		a, b := m.Configuration[i], m.Configuration[j]
 		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
 	})
+	damaged, err := r.damagedBlobs(ctx, reused)
+	if err != nil {
+		return nil, err
+	}
+	for d, data := range damaged {
+		pending[d] = data
+	}
 	if err := r.putBlobs(ctx, pending); err != nil {
 		return nil, err
 	}
@@ -162,6 +171,32 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 // putBlobs compresses and stores blobs with a few workers: each Put waits for its own fsyncs,
 // which on network volumes take milliseconds.
 func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) error {
+	return forEachDigest(ctx, sortedKeys(blobs), func(ctx context.Context, d string) error {
+		return r.store.Put(ctx, r.blobKey(d), compress(blobs[d]))
+	})
+}
+
+// damagedBlobs reads every reused blob back and returns those that no longer verify. A snapshot
+// that merely pointed at an existing blob would otherwise inherit its damage, and so would every
+// later one: "use the previous snapshot" could then never help.
+func (r *Repository) damagedBlobs(ctx context.Context, reused map[string][]byte) (map[string][]byte, error) {
+	var mu sync.Mutex
+	damaged := map[string][]byte{}
+	err := forEachDigest(ctx, sortedKeys(reused), func(ctx context.Context, d string) error {
+		_, err := r.readBlob(ctx, d)
+		if errors.Is(err, ErrCorrupt) {
+			mu.Lock()
+			damaged[d] = reused[d]
+			mu.Unlock()
+			return nil
+		}
+		return err
+	})
+	return damaged, err
+}
+
+// forEachDigest runs fn for every digest on putWorkers goroutines and stops at the first error.
+func forEachDigest(ctx context.Context, digests []string, fn func(context.Context, string) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan string)
@@ -172,7 +207,7 @@ func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) erro
 		go func() {
 			defer wg.Done()
 			for d := range work {
-				if err := r.store.Put(ctx, r.blobKey(d), compress(blobs[d])); err != nil {
+				if err := fn(ctx, d); err != nil {
 					errs <- err
 					cancel()
 					return
@@ -180,11 +215,6 @@ func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) erro
 			}
 		}()
 	}
-	digests := make([]string, 0, len(blobs))
-	for d := range blobs {
-		digests = append(digests, d)
-	}
-	sort.Strings(digests)
 feed:
 	for _, d := range digests {
 		select {
@@ -200,6 +230,15 @@ feed:
 		return err
 	}
 	return ctx.Err()
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func collect(errs <-chan error) []error {

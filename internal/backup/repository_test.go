@@ -442,3 +442,36 @@ func TestCorruptBaseTableIsRewritten(t *testing.T) {
 		}
 	}
 }
+
+// Regression: a snapshot that reused a damaged blob of an unchanged user carried the damage
+// forward, so falling back to an older snapshot could never help.
+func TestWriteRepairsDamagedReusedBlob(t *testing.T) {
+	ctx := context.Background()
+	repo, root := newRepo(t)
+	user := sip(1)
+	data := []byte(strings.Repeat("<Contact Buddy=\"same@corp.example.com\"/>\n", 30))
+	first, err := repo.Write(ctx, "p", t0, map[string]UserData{user: {Server: "ocs1", Data: data}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := blobPath(root, repo, data)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := repo.Write(ctx, "p", t0.Add(time.Hour), map[string]UserData{user: {Server: "ocs1", Data: data}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Manifest{second, first} {
+		got, err := repo.ReadUser(ctx, m, user)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("ReadUser from %s after the next snapshot: %v; want the blob rewritten", m.Name, err)
+		}
+	}
+}
