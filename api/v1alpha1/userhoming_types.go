@@ -183,9 +183,34 @@ type Operation struct {
 	// Snapshot is the ContactBackup snapshot used to restore contacts.
 	// +optional
 	Snapshot string `json:"snapshot,omitempty"`
+	// SnapshotTime is when Snapshot was taken; older snapshots serve users whose copy in it is corrupt.
+	// +optional
+	SnapshotTime *metav1.Time `json:"snapshotTime,omitempty"`
+	// PendingRestores are the contact imports started and not yet counted. A manager that dies
+	// between an import and the status write counts them on resume, so ContactsRestored stays exact.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	PendingRestores []RestoreMark `json:"pendingRestores,omitempty"`
+	// FailedPasses counts the consecutive passes in which the same users failed.
+	// +optional
+	FailedPasses int32 `json:"failedPasses,omitempty"`
+	// FailureDigest identifies the set of users that failed in the last pass.
+	// +optional
+	FailureDigest string `json:"failureDigest,omitempty"`
 	// Message summarises the outcome.
 	// +optional
 	Message string `json:"message,omitempty"`
+}
+
+// RestoreMark names one contact import that was started: the users of the restore set homed on
+// Server whose SIP addresses sort from FirstUser to LastUser.
+type RestoreMark struct {
+	// Server the contacts were imported into.
+	Server string `json:"server"`
+	// FirstUser is the first SIP address of the import.
+	FirstUser string `json:"firstUser"`
+	// LastUser is the last SIP address of the import.
+	LastUser string `json:"lastUser"`
 }
 
 // HomingServerStatus is one server's share.
