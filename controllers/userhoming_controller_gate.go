@@ -7,15 +7,6 @@ import (
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 )
 
-// Reasons of the failover gate that only this controller uses.
-const (
-	// reasonServerNotDown: the server is not Unreachable or Unhealthy; nothing to fail over.
-	reasonServerNotDown = "ServerNotDown"
-	// reasonServerAnswering: the pool said the server was down, but it answered a direct check
-	// with every service running; the pool status was stale, so no user is force-moved.
-	reasonServerAnswering = "ServerAnswering"
-)
-
 // serverFact is what the UserHoming controller knows about one server, from the OCSPool's spec
 // (maintenance) and status (state, lastTransitionTime).
 type serverFact struct {
@@ -89,7 +80,7 @@ func serverNotDown(in gateInput) *gateObjection {
 	if in.server.down() {
 		return nil
 	}
-	return &gateObjection{Reason: reasonServerNotDown, Message: fmt.Sprintf("Server %s is %s.", in.server.name, stateOrUnknown(in.server.state))}
+	return &gateObjection{Reason: ocsv1.ReasonServerNotDown, Message: fmt.Sprintf("Server %s is %s.", in.server.name, stateOrUnknown(in.server.state))}
 }
 
 func downShorterThanDelay(in gateInput) *gateObjection {

@@ -26,15 +26,15 @@ func TestUserHomingFailoverGate(t *testing.T) {
 	}{
 		"a healthy server is not failed over": {
 			in:         gateInput{server: down(ocsv1.ServerHealthy, time.Hour), delay: time.Minute, mode: ocsv1.FailoverAutomatic, servingServers: 1},
-			wantReason: reasonServerNotDown,
+			wantReason: ocsv1.ReasonServerNotDown,
 		},
 		"a server in maintenance is drained, not failed over": {
 			in:         gateInput{server: serverFact{name: "ocs2", state: ocsv1.ServerDraining, maintenance: true, since: now.Add(-time.Hour)}, delay: time.Minute, servingServers: 1},
-			wantReason: reasonServerNotDown,
+			wantReason: ocsv1.ReasonServerNotDown,
 		},
 		"an unknown server is held": {
 			in:         gateInput{server: serverFact{name: "ocs2", state: ocsv1.ServerUnknown}, delay: time.Minute, servingServers: 1},
-			wantReason: reasonServerNotDown,
+			wantReason: ocsv1.ReasonServerNotDown,
 		},
 		"a server down shorter than the delay waits for exactly the remaining time": {
 			in:         gateInput{server: down(ocsv1.ServerUnreachable, 20*time.Second), delay: time.Minute, mode: ocsv1.FailoverAutomatic, servingServers: 1},

@@ -80,12 +80,12 @@ func (r *UserHomingReconciler) stillDown(ctx context.Context, s *homingScope, fr
 		st, err := s.agent.ServiceHealth(ctx, name, services)
 		if err == nil && servicesAllRunning(st) {
 			s.report.gates[name] = &gateObjection{
-				Reason:       reasonServerAnswering,
+				Reason:       ocsv1.ReasonServerAnswering,
 				Message:      fmt.Sprintf("OCSPool %s reports server %s down, but it answered with every service running: no user is force-moved.", homingRef(s.pool), name),
 				RequeueAfter: homingRecheckInterval(s.pool),
 			}
-			if c := meta.FindStatusCondition(s.homing.Status.Conditions, ocsv1.ConditionReady); c == nil || c.Reason != reasonServerAnswering {
-				r.event(s, true, reasonServerAnswering, "Failover", "Server %s answered a direct check with every service running; no user is force-moved.", name)
+			if c := meta.FindStatusCondition(s.homing.Status.Conditions, ocsv1.ConditionReady); c == nil || c.Reason != ocsv1.ReasonServerAnswering {
+				r.event(s, true, ocsv1.ReasonServerAnswering, "Failover", "Server %s answered a direct check with every service running; no user is force-moved.", name)
 			}
 			continue
 		}

@@ -171,7 +171,7 @@ func applyHomingStatus(h *ocsv1.UserHoming, rep *homingReport) {
 // not down is not one).
 func firstBlocking(gates map[string]*gateObjection) *gateObjection {
 	for _, name := range sortedObjections(gates) {
-		if o := gates[name]; o.Reason != reasonServerNotDown {
+		if o := gates[name]; o.Reason != ocsv1.ReasonServerNotDown {
 			return o
 		}
 	}

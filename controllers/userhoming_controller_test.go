@@ -437,8 +437,8 @@ var _ = Describe("UserHoming controller", func() {
 		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failover.Delay = "1s" })
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
-			expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionFalse, reasonServerAnswering)
-			g.Expect(homingEvents(g, ns)).To(HaveKey(reasonServerAnswering))
+			expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonServerAnswering)
+			g.Expect(homingEvents(g, ns)).To(HaveKey(ocsv1.ReasonServerAnswering))
 		}).Should(Succeed())
 		Expect(fake.Calls(ocs.OpMoveUsers)).To(BeZero())
 		Expect(homesOf(fake, 200)).To(Equal(map[string]int{"ocs1": 100, "ocs2": 100}))

@@ -66,6 +66,11 @@ const (
 	ReasonUsersFailedOver = "UsersOnFailoverHome"
 	// ReasonFailoverDelay: a server is down but not yet for failover.delay.
 	ReasonFailoverDelay = "WaitingForFailoverDelay"
+	// ReasonServerNotDown: the server is not Unreachable or Unhealthy; nothing to fail over.
+	ReasonServerNotDown = "ServerNotDown"
+	// ReasonServerAnswering: the pool said the server was down, but it answered a direct check
+	// with every service running; the pool status was stale, so no user is force-moved.
+	ReasonServerAnswering = "ServerAnswering"
 	// ReasonFailoverManual: failover.mode is Manual; a human must act.
 	ReasonFailoverManual = "FailoverManual"
 	// ReasonNoServingServer: no server serves; nothing moves (the observer may be the one cut off).
