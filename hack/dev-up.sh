@@ -23,14 +23,14 @@ go build -o bin/ocs-sim ./hack/ocs-sim
 rm -f "${dev}/kubeconfig" "${dev}/env"
 
 # setsid gives each a process group of its own, so dev-down can stop it with all its children.
-KUBEBUILDER_ASSETS="${assets}" setsid bin/dev-env --kubeconfig-out "${dev}/kubeconfig" \
+KUBEBUILDER_ASSETS="${assets}" setsid "${root}/bin/dev-env" --kubeconfig-out "${dev}/kubeconfig" \
   >"${dev}/dev-env.log" 2>&1 </dev/null &
 echo $! >"${dev}/dev-env.pid"
 
 username=ocsadmin
 password="dev-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 # shellcheck disable=SC2086
-setsid bin/ocs-sim --servers ocs1,ocs2 --tls --cert-out "${dev}/ocs-sim-ca.crt" \
+setsid "${root}/bin/ocs-sim" --servers ocs1,ocs2 --tls --cert-out "${dev}/ocs-sim-ca.crt" \
   --base-port "${SIM_BASE_PORT}" --admin "${SIM_ADMIN}" --username "${username}" --password "${password}" \
   ${SIM_FLAGS} >"${dev}/ocs-sim.log" 2>&1 </dev/null &
 echo $! >"${dev}/ocs-sim.pid"
