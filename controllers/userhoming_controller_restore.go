@@ -355,8 +355,10 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 	if batchSize <= 0 {
 		batchSize = placement.DefaultBatchSize
 	}
-	// Fill up to batchesPerTarget imports per target with users whose contacts can be read; a
-	// user with no readable copy in any snapshot is a failure, but must not hold back the others.
+	// Fill up to importBatchesPerPass(targets) imports per target with users whose contacts can be
+	// read; a user with no readable copy in any snapshot is a failure, but must not hold back the
+	// others.
+	perTarget := importBatchesPerPass(len(targets))
 	var (
 		wave     []restoreBatch
 		docs     []*contacts.Document
@@ -372,7 +374,7 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 				continue
 			}
 			if cur == nil || len(cur.sips) == batchSize {
-				if batches == batchesPerTarget {
+				if batches == perTarget {
 					break
 				}
 				wave = append(wave, restoreBatch{server: t})
@@ -487,4 +489,19 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 		return false, ctrl.Result{RequeueAfter: min(failureBackoff*time.Duration(op.FailedPasses), maxFailureBackoff)}, nil
 	}
 	return false, ctrl.Result{RequeueAfter: nextWave}, nil
+}
+
+// importBatchesPerPass is how many import batches one restore pass prepares per target. Every
+// pass starts with a full export of each target (the guard against restoring twice), so a pass
+// imports several batches to spread that cost; the WinRM pool still runs at most its per-server
+// limit at once. The pending marks of one pass must fit status.lastOperation.pendingRestores.
+func importBatchesPerPass(targets int) int {
+	const (
+		most               = 8
+		maxPendingRestores = 64 // +kubebuilder:validation:MaxItems of Operation.PendingRestores
+	)
+	if targets <= 0 {
+		return most
+	}
+	return max(1, min(most, maxPendingRestores/targets))
 }
