@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -23,10 +22,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
@@ -38,27 +34,10 @@ import (
 // Fake agent set the pool's status themselves, and no pool probe may overwrite it.
 func cbStartManager(ns string, opts Options) (stop func()) {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:     scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	opts.complete(mgr)
-	Expect((&ContactBackupReconciler{}).SetupWithManager(mgr, opts)).To(Succeed())
-
-	ctx, cancel := context.WithCancel(testCtx)
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	DeferCleanup(stop)
-	return stop
+	return runManager(ns, opts, managerSetup{register: func(mgr ctrl.Manager, opts Options) error {
+		opts.complete(mgr)
+		return (&ContactBackupReconciler{}).SetupWithManager(mgr, opts)
+	}})
 }
 
 // cbCreatePool creates pool "pool" with servers ocs1 and ocs2 and reports the given states.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -85,17 +86,41 @@ func newNamespace() string {
 // the returned stop function is called (DeferCleanup calls it too). Tests give each manager its
 // own options (fake agents, clocks); stopping and starting one emulates a manager restart.
 func startManager(ns string, opts Options) (stop func()) {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	GinkgoHelper()
+	return runManager(ns, opts, managerSetup{})
+}
+
+// managerSetup varies a test manager.
+type managerSetup struct {
+	// logger, when set, is the manager's logger, for tests that read what the controllers log.
+	logger *logr.Logger
+	// register adds the reconcilers; nil adds all of them (SetupAll).
+	register func(ctrl.Manager, Options) error
+}
+
+func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
+	GinkgoHelper()
+	mgrOpts := ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 		// Several managers run in one test process, one per test namespace.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	if setup.logger != nil {
+		mgrOpts.Logger = *setup.logger
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupAll(mgr, opts)).To(Succeed())
+	if setup.register == nil {
+		setup.register = SetupAll
+	}
+	Expect(setup.register(mgr, opts)).To(Succeed())
 
 	ctx, cancel := context.WithCancel(testCtx)
+	if setup.logger != nil {
+		ctx = logr.NewContext(ctx, *setup.logger)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
