@@ -10,9 +10,7 @@ set -a
 # shellcheck source=/dev/null
 source bin/dev/env
 set +a
-kubectl apply --server-side -f config/crd/bases >/dev/null
-kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
-hack/dev-objects.sh | kubectl apply -f - >/dev/null
+hack/dev-apply.sh
 go build -o bin/manager .
 
 cat <<MSG

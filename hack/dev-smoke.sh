@@ -19,9 +19,7 @@ set -a
 source bin/dev/env
 set +a
 
-kubectl apply --server-side -f config/crd/bases >/dev/null
-kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
-hack/dev-objects.sh | kubectl apply -f - >/dev/null
+hack/dev-apply.sh
 go build -o bin/manager .
 "${root}/bin/manager" --metrics-bind-address=0 --health-probe-bind-address=0 >bin/dev/manager.log 2>&1 &
 manager_pid=$!
@@ -45,9 +43,20 @@ restored="$(kubectl get userhoming/site-a -o jsonpath='{.status.lastOperation.co
 [ "${restored}" = "100" ] || { echo "dev-smoke: ${restored} of 100 contact lists restored" >&2; exit 1; }
 echo "dev-smoke: failover done: $(kubectl get userhoming/site-a -o jsonpath='{.status.lastOperation}')"
 
+# Every process dev-up started must be gone after dev-down: the emulator, the control plane
+# runner and its kube-apiserver and etcd (which run in process groups of their own).
+started="$(cat bin/dev/dev-env.pid bin/dev/ocs-sim.pid)"
+started="${started} $(pgrep -P "$(cat bin/dev/dev-env.pid)" | tr '\n' ' ')"
+groups="$(cat bin/dev/dev-env.pid bin/dev/ocs-sim.pid)"
 cleanup
 trap - EXIT
-leftover="$(pgrep -af "${root}/bin/(dev-env|ocs-sim|manager|k8s/)" || true)"
+leftover=""
+for pid in ${started}; do
+  leftover+="$(ps -o pid=,args= -p "${pid}" || true)"
+done
+for pgid in ${groups}; do
+  leftover+="$(pgrep -a -g "${pgid}" || true)"
+done
 if [ -n "${leftover}" ]; then
   echo "dev-smoke: processes left behind:" >&2
   echo "${leftover}" >&2

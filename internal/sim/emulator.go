@@ -72,6 +72,10 @@ type Config struct {
 	TimeoutMargin time.Duration
 	// NewWorld builds the emulated deployment (default: the OCS host emulation).
 	NewWorld func(WorldConfig) (World, error)
+	// Sleep is what emulated programs wait with, PowerShell's Start-Sleep (default: a real
+	// timer). It returns early with ctx's error when the command is stopped. Tests set it to
+	// decide when a sleep ends.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Emulator is a running emulator.
@@ -136,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg.NewWorld = newHostWorld
 	}
 	wc := WorldConfig{Domain: cfg.Domain, Users: cfg.Users, ContactsPerUser: cfg.ContactsPerUser, Seed: cfg.Seed,
-		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost}
+		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep}
 	seen := map[string]bool{}
 	for _, n := range cfg.Servers {
 		if n == "" || seen[strings.ToLower(n)] {

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
 )
 
 // The golden tests replay real Windows WinRS exchanges (recorded by the pypsrp project) against
@@ -31,9 +29,10 @@ import (
 // cuts per process write). The `set` output of test_winrs_environment and test_winrs_noprofile
 // depends on the recording machine; only the variables in setChecked are compared.
 //
-// PowerShell itself is emulated elsewhere; here a stand-in runs the few recorded scripts
-// (Write-Host, Start-Sleep, (pwd).Path) so the replay checks what this package owns: WinRS,
-// cmd.exe and the shell environment.
+// The emulator runs as Start builds it by default, with the OCS host world: cmd.exe and the
+// emulated powershell.exe answer every recorded command. Only time is the replay's: Start-Sleep
+// (through Config.Sleep) waits until the replay releases it, just before the Receive that Windows
+// answered with the command's end.
 
 // recordingsDir finds ../shared/data/windows-winrs-recordings next to the module root.
 func recordingsDir(t *testing.T) string {
@@ -69,46 +68,22 @@ type recording struct {
 	} `yaml:"messages"`
 }
 
-// standIn is the replay's powershell.exe: Write-Host writes its words and a bare LF (as the
-// recordings show), Start-Sleep waits until the replay releases it, (pwd).Path prints the
-// working directory.
-type standIn struct {
+// sleepGate is the replay's Config.Sleep: every sleep lasts until the gate opens (or the
+// command is stopped), whatever its duration.
+type sleepGate struct {
 	release chan struct{}
 	once    sync.Once
 }
 
-func (s *standIn) open() { s.once.Do(func() { close(s.release) }) }
+func (g *sleepGate) open() { g.once.Do(func() { close(g.release) }) }
 
-func (s *standIn) program(ctx context.Context, p *cmdexe.Proc) int {
-	script := strings.Join(p.Args, " ")
-	if script == "-" {
-		b, err := io.ReadAll(p.Stdin)
-		if err != nil {
-			return 1
-		}
-		script = string(b)
+func (g *sleepGate) sleep(ctx context.Context, _ time.Duration) error {
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for _, stmt := range strings.Split(script, ";") {
-		stmt = strings.TrimSpace(stmt)
-		lower := strings.ToLower(stmt)
-		switch {
-		case stmt == "":
-		case strings.HasPrefix(lower, "write-host"):
-			fmt.Fprint(p.Stdout, strings.Trim(strings.TrimSpace(stmt[len("write-host"):]), `"`)+"\n")
-		case strings.HasPrefix(lower, "start-sleep"):
-			select {
-			case <-s.release:
-			case <-ctx.Done():
-				return 1
-			}
-		case lower == "(pwd).path":
-			fmt.Fprint(p.Stdout, p.Dir+"\r\n")
-		default:
-			fmt.Fprintf(p.Stderr, "unsupported %q\r\n", stmt)
-			return 1
-		}
-	}
-	return 0
 }
 
 func TestGoldenRecordings(t *testing.T) {
@@ -134,18 +109,13 @@ func replay(t *testing.T, file string) {
 	if err := yaml.Unmarshal(data, &rec); err != nil {
 		t.Fatal(err)
 	}
-	ps := &standIn{release: make(chan struct{})}
+	gate := &sleepGate{release: make(chan struct{})}
 	e := startStub(t, func(c *Config) {
 		c.Username = "vagrant"
 		// A blocked Receive then times out after the 1 s floor instead of OperationTimeout − 5 s.
 		c.TimeoutMargin = time.Hour
-		c.NewWorld = func(wc WorldConfig) (World, error) {
-			w, err := newStubWorld(wc)
-			if err != nil {
-				return nil, err
-			}
-			return &programsWorld{World: w, programs: map[string]cmdexe.Program{"powershell": ps.program}}, nil
-		}
+		c.NewWorld = nil // Start's default: the OCS host world
+		c.Sleep = gate.sleep
 	})
 	ids := map[string]string{}
 	sawFault := false
@@ -160,7 +130,7 @@ func replay(t *testing.T, file string) {
 		}
 		// Release a sleeping command just before the Receive that Windows answered with Done.
 		if sawFault && want.find("CommandState") != nil {
-			ps.open()
+			gate.open()
 		}
 		status, body := postSOAP(t, e.Endpoint("ocs1"), req)
 		got, err := parseXML(body)
@@ -183,16 +153,8 @@ func replay(t *testing.T, file string) {
 			t.Errorf("message %d (%s): %s\nwant %s\ngot  %s", i, want.find("Action").text, diff, want, got)
 		}
 	}
-	ps.open()
+	gate.open()
 }
-
-// programsWorld swaps in the replay's programs.
-type programsWorld struct {
-	World
-	programs map[string]cmdexe.Program
-}
-
-func (w *programsWorld) Programs(string) map[string]cmdexe.Program { return w.programs }
 
 func postSOAP(t *testing.T, endpoint, body string) (int, string) {
 	t.Helper()
@@ -311,7 +273,11 @@ var setChecked = []string{"1234", "env1", `_-(){}[]<>*+-/\?"!@#$^&|;:i,.` + "`~0
 
 // normalize removes what the comparison ignores and merges each stream's data into one element.
 func normalize(e *elem, ids map[string]string, file string) {
-	e.text = strings.TrimSpace(e.text)
+	if e.name != "Stream" {
+		// A Stream's text is the decoded output (merged by its ReceiveResponse): compared byte
+		// for byte, line ends and trailing blanks included.
+		e.text = strings.TrimSpace(e.text)
+	}
 	for k, v := range e.attrs {
 		if cur, ok := ids[v]; ok {
 			v = cur

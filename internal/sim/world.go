@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
@@ -54,6 +55,8 @@ type WorldConfig struct {
 	Seed            int64
 	MoveCost        time.Duration
 	ImportCost      time.Duration
+	// Sleep is Config.Sleep (nil: a real timer).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // ServerSpec names one emulated server.

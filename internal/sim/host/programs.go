@@ -267,12 +267,12 @@ func (w *World) serverByDN(dn string) *server {
 
 // powershellProgram is powershell.exe with this server's WMI classes and Cs cmdlets.
 func (w *World) powershellProgram(s *server) cmdexe.Program {
-	return ps.NewProgram(func(_ *cmdexe.Proc) ps.Registry {
+	return ps.NewProgram(ps.ProgramConfig{Cmdlets: func(_ *cmdexe.Proc) ps.Registry {
 		r := ps.Registry{}
 		w.addWMI(r, s)
 		w.addCs(r, s)
 		return r
-	})
+	}, Sleep: w.sleep})
 }
 
 func errorf(category, reason, fqid, format string, args ...any) *ps.ErrorRecord {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/ps"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
@@ -31,6 +32,8 @@ type Config struct {
 	Seed int64
 	// MoveCost and ImportCost are spent per moved and per imported user inside the command.
 	MoveCost, ImportCost time.Duration
+	// Sleep is what PowerShell's Start-Sleep waits with (nil: a real timer).
+	Sleep ps.SleepFunc
 }
 
 // State is the state of an emulated server.
@@ -64,6 +67,7 @@ var ErrNotFound = errors.New("not found")
 type World struct {
 	domain               string
 	moveCost, importCost time.Duration
+	sleep                ps.SleepFunc
 
 	mu      sync.Mutex
 	servers []*server
@@ -98,7 +102,8 @@ func NewWorld(cfg Config) (*World, error) {
 	if cfg.Users < 0 || cfg.ContactsPerUser < 0 {
 		return nil, errors.New("negative user or contact count")
 	}
-	w := &World{domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, users: map[string]*user{}}
+	w := &World{domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
+		users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
 	}

@@ -1,8 +1,10 @@
 package host
 
 import (
+	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 )
@@ -67,5 +69,22 @@ func TestAdminMutations(t *testing.T) {
 	}
 	if err := w.SetContacts("sip:none@corp.example.com", r); err == nil {
 		t.Error("unknown user accepted")
+	}
+}
+
+// TestPowerShellSleepsWithConfiguredSleep checks that Start-Sleep of the servers' powershell.exe
+// waits through Config.Sleep.
+func TestPowerShellSleepsWithConfiguredSleep(t *testing.T) {
+	var slept []time.Duration
+	w, err := NewWorld(Config{Servers: []ServerConfig{{Name: "ocs1"}}, Sleep: func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runProg(t, w, "ocs1", "powershell", []string{"Write-Host hi; Start-Sleep 30; Write-Host hi again"}, "")
+	if r.code != 0 || r.stdout != "hi\nhi again\n" || len(slept) != 1 || slept[0] != 30*time.Second {
+		t.Errorf("got %+v, slept %v", r, slept)
 	}
 }

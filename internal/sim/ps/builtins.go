@@ -329,6 +329,7 @@ func Builtins() Registry {
 	r.Add(&Cmdlet{Name: "Join-Path", Params: []string{"Path", "ChildPath"}, Switches: []string{"Resolve"}, Run: joinPath})
 	r.Add(&Cmdlet{Name: "Remove-Item", Params: []string{"LiteralPath", "Path"}, Switches: []string{"Force", "Recurse"}, Run: removeItem})
 	r.Add(&Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"}, Run: importModule})
+	addConsoleCmdlets(r)
 	return r
 }
 

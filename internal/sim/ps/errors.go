@@ -82,6 +82,8 @@ type ParseError struct {
 	ID   string
 	Line int
 	Col  int
+	// Incomplete is set when the error is at the end of the input: more lines could complete it.
+	Incomplete bool
 }
 
 func (e *ParseError) Error() string { return fmt.Sprintf("line %d char %d: %s", e.Line, e.Col, e.Msg) }

@@ -1,24 +1,46 @@
 package ps
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf16"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
-// Session is what a script runs against: the server's file system, environment, standard
-// input and cmdlets.
+// Session is what a script runs against: the server's file system, environment, working
+// directory, standard input and cmdlets.
 type Session struct {
-	FS      *winfs.FS
-	Env     map[string]string
-	Stdin   io.Reader
+	FS    *winfs.FS
+	Env   map[string]string
+	Stdin io.Reader
+	// Dir is the working directory Get-Location reports (C:\ when empty).
+	Dir     string
 	Cmdlets Registry
+	// Sleep waits d or until ctx ends (Start-Sleep); nil waits on a real timer. Tests set it so
+	// that they decide when a sleep ends.
+	Sleep SleepFunc
+}
+
+// SleepFunc waits d, or returns ctx's error when ctx ends first.
+type SleepFunc func(ctx context.Context, d time.Duration) error
+
+// sleepTimer is the default SleepFunc: a real timer.
+func sleepTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Registry maps lower-case cmdlet names to cmdlets.
@@ -48,6 +70,8 @@ type Call struct {
 	Input    []any
 	HasInput bool
 	Session  *Session
+	// Host is the console host's output (standard output), written directly by Write-Host.
+	Host io.Writer
 }
 
 // Get returns a named parameter, falling back to the positional argument at pos (-1: none).
@@ -131,42 +155,124 @@ type interp struct {
 	errs     []*ErrorRecord
 	tryDepth int
 	stdin    *textReader
+	stdout   io.Writer
+}
+
+func newInterp(s *Session, stdout io.Writer) *interp {
+	return &interp{s: s, vars: map[string]any{
+		"erroractionpreference": "Continue",
+		"progresspreference":    "Continue",
+		"lastexitcode":          0,
+	}, stdin: &textReader{r: s.Stdin}, stdout: stdout}
 }
 
 // Run parses and runs script, writing output to stdout and errors as CLIXML to stderr, and
 // returns the exit code powershell.exe would.
 func Run(ctx context.Context, s *Session, script string, stdout, stderr io.Writer) int {
+	in := newInterp(s, stdout)
 	blk, err := Parse(script)
-	if err != nil {
+	ex, _ := in.runChunk(ctx, blk, err)
+	return in.finish(ex, stderr)
+}
+
+// RunLines runs a script read from r as `powershell.exe -Command -` does: each line runs as
+// soon as it has been read (a statement left open, such as an unclosed `{`, takes the next
+// lines too), variables carry over from line to line, and an error in one line does not stop
+// the next. It returns at EOF, at `exit` or when ctx ends; errors go to stderr as CLIXML at the
+// end.
+func RunLines(ctx context.Context, s *Session, r io.Reader, stdout, stderr io.Writer) int {
+	in := newInterp(s, stdout)
+	br := bufio.NewReader(r)
+	var pending strings.Builder
+	first := true
+	// An open statement is reparsed with each line; past reparseFree bytes only once it has
+	// doubled, so that a long open block costs linear, not quadratic, time.
+	nextParse := 0
+	for {
+		line, err := br.ReadString('\n')
+		if first {
+			line = strings.TrimPrefix(line, "\uFEFF")
+			first = false
+		}
+		pending.WriteString(line)
+		atEOF := err != nil
+		if atEOF && !errors.Is(err, io.EOF) {
+			in.errs = append(in.errs, stoppedRecord())
+			break
+		}
+		if !atEOF && pending.Len() < nextParse {
+			continue
+		}
+		blk, perr := Parse(pending.String())
+		if !atEOF && isIncomplete(perr) {
+			if pending.Len() > reparseFree {
+				nextParse = 2 * pending.Len()
+			}
+			continue
+		}
+		nextParse = 0
+		pending.Reset()
+		if ex, stop := in.runChunk(ctx, blk, perr); stop {
+			return in.finish(ex, stderr)
+		}
+		if atEOF {
+			break
+		}
+	}
+	return in.finish(nil, stderr)
+}
+
+// reparseFree is how long an open statement read from stdin may grow while it is reparsed
+// at every line.
+const reparseFree = 4096
+
+// isIncomplete reports a parse error only because the input ended (an open block or string).
+func isIncomplete(err error) bool {
+	var pe *ParseError
+	return errors.As(err, &pe) && pe.Incomplete
+}
+
+// runChunk runs one parsed script or stdin chunk (perr: its parse error). It records errors,
+// returns the exit statement if one ran, and stop when nothing more is to run (exit, or ctx
+// ended).
+func (in *interp) runChunk(ctx context.Context, blk *Block, perr error) (ex *exitError, stop bool) {
+	if err := perr; err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
-			_, _ = io.WriteString(stderr, CLIXML([]*ErrorRecord{pe.record()}))
+			in.errs = append(in.errs, pe.record())
 		}
-		return 1
+		return nil, false
 	}
-	in := &interp{s: s, vars: map[string]any{
-		"erroractionpreference": "Continue",
-		"progresspreference":    "Continue",
-		"lastexitcode":          0,
-	}, stdin: &textReader{r: s.Stdin}}
 	out := func(v any) {
 		for _, it := range enumerate(v) {
-			_, _ = io.WriteString(stdout, formatLine(it))
+			_, _ = io.WriteString(in.stdout, formatLine(it))
 		}
 	}
-	err = in.runBlock(ctx, blk, out)
-	code := 0
+	err := in.runBlock(ctx, blk, out)
 	var rec *ErrorRecord
-	var ex *exitError
 	switch {
 	case err == nil, errors.Is(err, errBreak), errors.Is(err, errContinue):
 	case errors.As(err, &ex):
-		code = ex.code
+		return ex, true
 	case errors.As(err, &rec):
 		in.errs = append(in.errs, rec)
 	default:
-		in.errs = append(in.errs, &ErrorRecord{Message: "The pipeline has been stopped.",
-			Category: "OperationStopped", Reason: "PipelineStoppedException", FQID: "PipelineStopped"})
+		in.errs = append(in.errs, stoppedRecord())
+		return nil, true
+	}
+	return nil, ctx.Err() != nil
+}
+
+func stoppedRecord() *ErrorRecord {
+	return &ErrorRecord{Message: "The pipeline has been stopped.",
+		Category: "OperationStopped", Reason: "PipelineStoppedException", FQID: "PipelineStopped"}
+}
+
+// finish writes the collected errors and returns the exit code: exit's, else 1 after an error.
+func (in *interp) finish(ex *exitError, stderr io.Writer) int {
+	code := 0
+	if ex != nil {
+		code = ex.code
 	}
 	if len(in.errs) > 0 {
 		_, _ = io.WriteString(stderr, CLIXML(in.errs))
@@ -182,7 +288,30 @@ func formatLine(v any) string {
 	if v == nil {
 		return ""
 	}
+	if o, ok := v.(*Object); ok && len(o.Table) > 0 {
+		return formatTable(o)
+	}
 	return ToString(v) + "\r\n"
+}
+
+// formatTable renders one object as Format-Table does: a blank line, the header, dashes under
+// each name, the row, two blank lines. Columns but the last are padded to their width.
+func formatTable(o *Object) string {
+	var head, rule, row []string
+	for i, name := range o.Table {
+		val := ToString(member(o, name))
+		w := max(len([]rune(name)), len([]rune(val)))
+		pad := func(s string) string {
+			if i == len(o.Table)-1 {
+				return s
+			}
+			return s + strings.Repeat(" ", w-len([]rune(s)))
+		}
+		head = append(head, pad(name))
+		rule = append(rule, pad(strings.Repeat("-", len([]rune(name)))))
+		row = append(row, pad(val))
+	}
+	return "\r\n" + strings.Join(head, " ") + "\r\n" + strings.Join(rule, " ") + "\r\n" + strings.Join(row, " ") + "\r\n\r\n\r\n"
 }
 
 func (in *interp) stop() bool {
@@ -380,7 +509,7 @@ func (in *interp) invoke(ctx context.Context, ce *CommandElem, input []any, hasI
 	if !ok {
 		return nil, commandNotFound(ce.Name)
 	}
-	call := &Call{Named: map[string]any{}, Input: input, HasInput: hasInput, Session: in.s}
+	call := &Call{Named: map[string]any{}, Input: input, HasInput: hasInput, Session: in.s, Host: in.stdout}
 	for i := 0; i < len(ce.Args); i++ {
 		a := ce.Args[i]
 		if a.Param == "" {

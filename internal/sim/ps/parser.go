@@ -32,9 +32,15 @@ func Parse(src string) (blk *Block, err error) {
 	return blk, nil
 }
 
+// fail aborts the parse; an error with only blanks after it is marked incomplete.
 func (p *parser) fail(id, format string, args ...any) {
+	p.raise(strings.TrimSpace(p.lx.src[min(p.lx.pos, len(p.lx.src)):]) == "", id, format, args...)
+}
+
+func (p *parser) raise(incomplete bool, id, format string, args ...any) {
 	line, col := p.lx.lineCol(p.lx.pos)
-	panic(parseAbort{&ParseError{Msg: fmt.Sprintf(format, args...), ID: id, Line: line, Col: col}})
+	panic(parseAbort{&ParseError{Msg: fmt.Sprintf(format, args...), ID: id, Line: line, Col: col,
+		Incomplete: incomplete}})
 }
 
 func (p *parser) unexpected() {
@@ -623,7 +629,8 @@ func (p *parser) expandable(raw string) Expr {
 			i++
 			b.WriteByte('"')
 		case c == '$' && i+1 < len(raw) && raw[i+1] == '(':
-			p.fail("SubExpressionNotSupported", "Subexpressions $( ) in strings are not supported.")
+			// Raised after the whole string was read: more input cannot fix it.
+			p.raise(false, "SubExpressionNotSupported", "Subexpressions $( ) in strings are not supported.")
 		case c == '$' && i+1 < len(raw) && isLetter(raw[i+1]):
 			lx := &lexer{src: raw, pos: i + 1}
 			name := lx.variable()

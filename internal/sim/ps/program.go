@@ -19,7 +19,8 @@ const masterzenPrefix = "$ProgressPreference = 'SilentlyContinue';"
 type Invocation struct {
 	// Script is the command text; empty with FromStdin.
 	Script string
-	// FromStdin is `-Command -` (or no command): the script is standard input.
+	// FromStdin is `-Command -`, `-` or no command: the script is standard input, run line by
+	// line.
 	FromStdin bool
 }
 
@@ -30,6 +31,9 @@ var errUsage = errors.New("powershell usage")
 func DecodeArgs(args []string) (Invocation, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "-" {
+			return Invocation{FromStdin: true}, nil
+		}
 		if !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "/") {
 			return Invocation{Script: strings.Join(args[i:], " ")}, nil
 		}
@@ -104,9 +108,19 @@ func EncodeCommand(script string) string {
 const encodedUsage = "Cannot process the command because the value specified with -EncodedCommand is not " +
 	"properly encoded. The value must be Base64 encoded.\r\n"
 
-// NewProgram returns powershell.exe with the built-in cmdlets plus those of extra.
-// extra is called per process so the host can bind cmdlets to the server and the call.
-func NewProgram(extra func(p *cmdexe.Proc) Registry) cmdexe.Program {
+// ProgramConfig configures NewProgram.
+type ProgramConfig struct {
+	// Cmdlets, when set, is called per process for cmdlets to add to the built-ins, so that the
+	// host can bind them to the server and the call.
+	Cmdlets func(p *cmdexe.Proc) Registry
+	// Sleep is what Start-Sleep waits with (nil: a real timer).
+	Sleep SleepFunc
+}
+
+// NewProgram returns powershell.exe with the built-in cmdlets plus those of cfg.Cmdlets. A
+// command given on the command line runs as one script; a script on standard input (`-`,
+// `-Command -`) runs line by line as it arrives (see RunLines).
+func NewProgram(cfg ProgramConfig) cmdexe.Program {
 	return func(ctx context.Context, p *cmdexe.Proc) int {
 		inv, err := DecodeArgs(p.Args)
 		if err != nil {
@@ -117,17 +131,9 @@ func NewProgram(extra func(p *cmdexe.Proc) Registry) cmdexe.Program {
 		if stdin == nil {
 			stdin = strings.NewReader("")
 		}
-		if inv.FromStdin {
-			data, err := io.ReadAll(stdin)
-			if err != nil {
-				return 1
-			}
-			inv.Script = string(data)
-			stdin = strings.NewReader("")
-		}
 		reg := Builtins()
-		if extra != nil {
-			for k, c := range extra(p) {
+		if cfg.Cmdlets != nil {
+			for k, c := range cfg.Cmdlets(p) {
 				reg[k] = c
 			}
 		}
@@ -136,7 +142,12 @@ func NewProgram(extra func(p *cmdexe.Proc) Registry) cmdexe.Program {
 		for k, v := range p.Env {
 			env[k] = v
 		}
-		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Cmdlets: reg}
+		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep}
+		if inv.FromStdin {
+			// The script is standard input; [Console]::In in it reads nothing more.
+			s.Stdin = strings.NewReader("")
+			return RunLines(ctx, s, stdin, p.Stdout, p.Stderr)
+		}
 		return Run(ctx, s, inv.Script, p.Stdout, p.Stderr)
 	}
 }

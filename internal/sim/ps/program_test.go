@@ -47,6 +47,10 @@ func TestDecodeArgs(t *testing.T) {
 		{"command from stdin", []string{"-NoProfile", "-Command", "-"}, Invocation{FromStdin: true}},
 		{"command text", []string{"-InputFormat", "Text", "-OutputFormat", "Text", "-Command", "Write-Output", "'a'"}, Invocation{Script: "Write-Output 'a'"}},
 		{"bare text", []string{"Write-Output", "1"}, Invocation{Script: "Write-Output 1"}},
+		{"dash alone is stdin", []string{"-"}, Invocation{FromStdin: true}},
+		{"no arguments is stdin", nil, Invocation{FromStdin: true}},
+		{"parenthesised command", []string{"(pwd).Path"}, Invocation{Script: "(pwd).Path"}},
+		{"command after switches", []string{"-NoProfile", "Write-Host", "hi"}, Invocation{Script: "Write-Host hi"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +70,7 @@ func runProgram(t *testing.T, args []string, stdin string) result {
 	var out, errb bytes.Buffer
 	p := &cmdexe.Proc{Name: "powershell.exe", Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		FS: winfs.New(), Env: map[string]string{"TEMP": winfs.TempDir}}
-	code := NewProgram(nil)(context.Background(), p)
+	code := NewProgram(ProgramConfig{})(context.Background(), p)
 	return result{out.String(), errb.String(), code}
 }
 

@@ -21,6 +21,11 @@ type Object struct {
 	Methods map[string]func(ctx context.Context, args []any) (any, error)
 	// ReadOnly properties refuse assignment (lower-case keys).
 	ReadOnly map[string]bool
+	// Text, when set, is what ToString returns instead of the @{…} form (a PathInfo's path).
+	Text string
+	// Table, when set, lists the properties the console shows as a table when the object is
+	// output (Get-Location's Path); otherwise the object prints as its string.
+	Table []string
 }
 
 // CustomTypeName is the type name of Select-Object results.
@@ -49,8 +54,11 @@ func (o *Object) Get(name string) (any, bool) {
 // Names returns the property names in order.
 func (o *Object) Names() []string { return append([]string(nil), o.names...) }
 
-// String renders the object as PowerShell's hashtable-like ToString does.
+// String renders the object as PowerShell's ToString does: Text, else hashtable-like.
 func (o *Object) String() string {
+	if o.Text != "" {
+		return o.Text
+	}
 	var b strings.Builder
 	b.WriteString("@{")
 	for i, n := range o.names {
