@@ -323,16 +323,19 @@ func TestNTLMLogsOnAgainAfterAServerRestart(t *testing.T) {
 	if res, err := p.Run(ctx, "ocs1", "exit3", nil); err != nil || res.ExitCode != 3 {
 		t.Fatalf("after restart: %+v, %v", res, err)
 	}
-	resent := false
+	// Whether the next message goes out on a connection the transport still believes logged on
+	// (and is resent after the 401) or on one it knows is new depends on when the dropped
+	// connection is noticed; either way the command must succeed, which is what users see.
+	logons := 0
 	for _, reqs := range tap.requests(t) {
-		// A connection that opens with a sealed message, then logs on: the 401 path.
-		if len(reqs) >= 4 && reqs[0].Header.Get("Authorization") == "" && reqs[0].Header.Get("Content-Type") == sealedType &&
-			strings.HasPrefix(reqs[1].Header.Get("Authorization"), "Negotiate ") {
-			resent = true
+		for _, r := range reqs {
+			if strings.HasPrefix(r.Header.Get("Authorization"), "Negotiate ") {
+				logons++
+			}
 		}
 	}
-	if !resent {
-		t.Fatal("no message was resent after a new logon")
+	if logons < 2 {
+		t.Fatalf("%d NTLM logons on the wire, want a new one after the restart", logons)
 	}
 }
 
