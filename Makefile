@@ -9,6 +9,8 @@ KUBECTL ?= kubectl
 IMG ?= ghcr.io/ocsha/ocs-ha-operator:latest
 GO_TEST_FLAGS ?=
 FUZZTIME ?= 5s
+# BENCH_FLAGS passes flags to hack/bench, e.g. BENCH_FLAGS=--scale-duration=1m.
+BENCH_FLAGS ?=
 
 .PHONY: all
 all: build
@@ -54,13 +56,16 @@ envtest: ## Build kube-apiserver and etcd for tests from the Go module proxy (ca
 	@hack/setup-envtest.sh >/dev/null
 
 .PHONY: test
-test: lint verify-manifests envtest ## Run every test: unit, fuzz smoke, envtest controllers, e2e.
+test: lint verify-manifests envtest ## Run every test: unit, envtest controllers, e2e, fuzz smoke, dev environment smoke.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test $(GO_TEST_FLAGS) -count=1 -timeout 20m ./...
 	hack/fuzz-smoke.sh $(FUZZTIME)
+	hack/dev-smoke.sh
 
 .PHONY: bench
-bench: ## Run the benchmarks (not part of make test).
-	go test -run '^$$' -bench . -benchmem ./internal/...
+bench: envtest ## Measure failover, drain, backup, the manual procedure and memory at scale, then the Go micro-benchmarks; writes docs/benchmarks.md (not part of make test).
+	mkdir -p $(LOCALBIN)/bench
+	go build -o $(LOCALBIN)/bench/bench ./hack/bench
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" $(LOCALBIN)/bench/bench $(BENCH_FLAGS)
 
 ##@ Build
 

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// scale runs scenario 6: a fresh manager reconciles scalePools pools (one emulator each) for
+// scaleDuration; the bench reads its peak RSS (VmHWM) and CPU time from /proc. Every pool takes
+// one backup-now once it is Ready, so the backup path's memory is part of the peak.
+func (b *bench) scale(ctx context.Context) error {
+	cfg := b.cfg
+	// A fresh process: the peak must not carry what earlier scenarios allocated.
+	b.manager.stop()
+	b.manager = nil
+
+	var emus []*emulator
+	defer func() {
+		for _, e := range emus {
+			e.stop()
+		}
+	}()
+	for i := range cfg.scalePools {
+		e, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir, emulatorSpec{
+			name: fmt.Sprintf("scale-%02d", i), users: cfg.scaleUsers, contacts: cfg.scaleContacts, cost: cfg.cost})
+		if err != nil {
+			return err
+		}
+		emus = append(emus, e)
+	}
+	b.logf("Started %d emulators (%d users each)", len(emus), cfg.scaleUsers)
+
+	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager-scale.log"))
+	if err != nil {
+		return err
+	}
+	defer m.stop()
+	t0 := time.Now()
+	sr := &scaleResult{Pools: cfg.scalePools, UsersPerPool: cfg.scaleUsers, Users: cfg.scalePools * cfg.scaleUsers}
+	b.res.Scale = sr
+	namespaces := make([]string, len(emus))
+	for i, e := range emus {
+		namespaces[i] = fmt.Sprintf("scale-%02d", i)
+		// Production defaults for probing and failover: this is a steady state, not a drill.
+		if err := createPool(ctx, b.cp.client, poolSpec{
+			namespace: namespaces[i], emu: e, probeInterval: 10 * time.Second, probeTimeout: 5 * time.Second,
+			threshold: 3, delay: time.Minute, batchSize: 100,
+			backupDir: filepath.Join(cfg.work, "backups", namespaces[i]),
+		}); err != nil {
+			return err
+		}
+	}
+
+	ready := map[string]bool{}
+	requested := map[string]bool{}
+	backedUp := map[string]bool{}
+	var usage procUsage
+	// The scenario runs for a fixed time by design; the ticker paces the status reads.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	deadline := time.NewTimer(cfg.scaleDuration)
+	defer deadline.Stop()
+	lastReport := time.Now()
+loop:
+	for {
+		u, err := readProcUsage(m.cmd.Process.Pid)
+		if err != nil {
+			return fmt.Errorf("manager: %w", err)
+		}
+		usage = u
+		for _, ns := range namespaces {
+			if !ready[ns] {
+				p, err1 := getPool(ctx, b.cp.client, ns)
+				h, err2 := getHoming(ctx, b.cp.client, ns)
+				if err1 == nil && err2 == nil && isReady(p) && isReady(h) {
+					ready[ns] = true
+					if len(ready) == len(namespaces) {
+						sr.AllReady = secs(time.Since(t0))
+						b.logf("All %d pools Ready after %s", len(namespaces), sr.AllReady)
+					}
+				}
+			}
+			// Backups start once every pool is Ready (or half the time has passed), so that the
+			// peak before them is the steady state of all pools.
+			backupTime := len(ready) == len(namespaces) || time.Since(t0) > cfg.scaleDuration/2
+			if backupTime && len(requested) == 0 {
+				sr.PeakBeforeBackupsMiB = mib(usage.HWM)
+			}
+			if backupTime && ready[ns] && !requested[ns] {
+				if err := requestBackup(ctx, b.cp.client, ns, "scale"); err != nil {
+					return err
+				}
+				requested[ns] = true
+			}
+			if requested[ns] && !backedUp[ns] {
+				if cb, err := getBackup(ctx, b.cp.client, ns); err == nil && cb.Status.LastHandledRequest == "scale" {
+					backedUp[ns] = true
+				}
+			}
+		}
+		if time.Since(lastReport) >= 30*time.Second {
+			lastReport = time.Now()
+			b.logf("Scale: %s elapsed, RSS %.1f MiB (peak %.1f), CPU %s, %d/%d pools Ready, %d backups",
+				fmtDur(time.Since(t0)), mib(usage.RSS), mib(usage.HWM), usage.UserSys, len(ready), len(namespaces), len(backedUp))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			break loop
+		case <-tick.C:
+		}
+	}
+	if u, err := readProcUsage(m.cmd.Process.Pid); err == nil {
+		usage = u
+	}
+	sr.Duration = secs(time.Since(t0))
+	sr.PeakRSSMiB = mib(usage.HWM)
+	sr.FinalRSSMiB = mib(usage.RSS)
+	sr.CPU = usage.UserSys
+	sr.CPUPercent = 100 * time.Duration(usage.UserSys).Seconds() / time.Duration(sr.Duration).Seconds()
+	sr.ReadyPools = len(ready)
+	sr.Backups = len(backedUp)
+	b.logf("Scale: peak RSS %.1f MiB, CPU %s over %s (%.1f%% of one core), %d/%d pools Ready, %d backups",
+		sr.PeakRSSMiB, sr.CPU, sr.Duration, sr.CPUPercent, sr.ReadyPools, sr.Pools, sr.Backups)
+	for _, ns := range namespaces {
+		b.deletePool(ns)
+	}
+	return nil
+}
+
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
