@@ -223,6 +223,8 @@ func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 		// A pool's status changes on every probe; only its appearance or removal matters here.
 		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfPool),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+		// One backup at a time (the default): each holds a whole server's export in memory, and
+		// pools sharing a schedule would otherwise all export in the same minute.
 		Named("contactbackup").
 		Complete(r)
 }

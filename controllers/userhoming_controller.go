@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -50,6 +51,8 @@ type UserHomingReconciler struct {
 	Agents    AgentProvider
 	Clock     clock.Clock
 	Recorder  events.EventRecorder
+
+	filled filledCache
 }
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=userhomings,verbs=get;list;watch;update;patch
@@ -160,6 +163,9 @@ func (r *UserHomingReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) 
 		// instead of after its backoff. Waves requeue themselves.
 		For(&ocsv1.UserHoming{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.homingsForPool), builder.WithPredicates(poolFactsChanged)).
+		// A failover in one pool must not wait for another pool's long pass; one object is
+		// never reconciled twice at once whatever this number.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("userhoming").
 		Complete(r)
 }

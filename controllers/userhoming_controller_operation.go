@@ -28,9 +28,11 @@ const (
 )
 
 const (
-	// batchesPerTarget bounds the move (and import) batches running at once against one target
-	// server: each is one long command on that server, and OCS serialises much of the work.
-	batchesPerTarget = 2
+	// batchesPerPass bounds the move batches one pass takes per target server. A pass reads the
+	// directory and commits the record before its batches, so several batches per pass spread
+	// that cost; the WinRM pool runs at most its per-server limit (2) of them at once, since each
+	// is one long command on the target and OCS serialises much of the work.
+	batchesPerPass = 8
 	// stalledAfter is the number of consecutive passes in which the same users fail before a
 	// human is asked to look.
 	stalledAfter = 3
@@ -377,18 +379,18 @@ type waveResult struct {
 	failures []moveFailure
 }
 
-// selectWave takes the batches of one wave, in plan order: at most batchesPerTarget per target.
-func selectWave(batches []placement.Batch, keep func(placement.Batch) bool) []placement.Batch {
-	perTarget := map[string]int{}
+// selectWave takes the batches of one wave, in plan order: at most perTarget per target.
+func selectWave(batches []placement.Batch, keep func(placement.Batch) bool, perTarget int) []placement.Batch {
+	taken := map[string]int{}
 	var out []placement.Batch
 	for _, b := range batches {
 		if keep != nil && !keep(b) {
 			continue
 		}
-		if perTarget[b.To] >= batchesPerTarget {
+		if taken[b.To] >= perTarget {
 			continue
 		}
-		perTarget[b.To]++
+		taken[b.To]++
 		out = append(out, b)
 	}
 	return out
@@ -397,7 +399,7 @@ func selectWave(batches []placement.Batch, keep func(placement.Batch) bool) []pl
 // runWave commits the record, then runs the batches of one wave at once. Each batch runs on its
 // target: a serving server, never the dead source of a forced move.
 func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, op *ocsv1.Operation, wave []placement.Batch) (waveResult, error) {
-	wave = selectWave(wave, nil)
+	wave = selectWave(wave, nil, batchesPerPass)
 	if len(wave) == 0 {
 		return waveResult{}, nil
 	}

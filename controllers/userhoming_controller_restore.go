@@ -127,7 +127,7 @@ func (r *UserHomingReconciler) continueFailover(ctx context.Context, s *homingSc
 		s.recordPlan(plan)
 		op.Moved = clampCount(op.Total-int32(s.homedOn(op.From)), 0, op.Total)
 		op.Forced = op.Moved
-		wave := selectWave(plan.Batches, func(b placement.Batch) bool { return b.Forced && evacuate[b.From] })
+		wave := selectWave(plan.Batches, func(b placement.Batch) bool { return b.Forced && evacuate[b.From] }, batchesPerPass)
 		if len(wave) > 0 {
 			if !checked && op.Moved == 0 && op.BatchesDone == 0 {
 				// A resumed failover that never moved anybody: the source may be back.
@@ -172,6 +172,7 @@ func (r *UserHomingReconciler) continueFailover(ctx context.Context, s *homingSc
 
 // finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).
 func (r *UserHomingReconciler) finishFailover(s *homingScope, op *ocsv1.Operation, message string) {
+	r.filled.drop(string(s.homing.UID) + "/" + op.ID)
 	op.Message = ""
 	r.finish(s, op, message)
 }
@@ -322,16 +323,20 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 	}
 	sort.Strings(targets)
 
-	// One export per target tells whose list is still empty.
-	filled := map[string]bool{} // snapshotKey -> has data on its home
-	for _, t := range targets {
-		doc, err := s.agent.ExportContacts(ctx, t, nil)
-		if err != nil {
-			return false, ctrl.Result{}, fmt.Errorf("exporting the contacts on %s to find the users left to restore: %w", t, err)
-		}
-		for _, res := range doc.Resources {
-			if !emptyHomedData(res) {
-				filled[snapshotKey(res.UserAtHost)] = true
+	// One export per target tells whose list is still empty. This manager then keeps that
+	// knowledge for the rest of the operation; a restarted one exports afresh.
+	cacheKey := string(s.homing.UID) + "/" + op.ID
+	filled, cached := r.filled.get(cacheKey) // snapshotKey -> has data on its home
+	if !cached {
+		for _, t := range targets {
+			doc, err := s.agent.ExportContacts(ctx, t, nil)
+			if err != nil {
+				return false, ctrl.Result{}, fmt.Errorf("exporting the contacts on %s to find the users left to restore: %w", t, err)
+			}
+			for _, res := range doc.Resources {
+				if !emptyHomedData(res) {
+					filled[snapshotKey(res.UserAtHost)] = true
+				}
 			}
 		}
 	}
@@ -465,9 +470,11 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 		// Shutting down: the marks are committed and the next manager counts what was imported.
 		return false, ctrl.Result{}, ctx.Err()
 	}
-	ok := 0
+	ok, unknown := 0, false
 	for i, o := range outcomes {
 		if o.err != nil {
+			// The import may have run: only a fresh export can tell.
+			unknown = true
 			for _, sip := range wave[i].sips {
 				failures = append(failures, moveFailure{sip: sip, message: o.err.Error()})
 			}
@@ -476,10 +483,16 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 		for _, res := range o.results {
 			if res.OK {
 				ok++
+				filled[snapshotKey(res.SIP)] = true
 			} else {
 				failures = append(failures, moveFailure{sip: res.SIP, message: res.Message})
 			}
 		}
+	}
+	if unknown {
+		r.filled.drop(cacheKey)
+	} else {
+		r.filled.put(cacheKey, filled)
 	}
 	op.ContactsRestored += int32(ok)
 	op.PendingRestores = nil
@@ -497,11 +510,46 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 // limit at once. The pending marks of one pass must fit status.lastOperation.pendingRestores.
 func importBatchesPerPass(targets int) int {
 	const (
-		most               = 8
+		most               = 16
 		maxPendingRestores = 64 // +kubebuilder:validation:MaxItems of Operation.PendingRestores
 	)
 	if targets <= 0 {
 		return most
 	}
 	return max(1, min(most, maxPendingRestores/targets))
+}
+
+// filledCache remembers, per running failover, whose contact list this manager saw filled or
+// filled itself, so that each restore pass need not export every target again. It is only a
+// shortcut: a restarted manager starts empty and reads the servers, the truth, afresh.
+type filledCache struct {
+	mu   sync.Mutex
+	byOp map[string]map[string]bool
+}
+
+// get returns a copy of the set of op, or an empty set and false.
+func (c *filledCache) get(op string) (map[string]bool, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set, ok := c.byOp[op]
+	out := make(map[string]bool, len(set))
+	for k := range set {
+		out[k] = true
+	}
+	return out, ok
+}
+
+func (c *filledCache) put(op string, set map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byOp == nil {
+		c.byOp = map[string]map[string]bool{}
+	}
+	c.byOp[op] = set
+}
+
+func (c *filledCache) drop(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byOp, op)
 }

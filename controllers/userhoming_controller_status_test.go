@@ -156,10 +156,10 @@ func TestUserHomingSelectWave(t *testing.T) {
 		b("ocs3", "ocs2", true), b("ocs4", "ocs2", false), b("ocs4", "ocs2", false),
 	}
 	// At most two batches per target, in plan order.
-	g.Expect(selectWave(batches, nil)).To(Equal([]placement.Batch{batches[0], batches[1], batches[3], batches[4]}))
+	g.Expect(selectWave(batches, nil, 2)).To(Equal([]placement.Batch{batches[0], batches[1], batches[3], batches[4]}))
 	// A filter (forced moves only) applies before the per-target limit.
-	g.Expect(selectWave(batches, func(x placement.Batch) bool { return x.Forced })).To(Equal([]placement.Batch{batches[0], batches[1], batches[3]}))
-	g.Expect(selectWave(nil, nil)).To(BeEmpty())
+	g.Expect(selectWave(batches, func(x placement.Batch) bool { return x.Forced }, 2)).To(Equal([]placement.Batch{batches[0], batches[1], batches[3]}))
+	g.Expect(selectWave(nil, nil, 2)).To(BeEmpty())
 }
 
 func TestUserHomingDescribeFailures(t *testing.T) {
