@@ -279,8 +279,8 @@ func rows(r *results) []row {
 				ratio:    "–",
 				target:   fmt.Sprintf("≤ %.0f MiB", targetPeakRSSMiB),
 				met:      verdict(s.PeakRSSMiB > 0 && s.PeakRSSMiB <= targetPeakRSSMiB && s.ReadyPools == s.Pools),
-				limits: fmt.Sprintf("steady state (probes, listings, planning, informer caches): %.1f MiB; the rest is %d pools backing up at once, each export held whole (base64 text, UTF-16 XML, parsed document) while it is stored. "+
-					"The default schedule (*/15) fires every pool in the same minute, so this peak is the normal case: bounding concurrent backups across pools or streaming exports into the store would move it",
+				limits: fmt.Sprintf("steady state (probes, listings, planning, informer caches): %.1f MiB; the rest comes from the %d pools' backups, each export held whole (base64 text, UTF-16 XML, parsed document) while it is stored. "+
+					"Backups run one at a time (the ContactBackup controller reconciles one object at once) and the manager keeps a 128 MiB soft heap limit, so the peak is one whole-server export in flight beside the steady state: streaming exports into the store would move it",
 					s.PeakBeforeBackupsMiB, s.Backups),
 			},
 			row{
@@ -333,13 +333,13 @@ func opsNote(r *results, what string) string {
 func failoverLimits(r *results) string {
 	f := r.Failover
 	exports, imports := f.CommandKinds["dbimpexp export"], f.CommandKinds["dbimpexp import"]
-	text := fmt.Sprintf("moves %s, restore %s; %s. The restore ran %d imports and %d whole-server exports of the survivor: UserHoming exports it at the start of every restore pass to find the users still empty",
+	text := fmt.Sprintf("moves %s, restore %s; %s. The restore ran %d imports and %d whole-server exports of the survivor: UserHoming exports it once per failover (per manager) to find the users still empty, the guard against restoring twice",
 		f.Moves, f.Restore, share(f.ActionFloor), imports, exports)
 	if m := r.Manual; m != nil && m.Ops.ExportAll > 0 {
 		text += fmt.Sprintf(" (one export of %d users: %s, so at least %s of the restore; one import of %d users: %s)",
 			m.Ops.ExportAllUsers, m.Ops.ExportAll, fmtDur(time.Duration(exports)*time.Duration(m.Ops.ExportAll)), m.Ops.BatchSize, m.Ops.ImportBatch)
 	}
-	text += ". Fewer exports (one per operation, or none: the forced users are known from the snapshot) and the export's own speed (see Backup) would move it most; each move wave also relists the directory"
+	text += ". The export's own speed (see Backup) and the imports' payload (every contact travels base64 through WS-Man Sends, which the cost model does not charge) would move it most; each pass of up to 8 move batches per target also relists the directory"
 	if r.Manual != nil && r.Manual.Ops.ListUsers > 0 {
 		text += fmt.Sprintf(" (ListUsers: %s)", r.Manual.Ops.ListUsers)
 	}
@@ -355,7 +355,7 @@ func drainLimits(r *results) string {
 	if r.Manual != nil && r.Manual.Ops.MoveBatch > 0 {
 		text += fmt.Sprintf("; one move batch of %d takes %s and one directory listing %s", r.Manual.Ops.BatchSize, r.Manual.Ops.MoveBatch, r.Manual.Ops.ListUsers)
 	}
-	return text + ": waves of 2 batches, each after a fresh directory listing, leave the slots idle between waves; more batches in flight, via both servers, would move it"
+	return text + ": each pass takes up to 8 batches per target after a fresh directory listing and a status commit, and the pool notices Drained only at its next probe (probeInterval); moves run via the target only, so running them via both servers would move it"
 }
 
 // speedupLimits compares the floors of the two procedures, which bound the possible speed-up.
