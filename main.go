@@ -31,7 +31,7 @@ func main() {
 	flag.BoolVar(&metricsSecure, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
-	flag.StringVar(&memoryLimit, "memory-limit", "128Mi", "Soft limit of the Go heap (a quantity such as 128Mi); the garbage collector works harder near it. GOMEMLIMIT, when set, wins.")
+	flag.StringVar(&memoryLimit, "memory-limit", "96Mi", "Soft limit of the Go heap (a quantity such as 128Mi); the garbage collector works harder near it. GOMEMLIMIT, when set, wins.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -280,7 +280,7 @@ func rows(r *results) []row {
 				target:   fmt.Sprintf("≤ %.0f MiB", targetPeakRSSMiB),
 				met:      verdict(s.PeakRSSMiB > 0 && s.PeakRSSMiB <= targetPeakRSSMiB && s.ReadyPools == s.Pools),
 				limits: fmt.Sprintf("steady state (probes, listings, planning, informer caches): %.1f MiB; the rest comes from the %d pools' backups, each export held whole (base64 text, UTF-16 XML, parsed document) while it is stored. "+
-					"Backups run one at a time (the ContactBackup controller reconciles one object at once) and the manager keeps a 128 MiB soft heap limit, so the peak is one whole-server export in flight beside the steady state: streaming exports into the store would move it",
+					"Backups run one at a time (the ContactBackup controller reconciles one object at once) and the manager keeps a 96 MiB soft heap limit (--memory-limit), so the peak is one whole-server export in flight beside the steady state: streaming exports into the store would move it",
 					s.PeakBeforeBackupsMiB, s.Backups),
 			},
 			row{
