@@ -407,13 +407,9 @@ func (a *agent) ExportContacts(ctx context.Context, server string, users []strin
 			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 		}
 		// stdin is closed for the PowerShell half of the line.
-		res, err := a.runOK(ctx, op, server, line, []byte{})
+		files, err := readBack(op, server, 1)(a.runOK(ctx, op, server, line, []byte{}))
 		if err != nil {
 			return nil, err
-		}
-		files, err := lastBase64Lines(res.Stdout, 1)
-		if err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 		}
 		if doc, err = contacts.ParseHomedResources(files[0]); err != nil {
 			return nil, fmt.Errorf("%s on %s: %w: %w", op, server, ErrBadOutput, err)
@@ -423,13 +419,9 @@ func (a *agent) ExportContacts(ctx context.Context, server string, users []strin
 		if err != nil {
 			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 		}
-		res, err := a.runPS(ctx, op, server, script, nil)
+		files, err := readBack(op, server, 1)(a.runPS(ctx, op, server, script, nil))
 		if err != nil {
 			return nil, err
-		}
-		files, err := lastBase64Lines(res.Stdout, 1)
-		if err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 		}
 		if doc, err = contacts.ReadUserDataZip(files[0]); err != nil {
 			return nil, fmt.Errorf("%s on %s: %w: %w", op, server, ErrBadOutput, err)
@@ -542,13 +534,9 @@ func (a *agent) ExportConfiguration(ctx context.Context, server string) ([]Confi
 		if err != nil {
 			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 		}
-		res, err := a.runOK(ctx, op, server, line, []byte{})
+		files, err := readBack(op, server, 2)(a.runOK(ctx, op, server, line, []byte{}))
 		if err != nil {
 			return nil, err
-		}
-		files, err := lastBase64Lines(res.Stdout, 2)
-		if err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 		}
 		return []ConfigFile{
 			{Name: "global-pool.xml", Data: files[0]},
@@ -559,13 +547,24 @@ func (a *agent) ExportConfiguration(ctx context.Context, server string) ([]Confi
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, server, err)
 	}
-	res, err := a.runPS(ctx, op, server, script, nil)
+	files, err := readBack(op, server, 1)(a.runPS(ctx, op, server, script, nil))
 	if err != nil {
 		return nil, err
 	}
-	files, err := lastBase64Lines(res.Stdout, 1)
-	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, server, err)
-	}
 	return []ConfigFile{{Name: "CsConfiguration.zip", Data: files[0]}}, nil
+}
+
+// readBack takes the files a command read back as its last n base64 lines of output, for
+// f(a.run…(…)) calls.
+func readBack(op, server string, n int) func(Result, error) ([][]byte, error) {
+	return func(res Result, err error) ([][]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		files, err := lastBase64Lines(res.Stdout, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
+		}
+		return files, nil
+	}
 }
