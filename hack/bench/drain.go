@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
@@ -11,26 +10,12 @@ import (
 // drain runs scenario 2: ocs1 goes into maintenance and its users move to ocs2 with their contacts.
 func (b *bench) drain(ctx context.Context) error {
 	cfg := b.cfg
-	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
-		emulatorSpec{name: "drain", users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
+	const ns = "drain"
+	emu, done, err := b.scenarioPool(ctx, ns, "")
 	if err != nil {
 		return err
 	}
-	defer emu.stop()
-	if err := b.ensureManager(); err != nil {
-		return err
-	}
-	const ns = "drain"
-	if err := createPool(ctx, b.cp.client, poolSpec{
-		namespace: ns, emu: emu, probeInterval: cfg.probeInterval, probeTimeout: cfg.probeTimeout,
-		threshold: int32(cfg.threshold), delay: cfg.delay, batchSize: int32(cfg.batchSize),
-	}); err != nil {
-		return err
-	}
-	defer b.deletePool(ns)
-	if err := b.waitSteady(ctx, ns); err != nil {
-		return err
-	}
+	defer done()
 	dr := &drainResult{}
 	b.res.Drain = dr
 	before, err := emu.users(ctx)

@@ -16,27 +16,12 @@ import (
 // (failover) on one emulator, so the failover restores from the incremental snapshot.
 func (b *bench) failover(ctx context.Context) error {
 	cfg := b.cfg
-	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
-		emulatorSpec{name: "failover", users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
+	const ns = "failover"
+	emu, done, err := b.scenarioPool(ctx, ns, filepath.Join(cfg.work, "backups", ns))
 	if err != nil {
 		return err
 	}
-	defer emu.stop()
-	if err := b.ensureManager(); err != nil {
-		return err
-	}
-	const ns = "failover"
-	if err := createPool(ctx, b.cp.client, poolSpec{
-		namespace: ns, emu: emu, probeInterval: cfg.probeInterval, probeTimeout: cfg.probeTimeout,
-		threshold: int32(cfg.threshold), delay: cfg.delay, batchSize: int32(cfg.batchSize),
-		backupDir: filepath.Join(cfg.work, "backups", ns),
-	}); err != nil {
-		return err
-	}
-	defer b.deletePool(ns)
-	if err := b.waitSteady(ctx, ns); err != nil {
-		return err
-	}
+	defer done()
 
 	// Scenario 5: backups.
 	br := &backupResult{Users: cfg.users}
@@ -277,6 +262,39 @@ func changeContacts(ctx context.Context, emu *emulator, every int) (int, error) 
 }
 
 // waitSteady waits until the pool and the homing report Ready.
+// scenarioPool starts an emulator with the scenario's users, the manager if it is not running,
+// and a pool (with a ContactBackup when backupDir is set) in namespace ns, and waits until it is
+// steady. done stops and deletes what it started.
+func (b *bench) scenarioPool(ctx context.Context, ns, backupDir string) (*emulator, func(), error) {
+	cfg := b.cfg
+	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
+		emulatorSpec{name: ns, users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.ensureManager(); err != nil {
+		emu.stop()
+		return nil, nil, err
+	}
+	if err := createPool(ctx, b.cp.client, poolSpec{
+		namespace: ns, emu: emu, probeInterval: cfg.probeInterval, probeTimeout: cfg.probeTimeout,
+		threshold: int32(cfg.threshold), delay: cfg.delay, batchSize: int32(cfg.batchSize),
+		backupDir: backupDir,
+	}); err != nil {
+		emu.stop()
+		return nil, nil, err
+	}
+	done := func() {
+		b.deletePool(ns)
+		emu.stop()
+	}
+	if err := b.waitSteady(ctx, ns); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return emu, done, nil
+}
+
 func (b *bench) waitSteady(ctx context.Context, ns string) error {
 	return poll(ctx, 200*time.Millisecond, b.cfg.scenarioLimit, "OCSPool and UserHoming "+ns+" Ready", func() (bool, error) {
 		p, err := getPool(ctx, b.cp.client, ns)
