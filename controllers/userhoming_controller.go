@@ -52,7 +52,8 @@ type UserHomingReconciler struct {
 	Clock     clock.Clock
 	Recorder  events.EventRecorder
 
-	filled filledCache
+	filled     filledCache
+	forcedHere forcedCache
 }
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=userhomings,verbs=get;list;watch;update;patch

@@ -377,6 +377,10 @@ type waveResult struct {
 	batches  int
 	ok       int
 	failures []moveFailure
+	// moved are the users the servers reported moved.
+	moved []string
+	// uncertain is set when a batch failed as a whole: its users may or may not have moved.
+	uncertain bool
 }
 
 // selectWave takes the batches of one wave, in plan order: at most perTarget per target.
@@ -434,6 +438,7 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, op *
 		}
 		if o.err != nil {
 			// The command may or may not have run: the next listing tells.
+			res.uncertain = true
 			errs = append(errs, o.err)
 			for _, sip := range o.batch.Users {
 				res.failures = append(res.failures, moveFailure{sip: sip, message: o.err.Error()})
@@ -445,6 +450,7 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, op *
 		for _, m := range o.results {
 			if m.OK {
 				ok++
+				res.moved = append(res.moved, m.SIP)
 			} else {
 				res.failures = append(res.failures, moveFailure{sip: m.SIP, message: m.Message})
 			}

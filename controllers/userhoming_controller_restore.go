@@ -141,7 +141,13 @@ func (r *UserHomingReconciler) continueFailover(ctx context.Context, s *homingSc
 					return ctrl.Result{RequeueAfter: homingRecheckInterval(s.pool)}, nil
 				}
 			}
+			key := restoreCacheKey(s, op)
+			if op.Moved == 0 {
+				// Nobody has moved yet: every forced move of this failover happens here.
+				r.forcedHere.start(key)
+			}
 			res, err := r.runWave(ctx, s, op, wave)
+			r.forcedHere.add(key, res.moved, res.uncertain || err != nil)
 			if err != nil {
 				return ctrl.Result{}, err
 			}
@@ -172,7 +178,8 @@ func (r *UserHomingReconciler) continueFailover(ctx context.Context, s *homingSc
 
 // finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).
 func (r *UserHomingReconciler) finishFailover(s *homingScope, op *ocsv1.Operation, message string) {
-	r.filled.drop(string(s.homing.UID) + "/" + op.ID)
+	r.filled.drop(restoreCacheKey(s, op))
+	r.forcedHere.drop(restoreCacheKey(s, op))
 	op.Message = ""
 	r.finish(s, op, message)
 }
@@ -323,10 +330,24 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 	}
 	sort.Strings(targets)
 
-	// One export per target tells whose list is still empty. This manager then keeps that
-	// knowledge for the rest of the operation; a restarted one exports afresh.
-	cacheKey := string(s.homing.UID) + "/" + op.ID
+	// Whose list is still empty: a user this manager force-moved in this failover arrived with
+	// an empty list, and nobody else is to be restored; otherwise (a restarted manager, a batch
+	// whose outcome was lost) one export per target tells. This manager then keeps that
+	// knowledge for the rest of the operation; a restarted one looks afresh.
+	cacheKey := restoreCacheKey(s, op)
 	filled, cached := r.filled.get(cacheKey) // snapshotKey -> has data on its home
+	if !cached {
+		if moved, complete := r.forcedHere.get(cacheKey); complete {
+			for _, t := range targets {
+				for _, sip := range candidates[t] {
+					if !moved[snapshotKey(sip)] {
+						filled[snapshotKey(sip)] = true
+					}
+				}
+			}
+			cached = true
+		}
+	}
 	if !cached {
 		for _, t := range targets {
 			doc, err := s.agent.ExportContacts(ctx, t, nil)
@@ -549,6 +570,72 @@ func (c *filledCache) put(op string, set map[string]bool) {
 }
 
 func (c *filledCache) drop(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byOp, op)
+}
+
+func restoreCacheKey(s *homingScope, op *ocsv1.Operation) string {
+	return string(s.homing.UID) + "/" + op.ID
+}
+
+// forcedCache remembers, per failover, the users this manager force-moved, and whether it did
+// every forced move of that failover with every outcome known. Only then may the restore trust
+// it instead of exporting the survivors: a user it force-moved arrived with an empty list.
+type forcedCache struct {
+	mu   sync.Mutex
+	byOp map[string]*forcedMoves
+}
+
+type forcedMoves struct {
+	complete bool
+	users    map[string]bool // snapshotKey
+}
+
+// start begins the record of a failover whose forced moves all happen in this manager.
+func (c *forcedCache) start(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byOp == nil {
+		c.byOp = map[string]*forcedMoves{}
+	}
+	if c.byOp[op] == nil {
+		c.byOp[op] = &forcedMoves{complete: true, users: map[string]bool{}}
+	}
+}
+
+// add records moved users; uncertain (a batch whose outcome is unknown) spoils the record.
+func (c *forcedCache) add(op string, moved []string, uncertain bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.byOp[op]
+	if f == nil {
+		return
+	}
+	if uncertain {
+		f.complete = false
+	}
+	for _, sip := range moved {
+		f.users[snapshotKey(sip)] = true
+	}
+}
+
+// get returns a copy of the users force-moved here and whether the record is complete.
+func (c *forcedCache) get(op string) (map[string]bool, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.byOp[op]
+	if f == nil || !f.complete {
+		return nil, false
+	}
+	out := make(map[string]bool, len(f.users))
+	for k := range f.users {
+		out[k] = true
+	}
+	return out, true
+}
+
+func (c *forcedCache) drop(op string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.byOp, op)
