@@ -333,9 +333,9 @@ func opsNote(r *results, what string) string {
 func failoverLimits(r *results) string {
 	f := r.Failover
 	exports, imports := f.CommandKinds["dbimpexp export"], f.CommandKinds["dbimpexp import"]
-	text := fmt.Sprintf("moves %s, restore %s; %s. The restore ran %d imports and %d whole-server exports of the survivor: UserHoming exports it once per failover (per manager) to find the users still empty, the guard against restoring twice",
+	text := fmt.Sprintf("moves %s, restore %s; %s. The restore ran %d imports and %d whole-server exports of the survivor: UserHoming exports only when this manager did not itself do every forced move of the failover (after a restart, say), to find the users still empty, the guard against restoring twice",
 		f.Moves, f.Restore, share(f.ActionFloor), imports, exports)
-	if m := r.Manual; m != nil && m.Ops.ExportAll > 0 {
+	if m := r.Manual; m != nil && m.Ops.ExportAll > 0 && exports > 0 {
 		text += fmt.Sprintf(" (one export of %d users: %s, so at least %s of the restore; one import of %d users: %s)",
 			m.Ops.ExportAllUsers, m.Ops.ExportAll, fmtDur(time.Duration(exports)*time.Duration(m.Ops.ExportAll)), m.Ops.BatchSize, m.Ops.ImportBatch)
 	}
