@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -64,6 +66,15 @@ func recordObject(resource, name string) {
 	out := kubectl("get", resource, "-o", "json")
 	var obj map[string]any
 	Expect(json.Unmarshal([]byte(out), &obj)).To(Succeed())
+	recordJSON(obj, name)
+}
+
+// recordJSON saves an object read as JSON for the GitOps health tests when OCSHA_RECORD_OBJECTS is set.
+func recordJSON(obj map[string]any, name string) {
+	GinkgoHelper()
+	if os.Getenv("OCSHA_RECORD_OBJECTS") == "" {
+		return
+	}
 	meta := obj["metadata"].(map[string]any)
 	delete(meta, "managedFields")
 	delete(meta, "annotations")
@@ -113,8 +124,14 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 
 	It("drains ocs1 for maintenance with every contact intact, then returns it", func() {
 		before = contactLists(simUsers())
+		reconciling := watchFor("userhoming/site-a", func(obj map[string]any) bool {
+			return conditionStatus(obj, "Reconciling") == "True"
+		})
 		kubectl("patch", "ocspool/site-a", "--type=json", "--patch-file", filepath.Join("testdata", "drain-ocs1.yaml"))
 		kubectl("wait", "--for=jsonpath={.status.servers[0].state}=Drained", "ocspool/site-a", "--timeout=120s")
+		var during map[string]any
+		Eventually(reconciling).Should(Receive(&during), "the UserHoming reports Reconciling=True while the drain runs")
+		recordJSON(during, "userhoming-progressing")
 		Expect(homes()).To(Equal(map[string]int{"ocs2": 200}))
 		Expect(contactLists(simUsers())).To(Equal(before), "a planned move must keep every contact")
 
@@ -168,3 +185,45 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 		fmt.Fprintln(GinkgoWriter, "manager log lines:", strings.Count(env.managerLog.String(), "\n"))
 	})
 })
+
+// watchFor watches resource with kubectl and sends the first version for which match holds;
+// states that pass in a moment (an operation running) are caught this way, not by polling.
+func watchFor(resource string, match func(map[string]any) bool) <-chan map[string]any {
+	GinkgoHelper()
+	found := make(chan map[string]any, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "kubectl", "--kubeconfig", env.kubeconfig, "get", resource, "--watch", "-o", "json")
+	stdout, err := cmd.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cmd.Start()).To(Succeed())
+	DeferCleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	go func() {
+		dec := json.NewDecoder(stdout)
+		for {
+			var obj map[string]any
+			if err := dec.Decode(&obj); err != nil {
+				return
+			}
+			if match(obj) {
+				found <- obj
+				return
+			}
+		}
+	}()
+	return found
+}
+
+func conditionStatus(obj map[string]any, condType string) string {
+	status, _ := obj["status"].(map[string]any)
+	conds, _ := status["conditions"].([]any)
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == condType {
+			s, _ := m["status"].(string)
+			return s
+		}
+	}
+	return ""
+}
