@@ -149,8 +149,9 @@ var _ = Describe("OCSPool controller", func() {
 			const wrong = "Wr0ng-Passw0rd-4-Test"
 			secret := &corev1.Secret{}
 			Expect(k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: emuCredentialsSecret}, secret)).To(Succeed())
-			secret.Data[secretKeyPassword] = []byte(wrong)
-			Expect(k8sClient.Update(testCtx, secret)).To(Succeed())
+			updateObject(secret, func() {
+				secret.Data[secretKeyPassword] = []byte(wrong)
+			})
 
 			logs := &poolLogBuffer{}
 			startManagerWithLogger(ns, Options{}, zap.New(zap.WriteTo(logs), zap.UseDevMode(true), zap.Level(zapcore.Level(poolTestLogLevel))))
@@ -176,8 +177,9 @@ var _ = Describe("OCSPool controller", func() {
 			Expect(logs.String()).NotTo(ContainSubstring(wrong))
 
 			// The Secret watch re-probes at once.
-			secret.Data[secretKeyPassword] = []byte(sim.DefaultPassword)
-			Expect(k8sClient.Update(testCtx, secret)).To(Succeed())
+			updateObject(secret, func() {
+				secret.Data[secretKeyPassword] = []byte(sim.DefaultPassword)
+			})
 			waitPoolReady(pool)
 			expectPoolCondition(pool, ocsv1.ConditionStalled, metav1.ConditionFalse, ocsv1.ReasonAsExpected)
 			Expect(logs.String()).NotTo(ContainSubstring(sim.DefaultPassword))
@@ -248,8 +250,9 @@ var _ = Describe("OCSPool controller", func() {
 			waitPoolReady(pool)
 			Expect(pool.Status.HomedUsers).To(Equal(int32(4)))
 
-			pool.Spec.Servers[0].Maintenance = true
-			Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+			updateObject(pool, func() {
+				pool.Spec.Servers[0].Maintenance = true
+			})
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
 				st := poolServer(pool, "ocs1")
@@ -275,8 +278,9 @@ var _ = Describe("OCSPool controller", func() {
 			}).Should(Succeed())
 			fake.SetDown("ocs1", false)
 
-			pool.Spec.Servers[0].Maintenance = false
-			Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+			updateObject(pool, func() {
+				pool.Spec.Servers[0].Maintenance = false
+			})
 			waitPoolReady(pool)
 			for _, reason := range []string{eventServerDraining, eventServerDrained, eventServerUnreachable} {
 				Eventually(func() []eventsv1.Event { return poolEvents(ns, reason) }).ShouldNot(BeEmpty(), reason)
@@ -295,8 +299,9 @@ var _ = Describe("OCSPool controller", func() {
 			}).Should(Succeed())
 			Consistently(func() int { return fake.Calls(ocs.OpServiceHealth) }, "600ms", "100ms").Should(BeZero())
 
-			pool.Spec.Suspend = false
-			Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+			updateObject(pool, func() {
+				pool.Spec.Suspend = false
+			})
 			waitPoolReady(pool)
 		})
 

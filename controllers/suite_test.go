@@ -16,6 +16,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -136,4 +137,17 @@ func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
 	}
 	DeferCleanup(stop)
 	return stop
+}
+
+// updateObject re-reads obj, applies mutate and updates it, again while the controllers' status
+// writes make the copy stale (a conflict); a Get-then-Update would fail on such a race.
+func updateObject(obj client.Object, mutate func()) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return k8sClient.Update(testCtx, obj)
+	})).To(Succeed())
 }

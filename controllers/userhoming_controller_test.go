@@ -292,9 +292,9 @@ var _ = Describe("UserHoming controller", func() {
 			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
 		}).Should(Succeed())
 
-		Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
-		pool.Spec.Servers[0].Maintenance = true
-		Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+		updateObject(pool, func() {
+			pool.Spec.Servers[0].Maintenance = true
+		})
 
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
@@ -315,9 +315,9 @@ var _ = Describe("UserHoming controller", func() {
 			Expect(r.Contacts).To(Equal(homingContacts(i, 10, "buddy")), homingSIP(i))
 		}
 
-		Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
-		pool.Spec.Servers[0].Maintenance = false
-		Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+		updateObject(pool, func() {
+			pool.Spec.Servers[0].Maintenance = false
+		})
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
 			op := h.Status.LastOperation
@@ -477,8 +477,9 @@ var _ = Describe("UserHoming controller", func() {
 		cb := createBackupAndSnapshot(ns)
 		// A second snapshot in which user0150 has other contacts; then its copy there is damaged.
 		fake.AddUser(homingSIP(150), "ocs2", homingContacts(150, 4, "second")...)
-		cb.Annotations[ocsv1.AnnotationBackupNow] = "second"
-		Expect(k8sClient.Update(testCtx, cb)).To(Succeed())
+		updateObject(cb, func() {
+			cb.Annotations[ocsv1.AnnotationBackupNow] = "second"
+		})
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(cb), cb)).To(Succeed())
 			g.Expect(cb.Status.LastHandledRequest).To(Equal("second"))
@@ -539,10 +540,10 @@ var _ = Describe("UserHoming controller", func() {
 		}).Should(Succeed())
 		Expect(fake.Calls(ocs.OpMoveUsers)).To(BeZero())
 
-		h := &ocsv1.UserHoming{}
-		Expect(k8sClient.Get(testCtx, client.ObjectKey{Namespace: ns, Name: "homing"}, h)).To(Succeed())
-		h.Spec.Failover.Mode = ocsv1.FailoverAutomatic
-		Expect(k8sClient.Update(testCtx, h)).To(Succeed())
+		h := &ocsv1.UserHoming{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "homing"}}
+		updateObject(h, func() {
+			h.Spec.Failover.Mode = ocsv1.FailoverAutomatic
+		})
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
 			g.Expect(h.Status.LastOperation).NotTo(BeNil())
@@ -685,9 +686,9 @@ var _ = Describe("UserHoming controller with the emulator", func() {
 			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
 		}).Should(Succeed())
 
-		Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
-		pool.Spec.Servers[0].Maintenance = true
-		Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+		updateObject(pool, func() {
+			pool.Spec.Servers[0].Maintenance = true
+		})
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
 			g.Expect(h.Status.LastOperation).NotTo(BeNil())
@@ -703,9 +704,9 @@ var _ = Describe("UserHoming controller with the emulator", func() {
 			Expect(got.Contacts).To(Equal(want.Contacts), sip)
 		}
 
-		Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
-		pool.Spec.Servers[0].Maintenance = false
-		Expect(k8sClient.Update(testCtx, pool)).To(Succeed())
+		updateObject(pool, func() {
+			pool.Spec.Servers[0].Maintenance = false
+		})
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
 			g.Expect(h.Status.LastOperation.Type).To(Equal(ocsv1.OperationFailback))
