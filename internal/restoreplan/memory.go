@@ -1,0 +1,117 @@
+package restoreplan
+
+import "sync"
+
+// Memory remembers, per operation, what this process knows of whose contact list holds data, so
+// that a restore pass need not export every target again. Two facts make that knowledge:
+//
+//   - the users this process force-moved, when it ran every forced move of the operation and
+//     knows each outcome: such a user arrived with an empty list, and nobody else lost theirs;
+//   - the users a finished pass saw holding data (from an export or the memory) or filled itself.
+//
+// It is only a shortcut, never the truth: an import whose outcome is unknown spoils it, and a
+// restarted process starts empty and reads the servers afresh. It is safe for concurrent use.
+type Memory struct {
+	mu   sync.Mutex
+	byOp map[string]*opMemory
+}
+
+type opMemory struct {
+	// forcedHere: every forced move of the operation ran here with its outcome known.
+	forcedHere bool
+	moved      map[string]bool
+	// filled, when not nil, holds the users known to hold data: it wins over moved.
+	filled map[string]bool
+}
+
+// BeginForcedMoves starts the record of an operation none of whose users has moved yet: every
+// forced move of it will run in this process. It keeps a record already started.
+func (m *Memory) BeginForcedMoves(op string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byOp == nil {
+		m.byOp = map[string]*opMemory{}
+	}
+	if m.byOp[op] == nil {
+		m.byOp[op] = &opMemory{forcedHere: true, moved: map[string]bool{}}
+	}
+}
+
+// ForceMoved records users force-moved by this process. uncertain (a batch whose outcome is
+// unknown) means the forced moves are no longer all known.
+func (m *Memory) ForceMoved(op string, sips []string, uncertain bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.byOp[op]
+	if rec == nil {
+		return
+	}
+	if uncertain {
+		rec.forcedHere = false
+	}
+	for _, sip := range sips {
+		rec.moved[Key(sip)] = true
+	}
+}
+
+// Holds returns who is known to hold data, as a function of a key for Input.Holds, and whether
+// anything is known; false means the servers must be asked.
+func (m *Memory) Holds(op string) (func(key string) bool, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.byOp[op]
+	switch {
+	case rec == nil:
+		return nil, false
+	case rec.filled != nil:
+		filled := copySet(rec.filled)
+		return func(k string) bool { return filled[k] }, true
+	case rec.forcedHere:
+		moved := copySet(rec.moved)
+		return func(k string) bool { return !moved[k] }, true
+	default:
+		return nil, false
+	}
+}
+
+// Remember records, at the end of a pass whose every outcome is known, the users holding data.
+func (m *Memory) Remember(op string, filled map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byOp == nil {
+		m.byOp = map[string]*opMemory{}
+	}
+	rec := m.byOp[op]
+	if rec == nil {
+		rec = &opMemory{moved: map[string]bool{}}
+		m.byOp[op] = rec
+	}
+	rec.filled = copySet(filled)
+}
+
+// Spoil forgets what is known after an import whose outcome is unknown: some users may hold
+// data now that neither the forced moves nor the last pass tell of.
+func (m *Memory) Spoil(op string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rec := m.byOp[op]; rec != nil {
+		rec.forcedHere, rec.filled = false, nil
+	}
+}
+
+// Forget drops the record of a finished operation.
+func (m *Memory) Forget(op string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.byOp, op)
+}
+
+func copySet(s map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(s))
+	for k, v := range s {
+		if v {
+			out[k] = true
+		}
+	}
+	return out
+}
