@@ -146,8 +146,8 @@ func TestFill(t *testing.T) {
 			batches: [][]string{{sipOf(0), sipOf(1), sipOf(2), sipOf(3), sipOf(4), sipOf(5)}},
 		},
 		"users holding data are skipped and never imported": {
-			in:      func(in Input) Input { in.Holds = holdsSet(sipOf(1), sipOf(4)); return in },
-			read:    readable,
+			in:   func(in Input) Input { in.Holds = holdsSet(sipOf(1), sipOf(4)); return in },
+			read: readable,
 			// A batch closes at a user holding data, so that no mark's range holds one.
 			batches: [][]string{{sipOf(0)}, {sipOf(2), sipOf(3)}, {sipOf(5)}},
 			skipped: []Skip{{SIP: sipOf(1), Reason: HoldsData}, {SIP: sipOf(4), Reason: HoldsData}},
@@ -173,7 +173,11 @@ func TestFill(t *testing.T) {
 			skipped: []Skip{{SIP: sipOf(0), Reason: NothingToRestore}},
 		},
 		"batches are bounded per target; the rest waits for the next pass": {
-			in:      func(in Input) Input { in.BatchSize, in.BatchesPerTarget = 2, 2; in.Holds = holdsSet(sipOf(5)); return in },
+			in: func(in Input) Input {
+				in.BatchSize, in.BatchesPerTarget = 2, 2
+				in.Holds = holdsSet(sipOf(5))
+				return in
+			},
 			read:    readable,
 			batches: [][]string{{sipOf(0), sipOf(1)}, {sipOf(2), sipOf(3)}},
 			skipped: []Skip{{SIP: sipOf(5), Reason: HoldsData}},
