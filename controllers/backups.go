@@ -3,12 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
+		"time"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/backup"
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/restoreplan"
 )
 
 // repositoryPrefix is where a ContactBackup's snapshots live under spec.storage.path. Two
@@ -38,13 +38,10 @@ func openRepository(b *ocsv1.ContactBackup) (*backup.Repository, error) {
 	return backup.NewRepository(store, repositoryPrefix(b)), nil
 }
 
-// snapshotKey is the key of a user in a snapshot: "sip:" and the lower-cased user@host, so that
-// a restore finds the user whatever case the directory and the contact database use. It accepts
-// a SIP URI with or without its "sip:" prefix.
-func snapshotKey(sip string) string {
-	s := strings.ToLower(strings.TrimSpace(sip))
-	return "sip:" + strings.TrimPrefix(s, "sip:")
-}
+// snapshotKey is the key of a user in a snapshot (restoreplan.Key): "sip:" and the lower-cased
+// user@host, so that a restore finds the user whatever case the directory and the contact
+// database use.
+func snapshotKey(sip string) string { return restoreplan.Key(sip) }
 
 // newestContactsFor returns a user's contacts from the newest snapshot of repo taken at or before
 // notAfter whose copy verifies, and that snapshot's name. Snapshots passed over because their

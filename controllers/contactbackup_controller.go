@@ -69,8 +69,8 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := newStatusPatcher(r.Client, b)
-	defer func() { retErr = errors.Join(retErr, patcher.Patch(ctx, b, retErr)) }()
+	status := newStatusWriter(r.Client, b, "ContactBackup")
+	defer func() { retErr = errors.Join(retErr, status.Final(ctx, b, retErr)) }()
 
 	initConditions(b)
 	if b.Spec.Suspend {
@@ -88,7 +88,7 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 
-	facts, err := r.runIfDue(ctx, b, patcher, sched, now)
+	facts, err := r.runIfDue(ctx, b, status, sched, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -112,7 +112,7 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 // runIfDue runs a backup when the schedule or the backup-now annotation asks for one and the
 // pool can be backed up, and returns what it learned.
-func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.ContactBackup, patcher *statusPatcher, sched cron.Schedule, now time.Time) (backupFacts, error) {
+func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.ContactBackup, status *statusWriter, sched cron.Schedule, now time.Time) (backupFacts, error) {
 	var lastScheduled *time.Time
 	if t := b.Status.LastScheduleTime; t != nil {
 		lastScheduled = &t.Time
@@ -134,7 +134,7 @@ func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.Contact
 		// The run stays due: it starts once the pool's first probe round is in.
 		facts.waitingForPool = true
 	default:
-		if err := r.startRun(ctx, b, patcher); err != nil {
+		if err := r.startRun(ctx, b, status); err != nil {
 			return facts, err
 		}
 		outcome := r.runBackup(ctx, b, pool, now)
@@ -160,12 +160,13 @@ func pendingBackupRequest(b *ocsv1.ContactBackup) string {
 	return v
 }
 
-// startRun reports the run in status before it starts, so that Reconciling is True while it runs.
-func (r *ContactBackupReconciler) startRun(ctx context.Context, b *ocsv1.ContactBackup, patcher *statusPatcher) error {
+// startRun reports the run in a status checkpoint before it starts, so that Reconciling is True
+// while it runs; observedGeneration waits for the run's end.
+func (r *ContactBackupReconciler) startRun(ctx context.Context, b *ocsv1.ContactBackup, status *statusWriter) error {
 	setCondition(b, ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonBackingUp,
 		fmt.Sprintf("Exporting the contacts of OCSPool %s into a snapshot.", b.Spec.PoolRef.Name))
 	logf.FromContext(ctx).Info("Starting ContactBackup run", "OCSPool", klog.KRef(b.Namespace, b.Spec.PoolRef.Name))
-	return patcher.Patch(ctx, b, nil)
+	return status.Checkpoint(ctx, b)
 }
 
 // recordOutcome writes a run's result into status, events, metrics and the log.

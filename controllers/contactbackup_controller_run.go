@@ -53,42 +53,24 @@ type backupOutcome struct {
 	PruneErr error
 }
 
-// backupServingStates are the server states in which a server answers: maintenance drains users, it
-// does not stop the server.
-var backupServingStates = map[ocsv1.ServerState]bool{
-	ocsv1.ServerHealthy: true, ocsv1.ServerDraining: true, ocsv1.ServerDrained: true,
-}
-
-// backupServers splits the pool's servers, in spec order, into those to export and those to
-// skip, per the pool's status.
+// backupServers splits the pool's servers, in spec order, into those to export (they answer:
+// maintenance drains users, it does not stop the server) and those to skip, per the pool's status.
 func backupServers(pool *ocsv1.OCSPool) (serving []string, skipped []backupSkip) {
-	state := map[string]ocsv1.ServerStatus{}
-	for _, s := range pool.Status.Servers {
-		state[s.Name] = s
-	}
-	for _, s := range pool.Spec.Servers {
-		st, ok := state[s.Name]
+	for _, f := range newPoolView(pool).servers {
 		switch {
-		case !ok:
-			skipped = append(skipped, backupSkip{Name: s.Name, Reason: "not probed yet"})
-		case backupServingStates[st.State]:
-			serving = append(serving, s.Name)
+		case !f.reported:
+			skipped = append(skipped, backupSkip{Name: f.name, Reason: "not probed yet"})
+		case f.answers():
+			serving = append(serving, f.name)
 		default:
-			skipped = append(skipped, backupSkip{Name: s.Name, Reason: "state " + string(st.State)})
+			skipped = append(skipped, backupSkip{Name: f.name, Reason: "state " + string(f.state)})
 		}
 	}
 	return serving, skipped
 }
 
 // backupPoolReported reports whether the pool's status has a state for its servers yet.
-func backupPoolReported(pool *ocsv1.OCSPool) bool {
-	for _, s := range pool.Status.Servers {
-		if s.State != "" && s.State != ocsv1.ServerUnknown {
-			return true
-		}
-	}
-	return false
-}
+func backupPoolReported(pool *ocsv1.OCSPool) bool { return newPoolView(pool).reported() }
 
 // backupExport is what one server gave.
 type backupExport struct {

@@ -50,9 +50,6 @@ type poolRound struct {
 // secretRefIndex indexes OCSPools by the names of the Secrets they reference.
 const secretRefIndex = "ocspool.spec.servers.winrm.secretRefs"
 
-// errRoundInProgress marks a mid-pass status write: it must not claim observedGeneration.
-var errRoundInProgress = errors.New("probe round in progress")
-
 // maxConcurrentPoolRounds is how many pools are probed at once.
 const maxConcurrentPoolRounds = 4
 
@@ -75,8 +72,8 @@ func (r *OCSPoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ 
 		}
 		return ctrl.Result{}, fmt.Errorf("reading OCSPool %s: %w", req.NamespacedName, err)
 	}
-	patcher := newStatusPatcher(r.Client, pool)
-	defer func() { retErr = errors.Join(retErr, patcher.Patch(ctx, pool, retErr)) }()
+	status := newStatusWriter(r.Client, pool, "OCSPool")
+	defer func() { retErr = errors.Join(retErr, status.Final(ctx, pool, retErr)) }()
 
 	initConditions(pool)
 	if pool.Spec.Suspend {
@@ -84,7 +81,8 @@ func (r *OCSPoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ 
 		markSuspended(pool, "OCSPool")
 		return ctrl.Result{}, nil
 	}
-	h, err := healthSettingsOf(pool.Spec)
+	view := newPoolView(pool)
+	h, err := view.health, view.healthErr
 	if err != nil {
 		markStalled(pool, ocsv1.ReasonInternalError, "OCSPool "+err.Error()+".")
 		return ctrl.Result{}, reconcile.TerminalError(err)
@@ -95,7 +93,7 @@ func (r *OCSPoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ 
 	if due, wait := probeDue(prev.Time, h.Interval, now); !due && !r.mustProbeNow(pool, prev) {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.reconcileRound(ctx, pool, patcher, prev, h, now)
+	return r.reconcileRound(ctx, pool, status, prev, h, now)
 }
 
 // mustProbeNow reports a reason to probe before the interval has passed: the spec changed
@@ -109,7 +107,7 @@ func (r *OCSPoolReconciler) mustProbeNow(pool *ocsv1.OCSPool, prev *poolRound) b
 }
 
 // reconcileRound runs one probe round and reports it.
-func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSPool, patcher *statusPatcher,
+func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSPool, status *statusWriter,
 	prev *poolRound, h healthSettings, now time.Time) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 	agent, err := r.Agents.AgentFor(ctx, pool)
@@ -128,7 +126,7 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 		// the condition does not flap every probeInterval. Commit it before the probes run.
 		setCondition(pool, ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonProbing,
 			"Probing servers that have not been probed yet.")
-		if err := patcher.Patch(ctx, pool, errRoundInProgress); err != nil {
+		if err := status.Checkpoint(ctx, pool); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

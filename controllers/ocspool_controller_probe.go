@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -32,21 +33,10 @@ type healthSettings struct {
 }
 
 // healthSettingsOf parses spec.health. The API server validates the durations, so an error
-// means an object that bypassed validation.
+// means an object that bypassed validation; the settings returned then hold the defaults.
 func healthSettingsOf(spec ocsv1.OCSPoolSpec) (healthSettings, error) {
 	h := healthSettings{Interval: defaultProbeInterval, Timeout: defaultProbeTimeout,
 		Threshold: spec.Health.FailureThreshold, Services: spec.Health.Services}
-	var err error
-	if spec.Health.ProbeInterval != "" {
-		if h.Interval, err = time.ParseDuration(spec.Health.ProbeInterval); err != nil || h.Interval <= 0 {
-			return h, fmt.Errorf("spec.health.probeInterval %q is not a positive duration", spec.Health.ProbeInterval)
-		}
-	}
-	if spec.Health.ProbeTimeout != "" {
-		if h.Timeout, err = time.ParseDuration(spec.Health.ProbeTimeout); err != nil || h.Timeout <= 0 {
-			return h, fmt.Errorf("spec.health.probeTimeout %q is not a positive duration", spec.Health.ProbeTimeout)
-		}
-	}
 	if h.Threshold < 1 {
 		h.Threshold = defaultFailureThreshold
 	}
@@ -54,7 +44,32 @@ func healthSettingsOf(spec ocsv1.OCSPoolSpec) (healthSettings, error) {
 		// Both products name their front-end service RtcSrv.
 		h.Services = []string{ocs.DefaultService}
 	}
+	interval, err := positiveDuration(spec.Health.ProbeInterval, defaultProbeInterval)
+	if err != nil {
+		return h, fmt.Errorf("spec.health.probeInterval %q is not a positive duration", spec.Health.ProbeInterval)
+	}
+	h.Interval = interval
+	timeout, err := positiveDuration(spec.Health.ProbeTimeout, defaultProbeTimeout)
+	if err != nil {
+		return h, fmt.Errorf("spec.health.probeTimeout %q is not a positive duration", spec.Health.ProbeTimeout)
+	}
+	h.Timeout = timeout
 	return h, nil
+}
+
+// positiveDuration parses s, def when s is empty.
+func positiveDuration(s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return def, err
+	}
+	if d <= 0 {
+		return def, errors.New("not positive")
+	}
+	return d, nil
 }
 
 // probeServers probes every server of pool at once, each bounded by the probe timeout, then

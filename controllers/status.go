@@ -110,48 +110,86 @@ func trimMessage(s string) string {
 	return s[:cut] + "..."
 }
 
-// statusPatcher writes an object's status once per reconcile, from a deferred call.
-type statusPatcher struct {
+// statusWriter is the one way a controller writes the status of its object, in two modes:
+//
+//   - Checkpoint, before a step that changes the world (a move batch, a contact import, a
+//     backup run): the record of what is about to happen survives a crash during the step, and
+//     a writer whose view is stale (another manager wrote since) is fenced off: it fails here
+//     and does not act;
+//   - Final, deferred at the end of every pass: everything the pass learned.
+//
+// Only Final claims observedGeneration, and only for a pass that ran to its end (a checkpoint
+// is by definition in the middle of one).
+type statusWriter struct {
 	client client.Client
+	kind   string
+	// before is the object as last read or written: patches are computed against it.
 	before client.Object
+	// fenced: a checkpoint found that someone else wrote the object; Final writes nothing.
+	fenced bool
 }
 
-func newStatusPatcher(c client.Client, obj statusObject) *statusPatcher {
-	return &statusPatcher{client: c, before: obj.DeepCopyObject().(client.Object)}
+func newStatusWriter(c client.Client, obj statusObject, kind string) *statusWriter {
+	return &statusWriter{client: c, kind: kind, before: obj.DeepCopyObject().(client.Object)}
 }
 
-// Patch stamps observedGeneration (only when the pass succeeded or ended in a terminal error,
+// Checkpoint writes the status now, with an optimistic lock and no retry, without claiming
+// observedGeneration. A conflict (or the object gone) fences the writer. The object is
+// replaced by the API server's answer: callers hold no pointer into its status across it.
+func (w *statusWriter) Checkpoint(ctx context.Context, obj statusObject) error {
+	cs := obj.GetCommonStatus()
+	cs.Phase = derivePhase(cs.Conditions)
+	err := w.client.Status().Patch(ctx, obj, client.MergeFromWithOptions(w.before, client.MergeFromWithOptimisticLock{}))
+	if err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			w.fenced = true
+		}
+		return fmt.Errorf("writing a status checkpoint of %s %s: %w", w.kind, client.ObjectKeyFromObject(obj), err)
+	}
+	w.before = obj.DeepCopyObject().(client.Object)
+	return nil
+}
+
+// Final stamps observedGeneration (only when the pass succeeded or ended in a terminal error,
 // whose Stalled condition does describe this generation; a pass that failed part way never
-// claims to have seen the spec), derives the phase, and sends one optimistic-lock merge patch to the
-// status subresource; nothing is sent when nothing changed. On a conflict it re-reads the object
-// and re-applies the status this controller owns.
-func (p *statusPatcher) Patch(ctx context.Context, obj statusObject, reconcileErr error) error {
+// claims to have seen the spec), derives the phase, and sends one optimistic-lock merge patch to
+// the status subresource; nothing is sent when nothing changed or the writer is fenced. On a
+// conflict it re-reads the object and re-applies the status this controller owns.
+func (w *statusWriter) Final(ctx context.Context, obj statusObject, reconcileErr error) error {
+	if w.fenced {
+		// Another writer changed the object since it was read: this status is stale and must
+		// not overwrite its record. The next pass reads the new one.
+		return nil
+	}
 	cs := obj.GetCommonStatus()
 	if reconcileErr == nil || errors.Is(reconcileErr, reconcile.TerminalError(nil)) {
 		cs.ObservedGeneration = obj.GetGeneration()
 	}
 	cs.Phase = derivePhase(cs.Conditions)
 
-	base := p.before
+	base := w.before
 	for attempt := 0; ; attempt++ {
 		data, err := client.MergeFrom(base).Data(obj)
 		if err != nil {
-			return fmt.Errorf("computing status patch of %s: %w", client.ObjectKeyFromObject(obj), err)
+			return fmt.Errorf("computing the status patch of %s %s: %w", w.kind, client.ObjectKeyFromObject(obj), err)
 		}
 		if string(data) == "{}" {
 			return nil
 		}
-		err = p.client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		err = w.client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 		if err == nil || apierrors.IsNotFound(err) {
-			p.before = obj.DeepCopyObject().(client.Object)
+			w.before = obj.DeepCopyObject().(client.Object)
 			return nil
 		}
 		if !apierrors.IsConflict(err) || attempt >= retry.DefaultRetry.Steps {
-			return fmt.Errorf("patching status of %s: %w", client.ObjectKeyFromObject(obj), err)
+			return fmt.Errorf("patching the status of %s %s: %w", w.kind, client.ObjectKeyFromObject(obj), err)
 		}
 		fresh := obj.DeepCopyObject().(statusObject)
-		if err := p.client.Get(ctx, client.ObjectKeyFromObject(obj), fresh); err != nil {
-			return client.IgnoreNotFound(err)
+		if err := w.client.Get(ctx, client.ObjectKeyFromObject(obj), fresh); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("re-reading %s %s after a conflict: %w", w.kind, client.ObjectKeyFromObject(obj), err)
 		}
 		base = fresh.DeepCopyObject().(client.Object)
 		copyStatus(obj, fresh)

@@ -2,16 +2,14 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -24,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
-	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/restoreplan"
 )
 
 // homingPoolIndex indexes UserHomings by spec.poolRef.name, so that a change of an OCSPool wakes
@@ -52,8 +50,9 @@ type UserHomingReconciler struct {
 	Clock     clock.Clock
 	Recorder  events.EventRecorder
 
-	filled     filledCache
-	forcedHere forcedCache
+	// restores remembers, per failover, who is known to hold contacts: a shortcut that spares a
+	// restore pass the export of every target.
+	restores restoreplan.Memory
 }
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=userhomings,verbs=get;list;watch;update;patch
@@ -62,74 +61,26 @@ type UserHomingReconciler struct {
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile reconciles one UserHoming: read the pool and the directory, plan, run one wave of
-// the current operation, report.
+// Reconcile reconciles one UserHoming: read the pool and the directory, choose the operation,
+// run its steps for one wave, report.
 func (r *UserHomingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	homing := &ocsv1.UserHoming{}
 	if err := r.APIReader.Get(ctx, req.NamespacedName, homing); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	s := &homingScope{homing: homing, now: r.Clock.Now(), patcher: newStatusPatcher(r.Client, homing)}
-	defer func() {
-		if s.fenced {
-			// Another writer changed the object since it was read: our status is stale and must not
-			// overwrite its record. The next pass reads the new one.
-			return
-		}
-		if retErr != nil && s.report.stalledReason == "" {
-			s.report.passError = retErr.Error()
-		}
-		applyHomingStatus(homing, &s.report)
-		retErr = errors.Join(retErr, s.patcher.Patch(ctx, homing, retErr))
-	}()
+	s := &homingScope{homing: homing, now: r.Clock.Now(), status: newStatusWriter(r.Client, homing, "UserHoming")}
+	defer func() { retErr = s.writeFinal(ctx, retErr) }()
 
 	initConditions(homing)
 	if homing.Spec.Suspend {
+		// Nothing runs; the spec change that resumes it wakes us.
 		s.report.suspended = true
 		return ctrl.Result{}, nil
 	}
-
-	// Until a phase says otherwise, the recorded operation is still running (a pass that fails
-	// early must not report it idle).
-	s.report.running = runningOperation(homing)
-
-	pool := &ocsv1.OCSPool{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: homing.Namespace, Name: homing.Spec.PoolRef.Name}, pool)
-	if apierrors.IsNotFound(err) {
-		// The pool watch wakes us when it appears; the requeue only backs it up.
-		s.report.poolMissing = true
-		return ctrl.Result{RequeueAfter: poolMissingRequeue}, nil
+	if done, res, err := r.readPool(ctx, s); done {
+		return res, err
 	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading OCSPool %s/%s: %w", homing.Namespace, homing.Spec.PoolRef.Name, err)
-	}
-	s.pool = pool
-	s.facts = homingServerFacts(pool)
-	for _, f := range s.facts {
-		if !f.serving() {
-			desc := string(f.state)
-			if f.maintenance {
-				desc += ", maintenance"
-			}
-			s.report.notServing = append(s.report.notServing, fmt.Sprintf("%s (%s)", f.name, desc))
-		}
-	}
-	if len(pool.Status.Servers) == 0 {
-		// Nothing is known about the servers yet; the pool's first status update wakes us.
-		s.report.poolNotReady = true
-		return ctrl.Result{}, nil
-	}
-
-	agent, err := r.Agents.AgentFor(ctx, pool)
-	if se, ok := asSecretError(err); ok {
-		s.report.stalledReason, s.report.stalledMessage = se.Reason, se.Error()
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("getting the agent of OCSPool %s/%s: %w", pool.Namespace, pool.Name, err)
-	}
-	s.agent = agent
-	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("OCSPool", homingRef(pool)))
+	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("OCSPool", klog.KObj(s.pool.pool)))
 	res, err := r.reconcileHoming(ctx, s)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -137,15 +88,37 @@ func (r *UserHomingReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return soonestGateRequeue(res, s.report.gates), nil
 }
 
-// soonestGateRequeue brings the requeue forward to the moment a failover delay ends: no watch
-// fires then.
-func soonestGateRequeue(res ctrl.Result, gates map[string]*gateObjection) ctrl.Result {
-	for _, o := range gates {
-		if o.RequeueAfter > 0 && (res.RequeueAfter == 0 || o.RequeueAfter < res.RequeueAfter) {
-			res.RequeueAfter = o.RequeueAfter
-		}
+// readPool reads the OCSPool and its agent into the scope. done means the pass ends here, with
+// res and err.
+func (r *UserHomingReconciler) readPool(ctx context.Context, s *homingScope) (done bool, res ctrl.Result, err error) {
+	h := s.homing
+	pool := &ocsv1.OCSPool{}
+	err = r.Get(ctx, types.NamespacedName{Namespace: h.Namespace, Name: h.Spec.PoolRef.Name}, pool)
+	if apierrors.IsNotFound(err) {
+		// The pool watch wakes us when it appears; the requeue only backs it up.
+		s.report.poolMissing = true
+		return true, ctrl.Result{RequeueAfter: poolMissingRequeue}, nil
 	}
-	return res
+	if err != nil {
+		return true, ctrl.Result{}, fmt.Errorf("reading OCSPool %s/%s: %w", h.Namespace, h.Spec.PoolRef.Name, err)
+	}
+	s.pool = newPoolView(pool)
+	s.report.notServing = notServingOf(s.pool)
+	if len(pool.Status.Servers) == 0 {
+		// Nothing is known about the servers yet; the pool's first status update wakes us.
+		s.report.poolNotReady = true
+		return true, ctrl.Result{}, nil
+	}
+	agent, err := r.Agents.AgentFor(ctx, pool)
+	if se, ok := asSecretError(err); ok {
+		s.report.stalledReason, s.report.stalledMessage = se.Reason, se.Error()
+		return true, ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if err != nil {
+		return true, ctrl.Result{}, fmt.Errorf("getting the agent of OCSPool %s: %w", s.pool.key(), err)
+	}
+	s.agent = agent
+	return false, ctrl.Result{}, nil
 }
 
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.
@@ -204,7 +177,7 @@ func poolStates(p *ocsv1.OCSPool) string {
 func (r *UserHomingReconciler) homingsForPool(ctx context.Context, o client.Object) []reconcile.Request {
 	var list ocsv1.UserHomingList
 	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{homingPoolIndex: o.GetName()}); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing the UserHomings of an OCSPool", "OCSPool", homingRef(o))
+		logf.FromContext(ctx).Error(err, "Listing the UserHomings of an OCSPool", "OCSPool", klog.KObj(o))
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
@@ -213,66 +186,3 @@ func (r *UserHomingReconciler) homingsForPool(ctx context.Context, o client.Obje
 	}
 	return out
 }
-
-// homingScope is the state of one pass, shared by the phase functions.
-type homingScope struct {
-	homing  *ocsv1.UserHoming
-	patcher *statusPatcher
-	now     time.Time
-	// pool, facts: set once the OCSPool is read; facts are in spec order.
-	pool  *ocsv1.OCSPool
-	facts []serverFact
-	// agent: set once the pool has servers.
-	agent ocs.Agent
-	// users: this pass's directory listing, set by reconcileHoming.
-	users []ocs.HomedUser
-	// report: facts for the conditions, turned into status by applyHomingStatus.
-	report homingReport
-	// fenced: a commit found that someone else wrote the object; no status is written.
-	fenced bool
-}
-
-// fact returns the fact of the named server, nil if it is not in the pool.
-func (s *homingScope) fact(name string) *serverFact {
-	for i := range s.facts {
-		if s.facts[i].name == name {
-			return &s.facts[i]
-		}
-	}
-	return nil
-}
-
-// commit writes the status now, with an optimistic lock and no retry, before a mutating step:
-// the operation record then survives a crash during the step, and a manager whose view is stale
-// (another manager wrote since) fails here and does not act.
-func (r *UserHomingReconciler) commit(ctx context.Context, s *homingScope) error {
-	h := s.homing
-	applyHomingStatus(h, &s.report)
-	h.Status.Phase = derivePhase(h.Status.Conditions)
-	// The phase functions hold a pointer to the record; decoding the answer replaces it.
-	op := h.Status.LastOperation
-	err := r.Status().Patch(ctx, h, client.MergeFromWithOptions(s.patcher.before, client.MergeFromWithOptimisticLock{}))
-	if op != nil && h.Status.LastOperation != nil && h.Status.LastOperation != op {
-		*op = *h.Status.LastOperation
-		h.Status.LastOperation = op
-	}
-	if err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			s.fenced = true
-		}
-		return fmt.Errorf("committing the operation record of UserHoming %s/%s: %w", h.Namespace, h.Name, err)
-	}
-	s.patcher.before = h.DeepCopy()
-	return nil
-}
-
-// event records an event on the UserHoming.
-func (r *UserHomingReconciler) event(s *homingScope, warning bool, reason, action, format string, args ...any) {
-	t := corev1.EventTypeNormal
-	if warning {
-		t = corev1.EventTypeWarning
-	}
-	r.Recorder.Eventf(s.homing, nil, t, reason, action, format, args...)
-}
-
-func homingRef(o metav1.Object) string { return o.GetNamespace() + "/" + o.GetName() }

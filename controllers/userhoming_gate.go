@@ -1,43 +1,23 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 )
 
-// serverFact is what the UserHoming controller knows about one server, from the OCSPool's spec
-// (maintenance) and status (state, lastTransitionTime).
-type serverFact struct {
-	name        string
-	state       ocsv1.ServerState
-	maintenance bool
-	// since is when state last changed; the failover delay is measured from it.
-	since time.Time
-	// homed is the number of users homed on the server in this pass's directory listing.
-	homed int
-}
+// The failover gate: every check that stands between a down server and the forced move of its
+// users. The pool's facts pass the chain failoverGate (pure), then stillDown asks the sources
+// directly. What the gate reads of the pool is the contract written in poolview.go.
 
-// serving: may receive and keep users.
-func (f serverFact) serving() bool { return f.state == ocsv1.ServerHealthy && !f.maintenance }
-
-// drainable: in maintenance and answering, so its users leave with planned moves.
-func (f serverFact) drainable() bool {
-	if !f.maintenance {
-		return false
-	}
-	switch f.state {
-	case ocsv1.ServerHealthy, ocsv1.ServerDraining, ocsv1.ServerDrained:
-		return true
-	}
-	return false
-}
-
-// down: the pool reports that WinRM does not answer or a required service does not run.
-func (f serverFact) down() bool {
-	return f.state == ocsv1.ServerUnreachable || f.state == ocsv1.ServerUnhealthy
-}
+// defaultFailoverDelay applies when spec.failover.delay is empty (the API defaults it).
+const defaultFailoverDelay = 60 * time.Second
 
 // gateInput is everything the failover gate decides on, for one server.
 type gateInput struct {
@@ -128,9 +108,76 @@ func noServingServer(in gateInput) *gateObjection {
 	}
 }
 
-func stateOrUnknown(s ocsv1.ServerState) ocsv1.ServerState {
-	if s == "" {
-		return ocsv1.ServerUnknown
+// evaluateGates runs the failover gate for every down server. It returns the objections by server
+// and the servers to fail over from now.
+func (s *homingScope) evaluateGates() (map[string]*gateObjection, []string) {
+	serving := len(s.pool.servingNames())
+	delay := defaultFailoverDelay
+	if d, err := time.ParseDuration(s.homing.Spec.Failover.Delay); err == nil && d > 0 {
+		delay = d
 	}
-	return s
+	mode := s.homing.Spec.Failover.Mode
+	if mode == "" {
+		mode = ocsv1.FailoverAutomatic
+	}
+	objections := map[string]*gateObjection{}
+	var from []string
+	for _, f := range s.pool.servers {
+		if !f.down() {
+			continue
+		}
+		o := evaluateGate(gateInput{server: f, now: s.now, delay: delay, mode: mode, servingServers: serving})
+		switch {
+		case o == nil && f.homed > 0:
+			from = append(from, f.name)
+		case o == nil:
+			// Down for good but nobody left on it: nothing to fail over (Degraded says it is down).
+		default:
+			objections[f.name] = o
+		}
+	}
+	return objections, from
+}
+
+// stillDown asks each source directly whether it answers with every service running, and keeps
+// those that do not. The pool status may be stale, and force-moving the users of a server that
+// works would strand their contacts for nothing.
+func (r *UserHomingReconciler) stillDown(ctx context.Context, s *homingScope, from []string) []string {
+	var down []string
+	for _, name := range from {
+		st, err := s.agent.ServiceHealth(ctx, name, s.pool.health.Services)
+		if err != nil || !servicesAllRunning(st) {
+			down = append(down, name)
+			continue
+		}
+		s.report.gates[name] = &gateObjection{
+			Reason:       ocsv1.ReasonServerAnswering,
+			Message:      fmt.Sprintf("OCSPool %s reports server %s down, but it answered with every service running: no user is force-moved.", s.pool.key(), name),
+			RequeueAfter: s.pool.recheckInterval(),
+		}
+		if c := meta.FindStatusCondition(s.homing.Status.Conditions, ocsv1.ConditionReady); c == nil || c.Reason != ocsv1.ReasonServerAnswering {
+			r.event(s, true, ocsv1.ReasonServerAnswering, "Failover", "Server %s answered a direct check with every service running; no user is force-moved.", name)
+		}
+	}
+	return down
+}
+
+func servicesAllRunning(st []ocs.ServiceStatus) bool {
+	for _, s := range st {
+		if !s.Running {
+			return false
+		}
+	}
+	return len(st) > 0
+}
+
+// soonestGateRequeue brings the requeue forward to the moment a failover delay ends: no watch
+// fires then.
+func soonestGateRequeue(res ctrl.Result, gates map[string]*gateObjection) ctrl.Result {
+	for _, o := range gates {
+		if o.RequeueAfter > 0 && (res.RequeueAfter == 0 || o.RequeueAfter < res.RequeueAfter) {
+			res.RequeueAfter = o.RequeueAfter
+		}
+	}
+	return res
 }

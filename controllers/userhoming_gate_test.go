@@ -103,35 +103,6 @@ func TestUserHomingFailoverManualMessageNamesTheCommand(t *testing.T) {
 	g.Expect(o.Message).To(ContainSubstring("1000 users"))
 }
 
-func TestUserHomingServerFacts(t *testing.T) {
-	g := NewWithT(t)
-	since := metav1.NewTime(time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC))
-	pool := &ocsv1.OCSPool{
-		Spec: ocsv1.OCSPoolSpec{Servers: []ocsv1.ServerSpec{{Name: "a"}, {Name: "b", Maintenance: true}, {Name: "c"}, {Name: "d", Maintenance: true}}},
-		Status: ocsv1.OCSPoolStatus{Servers: []ocsv1.ServerStatus{
-			{Name: "a", State: ocsv1.ServerHealthy},
-			{Name: "b", State: ocsv1.ServerDraining},
-			{Name: "c", State: ocsv1.ServerUnreachable, LastTransitionTime: &since},
-			{Name: "d", State: ocsv1.ServerUnhealthy},
-		}},
-	}
-	facts := homingServerFacts(pool)
-	g.Expect(facts).To(HaveLen(4))
-	type want struct{ serving, drainable, down bool }
-	got := map[string]want{}
-	for _, f := range facts {
-		got[f.name] = want{f.serving(), f.drainable(), f.down()}
-	}
-	g.Expect(got).To(Equal(map[string]want{
-		"a": {serving: true},
-		"b": {drainable: true},
-		"c": {down: true},
-		// In maintenance but not answering: its users can only leave by a failover.
-		"d": {down: true},
-	}))
-	g.Expect(facts[2].since).To(Equal(since.Time))
-}
-
 func TestUserHomingSoonestGateRequeue(t *testing.T) {
 	g := NewWithT(t)
 	gates := map[string]*gateObjection{

@@ -167,31 +167,3 @@ func TestUserHomingDescribeFailures(t *testing.T) {
 	msg := describeHomingFailures([]moveFailure{{"sip:a@x", "boom"}, {"sip:b@x", "boom"}, {"sip:c@x", "boom"}, {"sip:d@x", "boom"}}, "move")
 	g.Expect(msg).To(Equal("The move of 4 users failed (sip:a@x, sip:b@x, sip:c@x and 1 more): boom"))
 }
-
-func TestUserHomingForcedCache(t *testing.T) {
-	g := NewWithT(t)
-	var c forcedCache
-
-	// No record: a manager that did not see the failover from its start must export.
-	c.add("a", []string{"sip:u1@corp.example.com"}, false)
-	_, ok := c.get("a")
-	g.Expect(ok).To(BeFalse())
-
-	c.start("b")
-	c.add("b", []string{"sip:U1@corp.example.com", "sip:u2@corp.example.com"}, false)
-	users, ok := c.get("b")
-	g.Expect(ok).To(BeTrue())
-	g.Expect(users).To(HaveKey(snapshotKey("sip:u1@corp.example.com")))
-	g.Expect(users).To(HaveLen(2))
-
-	// A batch whose outcome was lost spoils the record for good.
-	c.add("b", nil, true)
-	c.add("b", []string{"sip:u3@corp.example.com"}, false)
-	_, ok = c.get("b")
-	g.Expect(ok).To(BeFalse())
-
-	c.start("d")
-	c.drop("d")
-	_, ok = c.get("d")
-	g.Expect(ok).To(BeFalse())
-}

@@ -1,0 +1,185 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/backup"
+	"github.com/ocsha/ocs-ha-operator/internal/placement"
+)
+
+// The Failover operation: users of servers down for longer than spec.failover.delay are
+// force-moved to the serving servers (their contacts stay on the dead server), then their
+// contacts are restored from the snapshot pinned when it started. Its steps are startFailover
+// (when the gate lets it start), forceMoveWave, restoreWave (userhoming_restore.go) and
+// completeFailover.
+
+// startFailover re-checks the sources, pins the snapshot contacts will come from and records the
+// operation; a planned operation still running is superseded.
+func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope) (ctrl.Result, error) {
+	if s.op() != nil {
+		r.finish(s, fmt.Sprintf("Superseded by a failover from %s.", strings.Join(s.failFrom, ", ")))
+	}
+	from := r.stillDown(ctx, s, s.failFrom)
+	if len(from) == 0 {
+		return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
+	}
+	s.sourcesChecked = true
+	downSince := s.now
+	for _, name := range from {
+		if f := s.pool.fact(name); f != nil && !f.since.IsZero() && f.since.Before(downSince) {
+			downSince = f.since
+		}
+	}
+	snap, note := r.pickSnapshot(ctx, s, from, downSince)
+	op := s.start(ocsv1.OperationFailover, from, s.homedOn(from))
+	restore := note
+	if snap != nil {
+		op.Snapshot = snap.Name
+		t := metav1.NewTime(snap.Time)
+		op.SnapshotTime = &t
+		restore = "contacts are restored from snapshot " + op.Snapshot
+	} else {
+		op.Message = note
+	}
+	failovers.WithLabelValues(s.pool.key()).Inc()
+	r.event(s, false, "FailoverStarted", "Failover", "%s down since %s, longer than spec.failover.delay: force-moving %d users to the serving servers; %s",
+		strings.Join(from, ", "), downSince.UTC().Format(time.RFC3339), op.Total, restore)
+	logf.FromContext(ctx).Info("Started a failover", "operation", op.ID, "from", from, "count", op.Total, "snapshot", op.Snapshot)
+	return ctrl.Result{}, nil
+}
+
+// forceMoveWave runs one wave of forced moves while the step is Moving; once nobody is left on
+// the sources, the step becomes Restoring and the next step takes over.
+func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope) (ctrl.Result, error) {
+	op := s.op()
+	if op.Step != stepMoving {
+		return ctrl.Result{}, nil
+	}
+	evacuate := s.evacuated(op)
+	plan := s.plan(evacuate, false, -1)
+	s.recordPlan(plan)
+	op.Moved = clampCount(op.Total-int32(s.homedOn(op.From)), 0, op.Total)
+	op.Forced = op.Moved
+	wave := selectWave(plan.Batches, func(b placement.Batch) bool { return b.Forced && evacuate[b.From] }, batchesPerPass)
+	if len(wave) == 0 {
+		r.event(s, false, "UsersForceMoved", "Failover", "%d users force-moved off %s; their contacts stayed on the dead server.", op.Forced, strings.Join(op.From, ", "))
+		op.Step = stepRestoring
+		op.Failed, op.FailedPasses, op.FailureDigest = 0, 0, ""
+		return ctrl.Result{}, nil
+	}
+	if r.sourceCameBack(ctx, s, op, evacuate) {
+		r.finishFailover(s, "Aborted before the first forced move: a source answered a direct check.")
+		return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
+	}
+	key := homingKey(s, op)
+	if op.Moved == 0 {
+		// Nobody has moved yet: every forced move of this failover happens in this process.
+		r.restores.BeginForcedMoves(key)
+	}
+	res, err := r.runWave(ctx, s, wave)
+	r.restores.ForceMoved(key, res.moved, res.uncertain || err != nil)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	op = s.op() // the checkpoint replaced the record
+	op.Moved = clampCount(op.Moved+int32(res.ok), 0, op.Total)
+	op.Forced = op.Moved
+	return r.afterWave(s, res), nil
+}
+
+// evacuated names the sources still evacuated: only those that still pass the gate. One that came
+// back keeps its users (and their contacts), and the restore covers those already moved.
+func (s *homingScope) evacuated(op *ocsv1.Operation) map[string]bool {
+	evacuate := map[string]bool{}
+	for _, name := range op.From {
+		if f := s.pool.fact(name); f != nil && f.down() && s.report.gates[name] == nil {
+			evacuate[name] = true
+		}
+	}
+	return evacuate
+}
+
+// sourceCameBack asks the sources of a resumed failover that never moved anybody whether they
+// answer again: then the failover is aborted. A failover started in this pass was just checked.
+func (r *UserHomingReconciler) sourceCameBack(ctx context.Context, s *homingScope, op *ocsv1.Operation, evacuate map[string]bool) bool {
+	if s.sourcesChecked || op.Moved != 0 || op.BatchesDone != 0 {
+		return false
+	}
+	sources := make([]string, 0, len(evacuate))
+	for name := range evacuate {
+		sources = append(sources, name)
+	}
+	sort.Strings(sources)
+	return len(r.stillDown(ctx, s, sources)) < len(sources)
+}
+
+// completeFailover ends a failover whose moves and restore are done.
+func (r *UserHomingReconciler) completeFailover(_ context.Context, s *homingScope) (ctrl.Result, error) {
+	op := s.op()
+	msg := op.Message
+	if op.Snapshot != "" {
+		msg = fmt.Sprintf("%d users force-moved, contacts of %d users restored from snapshot %s.", op.Forced, op.ContactsRestored, op.Snapshot)
+	}
+	r.event(s, false, "ContactsRestored", "Restore", "%s", msg)
+	r.finishFailover(s, msg)
+	return ctrl.Result{RequeueAfter: nextWave}, nil
+}
+
+// finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).
+func (r *UserHomingReconciler) finishFailover(s *homingScope, message string) {
+	op := s.op()
+	r.restores.Forget(homingKey(s, op))
+	op.Message = ""
+	r.finish(s, message)
+}
+
+// pickSnapshot chooses the snapshot contacts are restored from: the newest one taken at or before
+// the sources went down that holds every source (a snapshot taken while a source was down skipped
+// it). nil and a sentence saying why when there is none.
+func (r *UserHomingReconciler) pickSnapshot(ctx context.Context, s *homingScope, from []string, before time.Time) (*backup.Manifest, string) {
+	repo, note := r.restoreRepository(ctx, s)
+	if repo == nil {
+		return nil, note
+	}
+	ms, err := repo.List(ctx)
+	if err != nil {
+		r.event(s, true, "CorruptSnapshot", "Restore", "Some snapshots could not be read and are passed over: %v", err)
+		if len(ms) == 0 {
+			return nil, fmt.Sprintf("Contacts were not restored: the snapshots could not be listed: %v", err)
+		}
+	}
+	// lastTransitionTime has whole seconds: a snapshot in the same second may still predate the
+	// crash. One taken after it cannot hold the source: the backup skips a server that is down.
+	notAfter := before.Truncate(time.Second).Add(time.Second)
+	for _, m := range ms {
+		if m.Time.After(notAfter) || snapshotSkipsAny(m, from) {
+			continue
+		}
+		return m, ""
+	}
+	return nil, fmt.Sprintf("Contacts were not restored: no snapshot of ContactBackup %s/%s taken before %s holds %s.",
+		s.homing.Namespace, s.homing.Spec.ContactRestore.BackupRef.Name, before.UTC().Format(time.RFC3339), strings.Join(from, ", "))
+}
+
+func snapshotSkipsAny(m *backup.Manifest, servers []string) bool {
+	for _, e := range m.Servers {
+		if !e.Skipped {
+			continue
+		}
+		for _, name := range servers {
+			if e.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,315 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/backup"
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/restoreplan"
+)
+
+// The restore step of a failover. Whom to restore is derived from reality at every pass, never
+// stored (internal/restoreplan decides it): a user restored already, or who made new contacts
+// since the move, holds data and is never overwritten, so a resumed pass neither restores twice
+// nor clobbers newer data. Before its imports a pass writes their marks in a checkpoint, so that
+// the next pass counts the imports a crash kept from being counted.
+
+// maxPendingRestores is the bound of status.lastOperation.pendingRestores (its
+// +kubebuilder:validation:MaxItems).
+const maxPendingRestores = 64
+
+// restoreWave runs one wave of contact imports. It hands over to the next step once nothing is
+// left to restore.
+func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) (ctrl.Result, error) {
+	op := s.op()
+	if op.Step == stepRestoring {
+		s.recordPlan(s.plan(nil, false, -1))
+	}
+	if op.Snapshot == "" {
+		return ctrl.Result{}, nil
+	}
+	src, err := r.openRestoreSource(ctx, s)
+	if err != nil || src == nil {
+		return ctrl.Result{}, err
+	}
+	plan, err := r.planRestore(ctx, s, src)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// Imports of a pass that died before its status write: their users that hold data now were
+	// restored by it.
+	op.ContactsRestored += int32(plan.Settled)
+	contactsRestored.WithLabelValues(s.pool.key()).Add(float64(plan.Settled))
+	op.PendingRestores = nil
+
+	wave, err := plan.Fill(src.reader(ctx))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.reportCorrupt(s, src)
+	if wave.Done() {
+		r.restoreDone(s, wave)
+		return ctrl.Result{}, nil
+	}
+	for _, b := range wave.Batches {
+		m := b.Mark()
+		op.PendingRestores = append(op.PendingRestores, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
+	}
+	op.Step = stepRestoring
+	if err := s.checkpoint(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	outcomes := make([]importOutcome, len(wave.Batches))
+	atOnce(len(wave.Batches), func(i int) {
+		b := wave.Batches[i]
+		res, err := s.agent.ImportContacts(ctx, b.Server, &contacts.Document{Resources: b.Resources})
+		outcomes[i] = importOutcome{results: res, err: err}
+	})
+	if ctx.Err() != nil {
+		// Shutting down: the marks are in the checkpoint and the next manager counts what was
+		// imported.
+		return ctrl.Result{}, ctx.Err()
+	}
+	return r.tallyImports(s, plan, wave, outcomes), nil
+}
+
+// restoreSource is the snapshot a failover restores from, with the older ones that stand in for
+// a user whose copy in it is corrupt.
+type restoreSource struct {
+	repo      *backup.Repository
+	snapshots []*backup.Manifest
+	pinned    *backup.Manifest
+	table     map[string]backup.UserEntry
+	ref       string
+	// corrupt names the snapshots passed over because a user's copy in them is corrupt.
+	corrupt map[string]bool
+}
+
+// openRestoreSource opens the pinned snapshot of the running failover. nil without an error
+// means that nothing can be restored; status.lastOperation.message then says why.
+func (r *UserHomingReconciler) openRestoreSource(ctx context.Context, s *homingScope) (*restoreSource, error) {
+	op := s.op()
+	repo, note := r.restoreRepository(ctx, s)
+	if repo == nil {
+		op.Message = note
+		return nil, nil
+	}
+	ref := s.homing.Namespace + "/" + s.homing.Spec.ContactRestore.BackupRef.Name
+	ms, listErr := repo.List(ctx)
+	if len(ms) == 0 && listErr != nil {
+		return nil, fmt.Errorf("listing the snapshots of ContactBackup %s: %w", ref, listErr)
+	}
+	pinned := pinnedSnapshot(ms, op, s)
+	if pinned == nil {
+		op.Message = fmt.Sprintf("Contacts were not restored: snapshot %s is gone and no older one exists.", op.Snapshot)
+		return nil, nil
+	}
+	table, err := repo.Users(ctx, pinned)
+	if err != nil {
+		return nil, fmt.Errorf("reading the user table of snapshot %s of ContactBackup %s: %w", pinned.Name, ref, err)
+	}
+	return &restoreSource{repo: repo, snapshots: ms, pinned: pinned, table: table, ref: ref, corrupt: map[string]bool{}}, nil
+}
+
+// pinnedSnapshot finds the failover's snapshot; when it was pruned since, the newest one not
+// newer stands in for it.
+func pinnedSnapshot(ms []*backup.Manifest, op *ocsv1.Operation, s *homingScope) *backup.Manifest {
+	for _, m := range ms {
+		if m.Name == op.Snapshot {
+			return m
+		}
+	}
+	notAfter := s.now
+	if op.SnapshotTime != nil {
+		notAfter = op.SnapshotTime.Time
+	}
+	for _, m := range ms {
+		if !m.Time.After(notAfter) {
+			return m
+		}
+	}
+	return nil
+}
+
+// reader reads a user's newest readable copy at or before the pinned snapshot (the pinned time is
+// exact; status.lastOperation.snapshotTime has whole seconds only).
+func (src *restoreSource) reader(ctx context.Context) restoreplan.Reader {
+	return func(sip string) (restoreplan.Copy, error) {
+		data, _, skipped, err := src.repo.NewestIn(ctx, src.snapshots, restoreplan.Key(sip), src.pinned.Time)
+		for _, sk := range skipped {
+			src.corrupt[sk.Name] = true
+		}
+		if errors.Is(err, backup.ErrNotFound) {
+			return restoreplan.Copy{Unreadable: "no snapshot holds a readable copy of the user's contacts"}, nil
+		}
+		if err != nil {
+			return restoreplan.Copy{}, fmt.Errorf("reading the contacts of %s from ContactBackup %s: %w", sip, src.ref, err)
+		}
+		res, err := contacts.UnmarshalResource(data)
+		if err != nil {
+			return restoreplan.Copy{Unreadable: err.Error()}, nil
+		}
+		return restoreplan.Copy{Resource: res}, nil
+	}
+}
+
+// planRestore computes the candidates of this pass. Who holds data already comes from this
+// process's memory of the failover, else from one export per target.
+func (r *UserHomingReconciler) planRestore(ctx context.Context, s *homingScope, src *restoreSource) (restoreplan.Plan, error) {
+	op := s.op()
+	in := restoreplan.Input{
+		Snapshot:  src.table,
+		Sources:   op.From,
+		Serving:   s.pool.servingNames(),
+		BatchSize: int(s.homing.Spec.MoveBatchSize),
+		MaxMarks:  maxPendingRestores,
+	}
+	for _, u := range s.users {
+		in.Directory = append(in.Directory, restoreplan.User{SIP: u.SIP, Home: u.Server})
+	}
+	for _, m := range op.PendingRestores {
+		in.Pending = append(in.Pending, restoreplan.Mark{Server: m.Server, First: m.FirstUser, Last: m.LastUser})
+	}
+	holds, known := r.restores.Holds(homingKey(s, op))
+	if !known {
+		var err error
+		if holds, err = exportHoldings(ctx, s.agent, restoreplan.Compute(in).Targets); err != nil {
+			return restoreplan.Plan{}, err
+		}
+	}
+	in.Holds = holds
+	return restoreplan.Compute(in), nil
+}
+
+// exportHoldings exports every target and returns who holds contact data on it.
+func exportHoldings(ctx context.Context, agent ocs.Agent, targets []string) (func(string) bool, error) {
+	filled := map[string]bool{}
+	for _, t := range targets {
+		doc, err := agent.ExportContacts(ctx, t, nil)
+		if err != nil {
+			return nil, fmt.Errorf("finding the users left to restore: %w", err)
+		}
+		for _, res := range doc.Resources {
+			if !restoreplan.Empty(res) {
+				filled[restoreplan.Key(res.UserAtHost)] = true
+			}
+		}
+	}
+	return func(k string) bool { return filled[k] }, nil
+}
+
+// reportCorrupt raises a Warning naming the snapshots that held corrupt copies.
+func (r *UserHomingReconciler) reportCorrupt(s *homingScope, src *restoreSource) {
+	if len(src.corrupt) == 0 {
+		return
+	}
+	names := make([]string, 0, len(src.corrupt))
+	for n := range src.corrupt {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	r.event(s, true, "CorruptSnapshot", "Restore", "Snapshots %s hold corrupt copies of some users' contacts; older snapshots were used for them.", strings.Join(names, ", "))
+}
+
+// restoreDone records the end of the restore: whoever is left has no readable copy.
+func (r *UserHomingReconciler) restoreDone(s *homingScope, wave restoreplan.Wave) {
+	op := s.op()
+	failures := readFailures(wave)
+	op.Failed = int32(len(failures))
+	if len(failures) == 0 {
+		return
+	}
+	op.Message = describeHomingFailures(failures, "contact restore")
+	r.event(s, true, "MovesFailed", "Restore", "%s", op.Message)
+}
+
+// readFailures are the users of a wave without a readable copy.
+func readFailures(wave restoreplan.Wave) []moveFailure {
+	var out []moveFailure
+	for _, f := range wave.Failed() {
+		out = append(out, moveFailure{sip: f.SIP, message: f.Detail})
+	}
+	return out
+}
+
+// importOutcome is what one import batch gave.
+type importOutcome struct {
+	results []ocs.ImportResult
+	err     error
+}
+
+// tallyImports counts the imports of a wave and remembers who holds data now. The mark of a
+// batch whose outcome is unknown stays, so that the next pass counts what it did.
+func (r *UserHomingReconciler) tallyImports(s *homingScope, plan restoreplan.Plan, wave restoreplan.Wave, outcomes []importOutcome) ctrl.Result {
+	op := s.op()
+	filled := make(map[string]bool, len(plan.Holding))
+	for k := range plan.Holding {
+		filled[k] = true
+	}
+	// A user without a readable copy fails as much as one whose import failed.
+	failures := readFailures(wave)
+	var unknown []ocsv1.RestoreMark
+	ok := 0
+	for i, o := range outcomes {
+		b := wave.Batches[i]
+		if o.err != nil {
+			// The import may have run: only a fresh export can tell.
+			m := b.Mark()
+			unknown = append(unknown, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
+			for _, sip := range b.SIPs {
+				failures = append(failures, moveFailure{sip: sip, message: describeCommandError(o.err)})
+			}
+			continue
+		}
+		for _, res := range o.results {
+			if res.OK {
+				ok++
+				filled[restoreplan.Key(res.SIP)] = true
+			} else {
+				failures = append(failures, moveFailure{sip: res.SIP, message: res.Message})
+			}
+		}
+	}
+	if key := homingKey(s, op); len(unknown) > 0 {
+		r.restores.Spoil(key)
+	} else {
+		r.restores.Remember(key, filled)
+	}
+	op.ContactsRestored += int32(ok)
+	op.PendingRestores = unknown
+	contactsRestored.WithLabelValues(s.pool.key()).Add(float64(ok))
+	r.recordFailures(s, failures, "contact restore")
+	return failureRequeue(op, len(failures))
+}
+
+// restoreRepository opens the repository of spec.contactRestore.backupRef; nil and a sentence
+// saying why when there is none.
+func (r *UserHomingReconciler) restoreRepository(ctx context.Context, s *homingScope) (*backup.Repository, string) {
+	ref := s.homing.Spec.ContactRestore.BackupRef
+	if ref == nil {
+		return nil, "Contacts were not restored: spec.contactRestore.backupRef is not set."
+	}
+	cb := &ocsv1.ContactBackup{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.homing.Namespace, Name: ref.Name}, cb)
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s (spec.contactRestore.backupRef) does not exist.", s.homing.Namespace, ref.Name)
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s could not be read: %v", s.homing.Namespace, ref.Name, err)
+	}
+	repo, err := openRepository(cb)
+	if err != nil {
+		return nil, fmt.Sprintf("Contacts were not restored: %v", err)
+	}
+	return repo, ""
+}

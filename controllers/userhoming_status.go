@@ -1,0 +1,259 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/backup"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
+)
+
+// homingReport holds the facts of one pass that the conditions are computed from.
+type homingReport struct {
+	suspended    bool
+	poolMissing  bool
+	poolNotReady bool
+	// noServing: no server answers for the directory.
+	noServing bool
+	// gates holds the failover gate's objection for each down server that is not failed over.
+	gates map[string]*gateObjection
+	// running is the operation in progress after this pass, nil if none.
+	running *ocsv1.Operation
+	// pending is the number of moves the plan still has.
+	pending int
+	// heldBack is the number of users a failback would move while spec.failback is Manual.
+	heldBack int
+	// notServing describes the servers that do not serve, e.g. "ocs2 (Unreachable)".
+	notServing []string
+	// passError describes, in stable words, the error of a pass that failed and is retried.
+	passError string
+	// stalledReason and stalledMessage are set when a human is needed.
+	stalledReason, stalledMessage string
+}
+
+// operationReason is the Ready/Reconciling reason while op runs.
+func operationReason(op *ocsv1.Operation) string {
+	switch {
+	case op.Type == ocsv1.OperationFailover && op.Step == stepRestoring:
+		return ocsv1.ReasonRestoring
+	case op.Type == ocsv1.OperationFailover:
+		return ocsv1.ReasonFailingOver
+	case op.Type == ocsv1.OperationDrain:
+		return ocsv1.ReasonDraining
+	case op.Type == ocsv1.OperationFailback:
+		return ocsv1.ReasonFailingBack
+	default:
+		return ocsv1.ReasonRebalancing
+	}
+}
+
+// operationProgress is the Reconciling message: what runs and how far it got.
+func operationProgress(op *ocsv1.Operation) string {
+	msg := fmt.Sprintf("%s %s: %d/%d users moved", op.Type, op.ID, op.Moved, op.Total)
+	if len(op.From) > 0 {
+		msg += " off " + strings.Join(op.From, ", ")
+	}
+	if op.Type == ocsv1.OperationFailover {
+		msg += fmt.Sprintf(", %d forced, contacts of %d users restored", op.Forced, op.ContactsRestored)
+	}
+	if op.Failed > 0 {
+		msg += fmt.Sprintf(", %d failed in the last pass", op.Failed)
+	}
+	return msg + "."
+}
+
+// sortedObjections returns the gate objections in server order.
+func sortedObjections(gates map[string]*gateObjection) []string {
+	names := make([]string, 0, len(gates))
+	for n := range gates {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// applyHomingStatus sets every condition of a UserHoming from the report. It is pure.
+func applyHomingStatus(h *ocsv1.UserHoming, rep *homingReport) {
+	if rep.suspended {
+		markSuspended(h, "UserHoming")
+		setCondition(h, ocsv1.ConditionFailoverRequired, metav1.ConditionFalse, ocsv1.ReasonSuspended, "")
+		return
+	}
+	if rep.stalledReason != "" && rep.running == nil {
+		markStalled(h, rep.stalledReason, rep.stalledMessage)
+		return
+	}
+	if rep.stalledReason != "" {
+		setCondition(h, ocsv1.ConditionStalled, metav1.ConditionTrue, rep.stalledReason, rep.stalledMessage)
+	} else {
+		clearStalled(h)
+	}
+	switch {
+	case rep.poolMissing:
+		markPoolUnknown(h, ocsv1.ReasonPoolNotFound, fmt.Sprintf("OCSPool %s/%s (spec.poolRef) does not exist.", h.Namespace, h.Spec.PoolRef.Name))
+		return
+	case rep.poolNotReady:
+		markPoolUnknown(h, ocsv1.ReasonPoolNotReady, fmt.Sprintf("OCSPool %s/%s has not reported its servers' states yet.", h.Namespace, h.Spec.PoolRef.Name))
+		return
+	}
+	for _, c := range []homingCondition{failoverRequired(rep), homingReconciling(rep), homingReady(h, rep), homingDegraded(h, rep)} {
+		setCondition(h, c.condType, c.status, c.reason, c.message)
+	}
+}
+
+// markPoolUnknown reports a pass that could not learn the pool's servers: nothing is known of
+// the users.
+func markPoolUnknown(h *ocsv1.UserHoming, reason, msg string) {
+	setCondition(h, ocsv1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	setCondition(h, ocsv1.ConditionReconciling, metav1.ConditionFalse, reason, msg)
+	setCondition(h, ocsv1.ConditionDegraded, metav1.ConditionUnknown, reason, msg)
+	setCondition(h, ocsv1.ConditionFailoverRequired, metav1.ConditionUnknown, reason, msg)
+}
+
+// homingCondition is one condition to set.
+type homingCondition struct {
+	condType string
+	status   metav1.ConditionStatus
+	reason   string
+	message  string
+}
+
+// failoverRequired: a human must decide for a server in Manual mode.
+func failoverRequired(rep *homingReport) homingCondition {
+	var manual []string
+	for _, name := range sortedObjections(rep.gates) {
+		if o := rep.gates[name]; o.Reason == ocsv1.ReasonFailoverManual {
+			manual = append(manual, o.Message)
+		}
+	}
+	if len(manual) > 0 {
+		return homingCondition{ocsv1.ConditionFailoverRequired, metav1.ConditionTrue, ocsv1.ReasonFailoverManual, strings.Join(manual, " ")}
+	}
+	return homingCondition{ocsv1.ConditionFailoverRequired, metav1.ConditionFalse, ocsv1.ReasonAsExpected, ""}
+}
+
+// homingReconciling: True only while an operation runs.
+func homingReconciling(rep *homingReport) homingCondition {
+	if op := rep.running; op != nil {
+		return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, operationReason(op), operationProgress(op)}
+	}
+	return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle, "No operation is running."}
+}
+
+// homingReady: users are where the policy wants them and nothing waits.
+func homingReady(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
+	ready := func(status metav1.ConditionStatus, reason, msg string) homingCondition {
+		return homingCondition{ocsv1.ConditionReady, status, reason, msg}
+	}
+	switch o := firstBlocking(rep.gates); {
+	case rep.running != nil:
+		return ready(metav1.ConditionFalse, operationReason(rep.running), operationProgress(rep.running))
+	case rep.passError != "":
+		return ready(metav1.ConditionFalse, ocsv1.ReasonInternalError, "The last pass failed and is retried: "+rep.passError)
+	case rep.noServing:
+		return ready(metav1.ConditionFalse, ocsv1.ReasonNoServingServer,
+			fmt.Sprintf("No server of OCSPool %s/%s serves: no user moves.", h.Namespace, h.Spec.PoolRef.Name))
+	case o != nil:
+		return ready(metav1.ConditionFalse, o.Reason, o.Message)
+	case rep.pending > 0:
+		return ready(metav1.ConditionFalse, ocsv1.ReasonMovesPending, fmt.Sprintf("%d moves are pending.", rep.pending))
+	default:
+		return ready(metav1.ConditionTrue, ocsv1.ReasonBalanced, fmt.Sprintf("%d users are spread within policy.", h.Status.TotalUsers))
+	}
+}
+
+// homingDegraded: users run below the desired state.
+func homingDegraded(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
+	degraded := func(reason, msg string) homingCondition {
+		return homingCondition{ocsv1.ConditionDegraded, metav1.ConditionTrue, reason, msg}
+	}
+	switch last := h.Status.LastOperation; {
+	case rep.heldBack > 0:
+		return degraded(ocsv1.ReasonFailbackManual,
+			fmt.Sprintf("%d users are on their failover home; set spec.failback: Automatic or move them.", rep.heldBack))
+	case rep.running != nil && rep.running.Type == ocsv1.OperationFailover:
+		return degraded(ocsv1.ReasonUsersFailedOver, operationProgress(rep.running))
+	case len(rep.notServing) > 0:
+		msg := fmt.Sprintf("Not serving: %s.", strings.Join(rep.notServing, ", "))
+		if last != nil && last.Type == ocsv1.OperationFailover && last.Message != "" {
+			msg += " Last failover: " + last.Message
+		}
+		return degraded(ocsv1.ReasonServerNotServing, msg)
+	default:
+		return homingCondition{ocsv1.ConditionDegraded, metav1.ConditionFalse, ocsv1.ReasonAsExpected, ""}
+	}
+}
+
+// firstBlocking returns the first gate objection that keeps users unserved (a server merely
+// not down is not one).
+func firstBlocking(gates map[string]*gateObjection) *gateObjection {
+	for _, name := range sortedObjections(gates) {
+		if o := gates[name]; o.Reason != ocsv1.ReasonServerNotDown {
+			return o
+		}
+	}
+	return nil
+}
+
+// notServingOf describes the servers that do not serve, e.g. "ocs2 (Unreachable)".
+func notServingOf(v *poolView) []string {
+	var out []string
+	for _, f := range v.servers {
+		if f.serving() {
+			continue
+		}
+		desc := string(f.state)
+		if f.maintenance {
+			desc += ", maintenance"
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", f.name, desc))
+	}
+	return out
+}
+
+// describePassError says in stable words why a pass failed: a condition message must not change
+// with every attempt (a port, a duration, a request ID), and the error itself is logged by the
+// manager.
+func describePassError(err error) string {
+	switch {
+	case apierrors.IsConflict(err):
+		return "the UserHoming changed during the pass."
+	case errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrNotFound):
+		return "the snapshots of spec.contactRestore.backupRef could not be read."
+	}
+	return describeCommandError(err) + "."
+}
+
+// describeCommandError says in stable words why an admin command failed, naming the server when
+// the transport says which.
+func describeCommandError(err error) string {
+	on := ""
+	var we *winrm.Error
+	if errors.As(err, &we) {
+		on = " on " + we.Server
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "the manager is stopping"
+	case errors.Is(err, ocs.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "a WinRM command" + on + " hit its timeout"
+	case errors.Is(err, ocs.ErrUnauthorized):
+		return "WinRM" + on + " refused the credentials"
+	case errors.Is(err, ocs.ErrTLS):
+		return "the WinRM certificate" + on + " did not verify"
+	case errors.Is(err, ocs.ErrFault):
+		return "WinRM" + on + " answered with a WS-Management fault"
+	case errors.Is(err, ocs.ErrUnreachable):
+		return "WinRM" + on + " did not answer"
+	default:
+		return "an unexpected error; the manager's log has it"
+	}
+}
