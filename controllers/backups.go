@@ -3,7 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
-		"time"
+	"time"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/backup"
