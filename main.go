@@ -63,9 +63,12 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ocs-ha-operator.ocsha.io",
-		// Moves must never run in two managers at once: a new leader waits for the old lease
-		// to expire rather than taking over while the old one may still act.
-		LeaderElectionReleaseOnCancel: true,
+		// Moves must never run in two managers at once: a stopping leader keeps its lease
+		// (renewing it until its reconcilers have returned, and each reconciler returns only once
+		// its WinRM commands were terminated), and a new leader waits for the lease to expire
+		// rather than taking over while the old one may still act. Releasing on cancel would
+		// hand over as soon as the graceful shutdown ends, even one that timed out.
+		LeaderElectionReleaseOnCancel: false,
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create manager")

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mzwinrm "github.com/masterzen/winrm"
@@ -56,6 +57,10 @@ type Options struct {
 	OperationTimeout time.Duration
 	// DialTimeout bounds a TCP connect (default 10s).
 	DialTimeout time.Duration
+	// CancelWait is how long Run waits, once its context is cancelled, for the server to confirm
+	// that the command it signalled to terminate has ended (default 10s, below the 15 s lease of
+	// the manager's leader election).
+	CancelWait time.Duration
 	// Metrics, when set, is called once per Run with the server, a Result* value and the duration.
 	Metrics func(server, result string, d time.Duration)
 }
@@ -103,6 +108,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.CancelWait <= 0 {
+		opts.CancelWait = 10 * time.Second
 	}
 	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}}
 }
@@ -254,8 +262,12 @@ func isoSeconds(d time.Duration) string {
 
 // Run runs command on server and returns its output and exit code. A non-zero exit code is not
 // an error. stdin, when not nil (even empty), is sent in pieces and then closed; when nil, stdin
-// stays open and the command must not read it. The call ends when ctx ends; the remote command
-// is then signalled to terminate in the background.
+// stays open and the command must not read it. When ctx ends, a command already started is
+// signalled to terminate at once. A deadline (the caller wants an answer in time) returns at
+// once; a cancellation (the caller, often a stopping manager, goes away) waits up to
+// Options.CancelWait for the server to confirm that the command ended, so that no command
+// outlives its caller unannounced: the error then says whether it was terminated or may still
+// be running.
 func (p *Pool) Run(ctx context.Context, server, command string, stdin []byte) (Result, error) {
 	start := time.Now()
 	res, err := p.run(ctx, server, command, stdin)
@@ -285,28 +297,40 @@ func (p *Pool) run(ctx context.Context, server, command string, stdin []byte) (R
 		err error
 	}
 	done := make(chan outcome, 1)
+	var started atomic.Bool
 	go func() {
 		// The slot is held until masterzen is finished with the server, even when the caller has
 		// gone, so a hung server cannot collect more than MaxConcurrent shells.
 		defer func() { <-slot }()
-		res, err := p.attempts(ctx, t, command, stdin)
+		res, err := p.attempts(ctx, t, command, stdin, &started)
 		done <- outcome{res, err}
 	}()
 	select {
 	case o := <-done:
 		return o.res, o.err
 	case <-ctx.Done():
+	}
+	if !started.Load() || !errors.Is(ctx.Err(), context.Canceled) {
 		return Result{}, classify(server, ctx.Err(), "")
+	}
+	timer := time.NewTimer(p.opts.CancelWait)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-timer.C:
+		return Result{}, &Error{Server: server, Kind: context.Canceled,
+			Detail: "the command was signalled to terminate but the server did not confirm that it ended: it may still be running"}
 	}
 }
 
 // attempts retries only failures to create the shell: before Create succeeds no command ran.
-func (p *Pool) attempts(ctx context.Context, t *target, command string, stdin []byte) (Result, error) {
+func (p *Pool) attempts(ctx context.Context, t *target, command string, stdin []byte, started *atomic.Bool) (Result, error) {
 	backoff := p.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		shell, err := t.client.CreateShell()
 		if err == nil {
-			return p.execute(ctx, t, shell, command, stdin)
+			return p.execute(ctx, t, shell, command, stdin, started)
 		}
 		cerr := classify(t.server, err, t.password)
 		if attempt >= p.opts.Attempts || IsTerminal(cerr) || !errors.Is(cerr, ErrUnreachable) {
@@ -323,37 +347,46 @@ func (p *Pool) attempts(ctx context.Context, t *target, command string, stdin []
 	}
 }
 
-func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, command string, stdin []byte) (Result, error) {
+func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, command string, stdin []byte, started *atomic.Bool) (Result, error) {
 	defer func() { _ = shell.Close() }()
-	cmd, err := shell.ExecuteWithContext(ctx, command)
+	// Marked before the context is checked: a caller that saw no command start returns at once,
+	// and then this check keeps one from starting.
+	started.Store(true)
+	if ctx.Err() != nil {
+		return Result{}, classify(t.server, ctx.Err(), "")
+	}
+	// masterzen signals a cancelled command only once its current Receive long poll returns, up
+	// to OperationTimeout later; the command is signalled here the moment ctx ends instead.
+	cmd, err := shell.ExecuteWithContext(context.WithoutCancel(ctx), command)
 	if err != nil {
 		return Result{}, classify(t.server, err, t.password)
 	}
+	var closeOnce sync.Once
+	terminate := func() { closeOnce.Do(func() { _ = cmd.Close() }) }
+	stopWatch := context.AfterFunc(ctx, terminate)
 	var (
 		wg                 sync.WaitGroup
 		stdout, stderr     bytes.Buffer
 		outErr, errErr, in error
 	)
 	if stdin != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			in = sendStdin(cmd, stdin)
-		}()
+		wg.Go(func() { in = sendStdin(cmd, stdin) })
 	}
-	wg.Add(2)
-	go func() { defer wg.Done(); _, outErr = io.Copy(&stdout, cmd.Stdout) }()
-	go func() { defer wg.Done(); _, errErr = io.Copy(&stderr, cmd.Stderr) }()
+	wg.Go(func() { _, outErr = io.Copy(&stdout, cmd.Stdout) })
+	wg.Go(func() { _, errErr = io.Copy(&stderr, cmd.Stderr) })
 	cmd.Wait()
 	wg.Wait()
-	_ = cmd.Close()
+	signalled := !stopWatch()
+	terminate()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ExitCode()}
+	if signalled {
+		// The output may stop part way: the result is not the command's.
+		e := classify(t.server, ctx.Err(), "").(*Error)
+		e.Detail = "the command was signalled to terminate and ended"
+		return Result{}, e
+	}
 	for _, e := range []error{outErr, errErr} {
 		if e != nil {
-			if ctx.Err() != nil {
-				// masterzen reports a cancelled command as "canceled"; the context says why.
-				return res, classify(t.server, ctx.Err(), "")
-			}
 			return res, classify(t.server, e, t.password)
 		}
 	}
