@@ -97,6 +97,15 @@ type managerSetup struct {
 	logger *logr.Logger
 	// register adds the reconcilers; nil adds all of them (SetupAll).
 	register func(ctrl.Manager, Options) error
+	// leaderElection, when set, makes the manager a candidate for this lease, with short
+	// durations; elected then receives the manager's Elected channel.
+	leaderElection *leaderElection
+}
+
+// leaderElection configures a test manager's candidacy.
+type leaderElection struct {
+	id      string
+	elected <-chan struct{}
 }
 
 func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
@@ -111,8 +120,17 @@ func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
 	if setup.logger != nil {
 		mgrOpts.Logger = *setup.logger
 	}
+	if le := setup.leaderElection; le != nil {
+		// As main.go, with durations short enough for a test: a new leader waits for the lease.
+		mgrOpts.LeaderElection, mgrOpts.LeaderElectionID, mgrOpts.LeaderElectionNamespace = true, le.id, ns
+		mgrOpts.LeaderElectionReleaseOnCancel = false
+		mgrOpts.LeaseDuration, mgrOpts.RenewDeadline, mgrOpts.RetryPeriod = ptr.To(2*time.Second), ptr.To(1500*time.Millisecond), ptr.To(250*time.Millisecond)
+	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	Expect(err).NotTo(HaveOccurred())
+	if setup.leaderElection != nil {
+		setup.leaderElection.elected = mgr.Elected()
+	}
 	if setup.register == nil {
 		setup.register = SetupAll
 	}
