@@ -114,14 +114,7 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		perServer[u.Server]++
 	}
 	m.Users = len(table)
-	for _, c := range config {
-		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: add(c.Data), Bytes: int64(len(c.Data))})
-		m.Bytes += int64(len(c.Data))
-	}
-	sort.Slice(m.Configuration, func(i, j int) bool {
-		a, b := m.Configuration[i], m.Configuration[j]
-		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
-	})
+	m.addConfiguration(config, add)
 	damaged, err := r.damagedBlobs(ctx, reused)
 	if err != nil {
 		return nil, err
@@ -152,20 +145,37 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		return nil, err
 	}
 
+	if err := r.putManifest(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// addConfiguration records the configuration files, in server and name order; add stores each.
+func (m *Manifest) addConfiguration(config []ConfigData, add func([]byte) string) {
+	for _, c := range config {
+		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: add(c.Data), Bytes: int64(len(c.Data))})
+		m.Bytes += int64(len(c.Data))
+	}
+	sort.Slice(m.Configuration, func(i, j int) bool {
+		a, b := m.Configuration[i], m.Configuration[j]
+		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
+	})
+}
+
+// putManifest names the manifest and stores it, last: a snapshot exists once its manifest does.
+func (r *Repository) putManifest(ctx context.Context, m *Manifest) error {
 	// The name's digest part keeps two snapshots of the same second apart unless they are equal.
 	unnamed, err := json.Marshal(m.toFile())
 	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
+		return fmt.Errorf("encoding manifest: %w", err)
 	}
 	m.Name = m.Time.Format(nameTimeLayout) + "-" + digestOf(unnamed)[:8]
 	data, err := encodeManifest(m.toFile())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := r.store.Put(ctx, r.manifestKey(m.Name), data); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return r.store.Put(ctx, r.manifestKey(m.Name), data)
 }
 
 // putBlobs compresses and stores blobs with a few workers: each Put waits for its own fsyncs,

@@ -115,47 +115,7 @@ func Compute(users []User, servers []ServerState, p Policy) Plan {
 		}
 	}
 
-	var (
-		moves    []move
-		evacuees []move // to is filled later
-	)
-	for _, u := range dedupeUsers(users) {
-		home := byName[u.Home]
-		if home == nil {
-			plan.Unknown = append(plan.Unknown, u.SIP)
-			continue
-		}
-		if !home.dest && !home.evacuate {
-			continue // held: its server may come back before the failover delay ends
-		}
-		if len(dests) == 0 {
-			if home.evacuate {
-				plan.Stranded = append(plan.Stranded, u.SIP)
-			}
-			continue
-		}
-		pin := byName[p.Pins[u.SIP]]
-		if pin != nil && !pin.dest {
-			pin = nil
-		}
-		if home.dest {
-			home.current++
-		}
-		switch {
-		case pin == home:
-			home.fixed++
-			home.load++
-		case pin != nil:
-			pin.fixed++
-			pin.load++
-			moves = append(moves, move{from: home, to: pin, sip: u.SIP})
-		case home.dest:
-			home.residents = append(home.residents, u.SIP)
-			home.load++
-		default:
-			evacuees = append(evacuees, move{from: home, sip: u.SIP})
-		}
-	}
+	moves, evacuees := placeUsers(users, byName, p.Pins, len(dests) > 0, &plan)
 	if len(dests) == 0 {
 		return plan
 	}
@@ -194,6 +154,50 @@ func Compute(users []User, servers []ServerState, p Policy) Plan {
 	plan.Batches = batches(moves, p.BatchSize)
 	plan.Moves = len(moves)
 	return plan
+}
+
+// placeUsers counts each user on its server as held, pinned, resident or evacuee, and returns
+// the moves pins call for and the evacuees, whose destination is chosen once the targets are
+// known. Users of unknown servers, and evacuees with nowhere to go, are reported in plan.
+func placeUsers(users []User, byName map[string]*node, pins map[string]string, anyDest bool, plan *Plan) (moves, evacuees []move) {
+	for _, u := range dedupeUsers(users) {
+		home := byName[u.Home]
+		if home == nil {
+			plan.Unknown = append(plan.Unknown, u.SIP)
+			continue
+		}
+		if !home.dest && !home.evacuate {
+			continue // held: its server may come back before the failover delay ends
+		}
+		if !anyDest {
+			if home.evacuate {
+				plan.Stranded = append(plan.Stranded, u.SIP)
+			}
+			continue
+		}
+		pin := byName[pins[u.SIP]]
+		if pin != nil && !pin.dest {
+			pin = nil
+		}
+		if home.dest {
+			home.current++
+		}
+		switch {
+		case pin == home:
+			home.fixed++
+			home.load++
+		case pin != nil:
+			pin.fixed++
+			pin.load++
+			moves = append(moves, move{from: home, to: pin, sip: u.SIP})
+		case home.dest:
+			home.residents = append(home.residents, u.SIP)
+			home.load++
+		default:
+			evacuees = append(evacuees, move{from: home, sip: u.SIP})
+		}
+	}
+	return moves, evacuees
 }
 
 // buildNodes merges duplicate names conservatively (any Evacuate, all Serving and Reachable,

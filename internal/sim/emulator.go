@@ -111,27 +111,7 @@ type server struct {
 
 // Start builds the world and starts every endpoint and the admin API. Close stops them.
 func Start(ctx context.Context, cfg Config) (*Emulator, error) {
-	if len(cfg.Servers) == 0 {
-		cfg.Servers = []string{"ocs1", "ocs2"}
-	}
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1"
-	}
-	if cfg.Admin == "" {
-		cfg.Admin = "127.0.0.1:18080"
-	}
-	if cfg.Username == "" {
-		cfg.Username = DefaultUsername
-	}
-	if cfg.Password == "" {
-		cfg.Password = DefaultPassword
-	}
-	if cfg.Domain == "" {
-		cfg.Domain = "corp.example.com"
-	}
-	if cfg.NetBIOSDomain == "" {
-		cfg.NetBIOSDomain = strings.ToUpper(strings.SplitN(cfg.Domain, ".", 2)[0])
-	}
+	cfg.applyDefaults()
 	allowBasic, allowNTLM, err := authSchemes(cfg.Auth)
 	if err != nil {
 		return nil, err
@@ -155,19 +135,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	}
 	e := &Emulator{cfg: cfg, world: world, byName: map[string]*server{}, commands: map[string][]string{}, closed: make(chan struct{})}
 	if cfg.TLS {
-		hosts := []string{"127.0.0.1", "localhost", "::1", cfg.Listen}
-		for _, s := range wc.Servers {
-			hosts = append(hosts, s.FQDN, s.Name)
-		}
-		cert, ca, err := selfSigned(hosts)
-		if err != nil {
+		if err := e.makeCertificate(wc.Servers); err != nil {
 			return nil, err
-		}
-		e.tlsCert, e.caPEM = &cert, ca
-		if cfg.CertOut != "" {
-			if err := os.WriteFile(cfg.CertOut, ca, 0o644); err != nil {
-				return nil, fmt.Errorf("writing the CA certificate: %w", err)
-			}
 		}
 	}
 	for i, spec := range wc.Servers {
@@ -215,6 +184,51 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}()
 	return e, nil
+}
+
+// applyDefaults fills the settings left empty.
+func (cfg *Config) applyDefaults() {
+	if len(cfg.Servers) == 0 {
+		cfg.Servers = []string{"ocs1", "ocs2"}
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1"
+	}
+	if cfg.Admin == "" {
+		cfg.Admin = "127.0.0.1:18080"
+	}
+	if cfg.Username == "" {
+		cfg.Username = DefaultUsername
+	}
+	if cfg.Password == "" {
+		cfg.Password = DefaultPassword
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = "corp.example.com"
+	}
+	if cfg.NetBIOSDomain == "" {
+		cfg.NetBIOSDomain = strings.ToUpper(strings.SplitN(cfg.Domain, ".", 2)[0])
+	}
+}
+
+// makeCertificate makes the self-signed certificate every endpoint serves, for the servers'
+// names and the local addresses, and writes its CA to cfg.CertOut when set.
+func (e *Emulator) makeCertificate(servers []ServerSpec) error {
+	hosts := []string{"127.0.0.1", "localhost", "::1", e.cfg.Listen}
+	for _, s := range servers {
+		hosts = append(hosts, s.FQDN, s.Name)
+	}
+	cert, ca, err := selfSigned(hosts)
+	if err != nil {
+		return err
+	}
+	e.tlsCert, e.caPEM = &cert, ca
+	if e.cfg.CertOut != "" {
+		if err := os.WriteFile(e.cfg.CertOut, ca, 0o644); err != nil {
+			return fmt.Errorf("writing the CA certificate: %w", err)
+		}
+	}
+	return nil
 }
 
 // listen (re)opens a server's endpoint on its address; the first call fixes a random port.

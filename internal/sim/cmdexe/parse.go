@@ -65,58 +65,67 @@ func parseLine(s string) ([]segment, error) {
 			}
 			flush(op)
 		case '>', '<':
-			r := redir{fd: 1}
-			if c == '<' {
-				r.fd = 0
+			r, next, err := parseRedir(s, i, &cur, escapedAt)
+			if err != nil {
+				return nil, err
 			}
-			// A digit right before the operator names the stream when it starts a word.
-			txt := cur.String()
-			if n := len(txt); n > 0 && (txt[n-1] == '1' || txt[n-1] == '2') && !escapedAt[n-1] &&
-				(n == 1 || txt[n-2] == ' ' || txt[n-2] == '\t') {
-				r.fd = int(txt[n-1] - '0')
-				cur.Reset()
-				cur.WriteString(txt[:n-1])
-			}
-			if c == '>' && i+1 < len(s) && s[i+1] == '>' {
-				r.append = true
-				i++
-			}
-			if i+2 < len(s) && s[i+1] == '&' && (s[i+2] >= '0' && s[i+2] <= '2') {
-				r.dup = int(s[i+2] - '0')
-				if r.dup == 0 {
-					r.dup = 1
-				}
-				i += 2
-				redirs = append(redirs, r)
-				continue
-			}
-			j := i + 1
-			for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
-				j++
-			}
-			start := j
-			if j < len(s) && s[j] == '"' {
-				end := strings.IndexByte(s[j+1:], '"')
-				if end < 0 {
-					j = len(s)
-				} else {
-					j += end + 2
-				}
-			} else {
-				for j < len(s) && !strings.ContainsRune(" \t&|<>", rune(s[j])) {
-					j++
-				}
-			}
-			if start == j {
-				return nil, errors.New("The syntax of the command is incorrect.")
-			}
-			r.target = strings.Trim(s[start:j], `"`)
 			redirs = append(redirs, r)
-			i = j - 1
+			i = next
 		default:
 			cur.WriteByte(c)
 		}
 	}
 	flush("")
 	return segs, nil
+}
+
+// parseRedir reads the redirection whose operator is at s[i], taking a stream digit that ends
+// cur; it returns the redirection and the index of its last byte.
+func parseRedir(s string, i int, cur *strings.Builder, escapedAt map[int]bool) (redir, int, error) {
+	c := s[i]
+	r := redir{fd: 1}
+	if c == '<' {
+		r.fd = 0
+	}
+	// A digit right before the operator names the stream when it starts a word.
+	txt := cur.String()
+	if n := len(txt); n > 0 && (txt[n-1] == '1' || txt[n-1] == '2') && !escapedAt[n-1] &&
+		(n == 1 || txt[n-2] == ' ' || txt[n-2] == '\t') {
+		r.fd = int(txt[n-1] - '0')
+		cur.Reset()
+		cur.WriteString(txt[:n-1])
+	}
+	if c == '>' && i+1 < len(s) && s[i+1] == '>' {
+		r.append = true
+		i++
+	}
+	if i+2 < len(s) && s[i+1] == '&' && (s[i+2] >= '0' && s[i+2] <= '2') {
+		r.dup = int(s[i+2] - '0')
+		if r.dup == 0 {
+			r.dup = 1
+		}
+		return r, i + 2, nil
+	}
+	j := i + 1
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+		j++
+	}
+	start := j
+	if j < len(s) && s[j] == '"' {
+		end := strings.IndexByte(s[j+1:], '"')
+		if end < 0 {
+			j = len(s)
+		} else {
+			j += end + 2
+		}
+	} else {
+		for j < len(s) && !strings.ContainsRune(" \t&|<>", rune(s[j])) {
+			j++
+		}
+	}
+	if start == j {
+		return redir{}, i, errors.New("The syntax of the command is incorrect.")
+	}
+	r.target = strings.Trim(s[start:j], `"`)
+	return r, j - 1, nil
 }

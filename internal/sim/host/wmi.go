@@ -49,20 +49,9 @@ func (w *World) getWmiObject(s *server, c *ps.Call) ([]any, error) {
 	if ns, ok := c.Get("Namespace", -1); ok && !strings.EqualFold(ps.ToString(ns), `root\cimv2`) {
 		return nil, wmiError(wmiInvalidNamespace)
 	}
-	var q *wqlQuery
-	if query, ok := c.Get("Query", -1); ok {
-		var err error
-		if q, err = parseWQL(ps.ToString(query)); err != nil {
-			return nil, wmiError(wmiInvalidQuery)
-		}
-	} else {
-		q = &wqlQuery{Class: c.String("Class", 0)}
-		if f, ok := c.Get("Filter", -1); ok {
-			var err error
-			if q.Where, err = parseWQLWhere(ps.ToString(f)); err != nil {
-				return nil, wmiError(wmiInvalidQuery)
-			}
-		}
+	q, err := wmiQueryOf(c)
+	if err != nil {
+		return nil, err
 	}
 	key := strings.ToLower(q.Class)
 	props, ok := wmiClasses[key]
@@ -125,6 +114,25 @@ func (w *World) getWmiObject(s *server, c *ps.Call) ([]any, error) {
 	}
 	sortObjects(out, key)
 	return out, nil
+}
+
+// wmiQueryOf reads the query of a Get-WmiObject call: -Query, or -Class with -Filter.
+func wmiQueryOf(c *ps.Call) (*wqlQuery, error) {
+	if query, ok := c.Get("Query", -1); ok {
+		q, err := parseWQL(ps.ToString(query))
+		if err != nil {
+			return nil, wmiError(wmiInvalidQuery)
+		}
+		return q, nil
+	}
+	q := &wqlQuery{Class: c.String("Class", 0)}
+	if f, ok := c.Get("Filter", -1); ok {
+		var err error
+		if q.Where, err = parseWQLWhere(ps.ToString(f)); err != nil {
+			return nil, wmiError(wmiInvalidQuery)
+		}
+	}
+	return q, nil
 }
 
 func primaryURI(where []wqlCond) (string, bool) {
