@@ -79,70 +79,18 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 	if err != nil {
 		return err
 	}
-	prevOp := ""
+	ft := &failoverTimes{}
 	if h.Status.LastOperation != nil {
-		prevOp = h.Status.LastOperation.ID
+		ft.prevOp = h.Status.LastOperation.ID
 	}
 
 	if err := emu.send(ctx, "POST", "/servers/ocs2/crash", nil); err != nil {
 		return err
 	}
-	t0 := time.Now()
+	ft.t0 = time.Now()
 	b.logf("Crashed ocs2 (%d users homed there)", fr.Evacuated)
-	var tDetect, tStart, tMoved, tComplete, tDone time.Time
-	var cmdsStart map[string][]string
-	var last *ocsv1.Operation
 	err = poll(ctx, cfg.pollInterval, cfg.scenarioLimit+cfg.delay, "the failover to complete", func() (bool, error) {
-		now := time.Now()
-		if tDetect.IsZero() {
-			p, err := getPool(ctx, b.cp.client, ns)
-			if err != nil {
-				return false, err
-			}
-			if serverState(p, "ocs2") == ocsv1.ServerUnreachable {
-				tDetect = now
-				b.logf("ocs2 Unreachable after %s", fmtDur(now.Sub(t0)))
-			}
-		}
-		h, err := getHoming(ctx, b.cp.client, ns)
-		if err != nil {
-			return false, err
-		}
-		op := h.Status.LastOperation
-		if op == nil || op.ID == prevOp || op.Type != ocsv1.OperationFailover {
-			return false, nil
-		}
-		last = op
-		if tStart.IsZero() {
-			tStart = now
-			if cmdsStart, err = emu.commands(ctx); err != nil {
-				return false, err
-			}
-			b.logf("Failover operation started after %s", fmtDur(now.Sub(t0)))
-		}
-		if tMoved.IsZero() {
-			homed, err := emu.homed(ctx)
-			if err != nil {
-				return false, err
-			}
-			if homed["ocs1"] == cfg.users {
-				tMoved = now
-				b.logf("All users homed on ocs1 after %s", fmtDur(now.Sub(t0)))
-			}
-		}
-		if op.CompletionTime == nil {
-			return false, nil
-		}
-		if tComplete.IsZero() {
-			tComplete = now
-			b.logf("Failover operation completed after %s", fmtDur(now.Sub(t0)))
-		}
-		if isReady(h) {
-			tDone = now
-			return true, nil
-		}
-		// Ready may follow completion by one reconcile; give it a little time, then stop.
-		return now.Sub(tComplete) > 30*time.Second, nil
+		return b.observeFailover(ctx, emu, ns, ft)
 	})
 	if err != nil {
 		return err
@@ -151,33 +99,111 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 	if err != nil {
 		return err
 	}
-	fr.Ready = !tDone.IsZero()
-	if tDone.IsZero() {
-		tDone = tComplete
+	b.recordFailoverTimes(fr, ft, cmdsEnd)
+	if err := checkSurvivor(ctx, emu, expected, fr); err != nil {
+		return err
 	}
-	if tDetect.IsZero() {
-		tDetect = tStart
+	b.logf("Failover: total %s (detection %s, delay %s, moves %s, restore %s); floor %s; %d users with a wrong contact count",
+		fr.Total, fr.Detection, fr.Delay, fr.Moves, fr.Restore, fr.ActionFloor.Floor, fr.ContactsMismatch)
+	return nil
+}
+
+// failoverTimes are the moments a failover run observed, from the crash (t0) on.
+type failoverTimes struct {
+	prevOp                                   string
+	t0, detect, start, moved, complete, done time.Time
+	cmdsStart                                map[string][]string
+	last                                     *ocsv1.Operation
+}
+
+// observeFailover is one poll of a failover run: it notes each moment the first time it is seen
+// and reports whether the run is over.
+func (b *bench) observeFailover(ctx context.Context, emu *emulator, ns string, ft *failoverTimes) (bool, error) {
+	now := time.Now()
+	if ft.detect.IsZero() {
+		p, err := getPool(ctx, b.cp.client, ns)
+		if err != nil {
+			return false, err
+		}
+		if serverState(p, "ocs2") == ocsv1.ServerUnreachable {
+			ft.detect = now
+			b.logf("ocs2 Unreachable after %s", fmtDur(now.Sub(ft.t0)))
+		}
 	}
-	if tMoved.IsZero() || tMoved.After(tDone) {
-		tMoved = tDone
+	h, err := getHoming(ctx, b.cp.client, ns)
+	if err != nil {
+		return false, err
 	}
-	fr.Detection = secs(tDetect.Sub(t0))
-	fr.Delay = secs(tStart.Sub(tDetect))
-	fr.Moves = secs(tMoved.Sub(tStart))
-	fr.Restore = secs(tDone.Sub(tMoved))
-	fr.Action = secs(tDone.Sub(tStart))
-	fr.Total = secs(tDone.Sub(t0))
+	op := h.Status.LastOperation
+	if op == nil || op.ID == ft.prevOp || op.Type != ocsv1.OperationFailover {
+		return false, nil
+	}
+	ft.last = op
+	if ft.start.IsZero() {
+		ft.start = now
+		if ft.cmdsStart, err = emu.commands(ctx); err != nil {
+			return false, err
+		}
+		b.logf("Failover operation started after %s", fmtDur(now.Sub(ft.t0)))
+	}
+	if ft.moved.IsZero() {
+		homed, err := emu.homed(ctx)
+		if err != nil {
+			return false, err
+		}
+		if homed["ocs1"] == b.cfg.users {
+			ft.moved = now
+			b.logf("All users homed on ocs1 after %s", fmtDur(now.Sub(ft.t0)))
+		}
+	}
+	if op.CompletionTime == nil {
+		return false, nil
+	}
+	if ft.complete.IsZero() {
+		ft.complete = now
+		b.logf("Failover operation completed after %s", fmtDur(now.Sub(ft.t0)))
+	}
+	if isReady(h) {
+		ft.done = now
+		return true, nil
+	}
+	// Ready may follow completion by one reconcile; give it a little time, then stop.
+	return now.Sub(ft.complete) > 30*time.Second, nil
+}
+
+// recordFailoverTimes turns the moments of a failover run into its phases and floors.
+func (b *bench) recordFailoverTimes(fr *failoverResult, ft *failoverTimes, cmdsEnd map[string][]string) {
+	cfg := b.cfg
+	fr.Ready = !ft.done.IsZero()
+	if ft.done.IsZero() {
+		ft.done = ft.complete
+	}
+	if ft.detect.IsZero() {
+		ft.detect = ft.start
+	}
+	if ft.moved.IsZero() || ft.moved.After(ft.done) {
+		ft.moved = ft.done
+	}
+	fr.Detection = secs(ft.detect.Sub(ft.t0))
+	fr.Delay = secs(ft.start.Sub(ft.detect))
+	fr.Moves = secs(ft.moved.Sub(ft.start))
+	fr.Restore = secs(ft.done.Sub(ft.moved))
+	fr.Action = secs(ft.done.Sub(ft.start))
+	fr.Total = secs(ft.done.Sub(ft.t0))
 	fr.DetectionFloor = secs(time.Duration(cfg.threshold-1) * cfg.probeInterval)
 	fr.DetectionCeiling = secs(time.Duration(cfg.threshold)*cfg.probeInterval + cfg.probeTimeout)
-	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(cmdsStart, cmdsEnd), 1, fr.Evacuated, fr.Evacuated)
-	fr.CommandKinds = classifyCommands(newCommands(cmdsStart, cmdsEnd))
+	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, fr.Evacuated, fr.Evacuated)
+	fr.CommandKinds = classifyCommands(newCommands(ft.cmdsStart, cmdsEnd))
 	fr.TotalFloor = fr.DetectionFloor + fr.ActionFloor.Floor
 	fr.ActionRatio = ratio(time.Duration(fr.Action), time.Duration(fr.ActionFloor.Floor))
 	fr.TotalRatio = ratio(time.Duration(fr.Total-fr.ConfiguredDelay), time.Duration(fr.TotalFloor))
-	if last != nil {
-		fr.Forced, fr.ContactsRestored, fr.Failed = last.Forced, last.ContactsRestored, last.Failed
+	if ft.last != nil {
+		fr.Forced, fr.ContactsRestored, fr.Failed = ft.last.Forced, ft.last.ContactsRestored, ft.last.Failed
 	}
+}
 
+// checkSurvivor counts the users on the survivor and those whose contact count changed.
+func checkSurvivor(ctx context.Context, emu *emulator, expected map[string]int, fr *failoverResult) error {
 	after, err := emu.users(ctx)
 	if err != nil {
 		return err
@@ -193,8 +219,6 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 	if len(after) != len(expected) {
 		fr.ContactsMismatch += abs(len(expected) - len(after))
 	}
-	b.logf("Failover: total %s (detection %s, delay %s, moves %s, restore %s); floor %s; %d users with a wrong contact count",
-		fr.Total, fr.Detection, fr.Delay, fr.Moves, fr.Restore, fr.ActionFloor.Floor, fr.ContactsMismatch)
 	return nil
 }
 

@@ -150,25 +150,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// envtest logs through controller-runtime's logger; keep it quiet unless something fails.
 	ctrllog.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	b := &bench{
-		cfg:    cfg,
-		out:    stdout,
-		binDir: filepath.Join(cfg.work, "bin"),
-		logDir: filepath.Join(cfg.work, "logs"),
-		res: &results{
-			Started: time.Now().UTC(),
-			Machine: describeMachine(),
-			Cost:    cfg.cost,
-			Errors:  map[string]string{},
-			Config: runConfig{
-				Users: cfg.users, ContactsPerUser: cfg.contacts, FailoverDelay: secs(cfg.delay),
-				ProbeInterval: secs(cfg.probeInterval), ProbeTimeout: secs(cfg.probeTimeout),
-				FailureThreshold: cfg.threshold, MoveBatchSize: cfg.batchSize, PollInterval: secs(cfg.pollInterval),
-				ManualSample: cfg.manualSample, ScalePools: cfg.scalePools, ScaleUsers: cfg.scaleUsers,
-				ScaleContacts: cfg.scaleContacts, ScaleDuration: secs(cfg.scaleDuration),
-			},
-		},
-	}
+	b := newBench(cfg, stdout)
 	for _, d := range []string{b.binDir, b.logDir, filepath.Join(cfg.work, "backups")} {
 		if err := os.RemoveAll(d); err != nil {
 			return fmt.Errorf("cleaning %s: %w", d, err)
@@ -191,28 +173,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer func() { b.manager.stop() }()
 
-	steps := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{"failover", b.failover},
-		{"drain", b.drain},
-		{"manual", b.manual},
-		{"scale", b.scale},
-	}
-	for _, s := range steps {
-		if !cfg.scenarios[s.name] || ctx.Err() != nil {
-			continue
-		}
-		b.logf("Scenario %s", s.name)
-		start := time.Now()
-		if err := s.fn(ctx); err != nil {
-			b.logf("Scenario %s failed after %s: %v", s.name, fmtDur(time.Since(start)), err)
-			b.res.Errors[s.name] = err.Error()
-			continue
-		}
-		b.logf("Scenario %s done in %s", s.name, fmtDur(time.Since(start)))
-	}
+	b.runScenarios(ctx)
 	b.manager.stop()
 	b.manager = nil
 	if cfg.micro && ctx.Err() == nil {
@@ -232,6 +193,55 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%d scenario(s) failed; see %s", len(b.res.Errors), b.cfg.outMD)
 	}
 	return nil
+}
+
+// newBench prepares a run of the scenarios cfg selects.
+func newBench(cfg config, stdout io.Writer) *bench {
+	return &bench{
+		cfg:    cfg,
+		out:    stdout,
+		binDir: filepath.Join(cfg.work, "bin"),
+		logDir: filepath.Join(cfg.work, "logs"),
+		res: &results{
+			Started: time.Now().UTC(),
+			Machine: describeMachine(),
+			Cost:    cfg.cost,
+			Errors:  map[string]string{},
+			Config: runConfig{
+				Users: cfg.users, ContactsPerUser: cfg.contacts, FailoverDelay: secs(cfg.delay),
+				ProbeInterval: secs(cfg.probeInterval), ProbeTimeout: secs(cfg.probeTimeout),
+				FailureThreshold: cfg.threshold, MoveBatchSize: cfg.batchSize, PollInterval: secs(cfg.pollInterval),
+				ManualSample: cfg.manualSample, ScalePools: cfg.scalePools, ScaleUsers: cfg.scaleUsers,
+				ScaleContacts: cfg.scaleContacts, ScaleDuration: secs(cfg.scaleDuration),
+			},
+		},
+	}
+}
+
+// runScenarios runs the selected scenarios in order; a failed one is recorded and the next runs.
+func (b *bench) runScenarios(ctx context.Context) {
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"failover", b.failover},
+		{"drain", b.drain},
+		{"manual", b.manual},
+		{"scale", b.scale},
+	}
+	for _, s := range steps {
+		if !b.cfg.scenarios[s.name] || ctx.Err() != nil {
+			continue
+		}
+		b.logf("Scenario %s", s.name)
+		start := time.Now()
+		if err := s.fn(ctx); err != nil {
+			b.logf("Scenario %s failed after %s: %v", s.name, fmtDur(time.Since(start)), err)
+			b.res.Errors[s.name] = err.Error()
+			continue
+		}
+		b.logf("Scenario %s done in %s", s.name, fmtDur(time.Since(start)))
+	}
 }
 
 // build compiles the manager and the emulator: each runs as its own process, as in production.

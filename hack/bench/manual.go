@@ -33,32 +33,16 @@ func (b *bench) manual(ctx context.Context) error {
 	// The transport's defaults, as the manager uses them.
 	pool := winrm.NewPool(winrm.Options{})
 	defer pool.Close()
-	var targets []winrm.Target
-	var servers []ocs.Server
-	for _, name := range []string{"ocs1", "ocs2"} {
-		targets = append(targets, winrm.Target{Server: name, Endpoint: emu.endpoints[name], Auth: winrm.AuthBasic,
-			Username: emu.username, Password: emu.password})
-		servers = append(servers, ocs.Server{Name: name, FQDN: name + ".corp.example.com"})
-	}
-	if err := pool.SetTargets(targets); err != nil {
-		return fmt.Errorf("configuring the WinRM pool: %w", err)
-	}
-	agent, err := ocs.NewAgent(ocs.ProductOCS2007R2, servers, pool)
+	agent, err := manualAgent(emu, pool)
 	if err != nil {
-		return fmt.Errorf("creating the agent: %w", err)
+		return err
 	}
 
 	users, err := emu.users(ctx)
 	if err != nil {
 		return err
 	}
-	var onOCS2 []string
-	for _, u := range users {
-		if u.Home == "ocs2" {
-			onOCS2 = append(onOCS2, u.SIP)
-		}
-	}
-	sort.Strings(onOCS2)
+	onOCS2 := sipsHomedOn(users, "ocs2")
 	mr := &manualResult{Target: len(onOCS2), Sample: len(onOCS2)}
 	if cfg.manualSample > 0 && cfg.manualSample < len(onOCS2) {
 		mr.Sample = cfg.manualSample
@@ -69,14 +53,9 @@ func (b *bench) manual(ctx context.Context) error {
 	// One batch beyond the sample times the agent's batch operations, the operator's building
 	// blocks. Its export is ExportContacts(ocs2, batch), which exports the whole server.
 	batch := onOCS2[mr.Sample:min(mr.Sample+opBatch, len(onOCS2))]
-	mr.Ops.BatchSize = len(batch)
-	var batchDoc *contacts.Document
-	if len(batch) > 0 {
-		start := time.Now()
-		if batchDoc, err = agent.ExportContacts(ctx, "ocs2", batch); err != nil {
-			return fmt.Errorf("agent export of a batch: %w", err)
-		}
-		mr.Ops.ExportHalf = secs(time.Since(start))
+	batchDoc, err := exportBatch(ctx, agent, batch, mr)
+	if err != nil {
+		return err
 	}
 
 	cmdsBefore, err := emu.commands(ctx)
@@ -84,13 +63,9 @@ func (b *bench) manual(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	docs := make(map[string]*contacts.Document, len(sample))
-	for _, u := range sample {
-		doc, err := exportOneUser(ctx, pool, "ocs2", u)
-		if err != nil {
-			return fmt.Errorf("manual export of %s: %w", u, err)
-		}
-		docs[u] = doc
+	docs, err := exportOneByOne(ctx, pool, sample)
+	if err != nil {
+		return err
 	}
 	mr.Export = secs(time.Since(start))
 	b.logf("Manual: exported %d users one by one in %s", len(sample), mr.Export)
@@ -99,6 +74,105 @@ func (b *bench) manual(ctx context.Context) error {
 		return err
 	}
 	start = time.Now()
+	if err := moveAndImportOneByOne(ctx, agent, sample, docs, mr); err != nil {
+		return err
+	}
+	mr.MoveImport = secs(time.Since(start))
+	cmdsAfter, err := emu.commands(ctx)
+	if err != nil {
+		return err
+	}
+
+	if len(batch) > 0 {
+		if err := timeBatchOperations(ctx, agent, batch, batchDoc, mr); err != nil {
+			return err
+		}
+		mr.Ops.ExportAllUsers = len(users) - len(onOCS2) + mr.Sample + len(batch)
+	}
+	mr.summarise(cfg.cost, commandDelta(cmdsBefore, cmdsAfter))
+
+	if err := checkManualSample(ctx, emu, sample, cfg.contacts, mr); err != nil {
+		return err
+	}
+	b.logf("Manual: %d users in %s (%s per user), %d failed; extrapolated to %d users: %s",
+		mr.Sample, mr.Measured, mr.PerUser, mr.Failed, mr.Target, mr.Total)
+	return nil
+}
+
+// sipsHomedOn lists, sorted, the users homed on server.
+func sipsHomedOn(users []simUser, server string) []string {
+	var out []string
+	for _, u := range users {
+		if u.Home == server {
+			out = append(out, u.SIP)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// exportBatch times the agent's export of a batch (a whole-server export); nil for no batch.
+func exportBatch(ctx context.Context, agent ocs.Agent, batch []string, mr *manualResult) (*contacts.Document, error) {
+	mr.Ops.BatchSize = len(batch)
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	doc, err := agent.ExportContacts(ctx, "ocs2", batch)
+	if err != nil {
+		return nil, fmt.Errorf("agent export of a batch: %w", err)
+	}
+	mr.Ops.ExportHalf = secs(time.Since(start))
+	return doc, nil
+}
+
+// summarise derives the per-user time, the extrapolation and the floor from the measurements.
+func (mr *manualResult) summarise(cost costModel, commands map[string]int) {
+	mr.Measured = mr.Export + mr.MoveImport
+	mr.PerUser = secs(time.Duration(mr.Measured) / time.Duration(mr.Sample))
+	mr.Extrapolated = mr.Sample < mr.Target
+	mr.Total = secs(time.Duration(mr.PerUser) * time.Duration(mr.Target))
+	// The script runs one command at a time: its floor has a concurrency of one.
+	serial := cost
+	serial.Concurrency = 1
+	mr.Floor = computeFloor(serial, commands, 1, mr.Sample, mr.Sample)
+	mr.Ratio = ratio(time.Duration(mr.Measured), time.Duration(mr.Floor.Floor))
+}
+
+// exportOneByOne is the admin's export of each user of the sample, one command per user.
+func exportOneByOne(ctx context.Context, pool *winrm.Pool, sample []string) (map[string]*contacts.Document, error) {
+	docs := make(map[string]*contacts.Document, len(sample))
+	for _, u := range sample {
+		doc, err := exportOneUser(ctx, pool, "ocs2", u)
+		if err != nil {
+			return nil, fmt.Errorf("manual export of %s: %w", u, err)
+		}
+		docs[u] = doc
+	}
+	return docs, nil
+}
+
+// manualAgent is the agent of the emulator's two servers over pool.
+func manualAgent(emu *emulator, pool *winrm.Pool) (ocs.Agent, error) {
+	var targets []winrm.Target
+	var servers []ocs.Server
+	for _, name := range []string{"ocs1", "ocs2"} {
+		targets = append(targets, winrm.Target{Server: name, Endpoint: emu.endpoints[name], Auth: winrm.AuthBasic,
+			Username: emu.username, Password: emu.password})
+		servers = append(servers, ocs.Server{Name: name, FQDN: name + ".corp.example.com"})
+	}
+	if err := pool.SetTargets(targets); err != nil {
+		return nil, fmt.Errorf("configuring the WinRM pool: %w", err)
+	}
+	agent, err := ocs.NewAgent(ocs.ProductOCS2007R2, servers, pool)
+	if err != nil {
+		return nil, fmt.Errorf("creating the agent: %w", err)
+	}
+	return agent, nil
+}
+
+// moveAndImportOneByOne is the admin's script: each user force-moved, then its contacts imported.
+func moveAndImportOneByOne(ctx context.Context, agent ocs.Agent, sample []string, docs map[string]*contacts.Document, mr *manualResult) error {
 	for _, u := range sample {
 		res, err := agent.MoveUsers(ctx, "ocs1", []string{u}, "ocs1", true)
 		if err != nil {
@@ -118,45 +192,36 @@ func (b *bench) manual(ctx context.Context) error {
 			}
 		}
 	}
-	mr.MoveImport = secs(time.Since(start))
-	cmdsAfter, err := emu.commands(ctx)
-	if err != nil {
-		return err
-	}
+	return nil
+}
 
-	if len(batch) > 0 {
-		start = time.Now()
-		if _, err := agent.ListUsers(ctx, "ocs1"); err != nil {
-			return fmt.Errorf("agent listing: %w", err)
-		}
-		mr.Ops.ListUsers = secs(time.Since(start))
-		start = time.Now()
-		if _, err := agent.MoveUsers(ctx, "ocs1", batch, "ocs1", true); err != nil {
-			return fmt.Errorf("agent forced move of a batch: %w", err)
-		}
-		mr.Ops.MoveBatch = secs(time.Since(start))
-		start = time.Now()
-		if _, err := agent.ImportContacts(ctx, "ocs1", batchDoc); err != nil {
-			return fmt.Errorf("agent import of a batch: %w", err)
-		}
-		mr.Ops.ImportBatch = secs(time.Since(start))
-		start = time.Now()
-		if _, err := agent.ExportContacts(ctx, "ocs1", nil); err != nil {
-			return fmt.Errorf("agent export of ocs1: %w", err)
-		}
-		mr.Ops.ExportAll = secs(time.Since(start))
-		mr.Ops.ExportAllUsers = len(users) - len(onOCS2) + mr.Sample + len(batch)
+// timeBatchOperations times the agent's batch operations, the operator's building blocks.
+func timeBatchOperations(ctx context.Context, agent ocs.Agent, batch []string, batchDoc *contacts.Document, mr *manualResult) error {
+	start := time.Now()
+	if _, err := agent.ListUsers(ctx, "ocs1"); err != nil {
+		return fmt.Errorf("agent listing: %w", err)
 	}
-	mr.Measured = mr.Export + mr.MoveImport
-	mr.PerUser = secs(time.Duration(mr.Measured) / time.Duration(mr.Sample))
-	mr.Extrapolated = mr.Sample < mr.Target
-	mr.Total = secs(time.Duration(mr.PerUser) * time.Duration(mr.Target))
-	// The script runs one command at a time: its floor has a concurrency of one.
-	serial := cfg.cost
-	serial.Concurrency = 1
-	mr.Floor = computeFloor(serial, commandDelta(cmdsBefore, cmdsAfter), 1, mr.Sample, mr.Sample)
-	mr.Ratio = ratio(time.Duration(mr.Measured), time.Duration(mr.Floor.Floor))
+	mr.Ops.ListUsers = secs(time.Since(start))
+	start = time.Now()
+	if _, err := agent.MoveUsers(ctx, "ocs1", batch, "ocs1", true); err != nil {
+		return fmt.Errorf("agent forced move of a batch: %w", err)
+	}
+	mr.Ops.MoveBatch = secs(time.Since(start))
+	start = time.Now()
+	if _, err := agent.ImportContacts(ctx, "ocs1", batchDoc); err != nil {
+		return fmt.Errorf("agent import of a batch: %w", err)
+	}
+	mr.Ops.ImportBatch = secs(time.Since(start))
+	start = time.Now()
+	if _, err := agent.ExportContacts(ctx, "ocs1", nil); err != nil {
+		return fmt.Errorf("agent export of ocs1: %w", err)
+	}
+	mr.Ops.ExportAll = secs(time.Since(start))
+	return nil
+}
 
+// checkManualSample counts the users of the sample not on ocs1 with all their contacts.
+func checkManualSample(ctx context.Context, emu *emulator, sample []string, want int, mr *manualResult) error {
 	after, err := emu.users(ctx)
 	if err != nil {
 		return err
@@ -166,12 +231,10 @@ func (b *bench) manual(ctx context.Context) error {
 		byUser[u.SIP] = u
 	}
 	for _, u := range sample {
-		if got := byUser[u]; got.Home != "ocs1" || got.Contacts != cfg.contacts {
+		if got := byUser[u]; got.Home != "ocs1" || got.Contacts != want {
 			mr.Failed++
 		}
 	}
-	b.logf("Manual: %d users in %s (%s per user), %d failed; extrapolated to %d users: %s",
-		mr.Sample, mr.Measured, mr.PerUser, mr.Failed, mr.Target, mr.Total)
 	return nil
 }
 

@@ -37,30 +37,46 @@ func (b *bench) scale(ctx context.Context) error {
 		return err
 	}
 	defer m.stop()
-	t0 := time.Now()
+	sp := &scaleProgress{t0: time.Now(), ready: map[string]bool{}, requested: map[string]bool{}, backedUp: map[string]bool{}}
 	sr := &scaleResult{Pools: cfg.scalePools, UsersPerPool: cfg.scaleUsers, Users: cfg.scalePools * cfg.scaleUsers}
 	b.res.Scale = sr
-	namespaces := make([]string, len(emus))
 	for i, e := range emus {
-		namespaces[i] = fmt.Sprintf("scale-%02d", i)
+		ns := fmt.Sprintf("scale-%02d", i)
+		sp.namespaces = append(sp.namespaces, ns)
 		// Production defaults for probing and failover: this is a steady state, not a drill.
 		if err := createPool(ctx, b.cp.client, poolSpec{
-			namespace: namespaces[i], emu: e, probeInterval: 10 * time.Second, probeTimeout: 5 * time.Second,
+			namespace: ns, emu: e, probeInterval: 10 * time.Second, probeTimeout: 5 * time.Second,
 			threshold: 3, delay: time.Minute, batchSize: 100,
-			backupDir: filepath.Join(cfg.work, "backups", namespaces[i]),
+			backupDir: filepath.Join(cfg.work, "backups", ns),
 		}); err != nil {
 			return err
 		}
 	}
+	if err := b.runScale(ctx, m, sp, sr); err != nil {
+		return err
+	}
+	b.logf("Scale: peak RSS %.1f MiB, CPU %s over %s (%.1f%% of one core), %d/%d pools Ready, %d backups",
+		sr.PeakRSSMiB, sr.CPU, sr.Duration, sr.CPUPercent, sr.ReadyPools, sr.Pools, sr.Backups)
+	for _, ns := range sp.namespaces {
+		b.deletePool(ns)
+	}
+	return nil
+}
 
-	ready := map[string]bool{}
-	requested := map[string]bool{}
-	backedUp := map[string]bool{}
-	var usage procUsage
+// scaleProgress is what the scale scenario has seen of its pools.
+type scaleProgress struct {
+	t0                         time.Time
+	namespaces                 []string
+	ready, requested, backedUp map[string]bool
+	usage                      procUsage
+}
+
+// runScale watches the manager and the pools for cfg.scaleDuration, then records the usage.
+func (b *bench) runScale(ctx context.Context, m *managerProc, sp *scaleProgress, sr *scaleResult) error {
 	// The scenario runs for a fixed time by design; the ticker paces the status reads.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	deadline := time.NewTimer(cfg.scaleDuration)
+	deadline := time.NewTimer(b.cfg.scaleDuration)
 	defer deadline.Stop()
 	lastReport := time.Now()
 loop:
@@ -69,41 +85,16 @@ loop:
 		if err != nil {
 			return fmt.Errorf("manager: %w", err)
 		}
-		usage = u
-		for _, ns := range namespaces {
-			if !ready[ns] {
-				p, err1 := getPool(ctx, b.cp.client, ns)
-				h, err2 := getHoming(ctx, b.cp.client, ns)
-				if err1 == nil && err2 == nil && isReady(p) && isReady(h) {
-					ready[ns] = true
-					if len(ready) == len(namespaces) {
-						sr.AllReady = secs(time.Since(t0))
-						b.logf("All %d pools Ready after %s", len(namespaces), sr.AllReady)
-					}
-				}
-			}
-			// Backups start once every pool is Ready (or half the time has passed), so that the
-			// peak before them is the steady state of all pools.
-			backupTime := len(ready) == len(namespaces) || time.Since(t0) > cfg.scaleDuration/2
-			if backupTime && len(requested) == 0 {
-				sr.PeakBeforeBackupsMiB = mib(usage.HWM)
-			}
-			if backupTime && ready[ns] && !requested[ns] {
-				if err := requestBackup(ctx, b.cp.client, ns, "scale"); err != nil {
-					return err
-				}
-				requested[ns] = true
-			}
-			if requested[ns] && !backedUp[ns] {
-				if cb, err := getBackup(ctx, b.cp.client, ns); err == nil && cb.Status.LastHandledRequest == "scale" {
-					backedUp[ns] = true
-				}
+		sp.usage = u
+		for _, ns := range sp.namespaces {
+			if err := b.observeScalePool(ctx, ns, sp, sr); err != nil {
+				return err
 			}
 		}
 		if time.Since(lastReport) >= 30*time.Second {
 			lastReport = time.Now()
 			b.logf("Scale: %s elapsed, RSS %.1f MiB (peak %.1f), CPU %s, %d/%d pools Ready, %d backups",
-				fmtDur(time.Since(t0)), mib(usage.RSS), mib(usage.HWM), usage.UserSys, len(ready), len(namespaces), len(backedUp))
+				fmtDur(time.Since(sp.t0)), mib(sp.usage.RSS), mib(sp.usage.HWM), sp.usage.UserSys, len(sp.ready), len(sp.namespaces), len(sp.backedUp))
 		}
 		select {
 		case <-ctx.Done():
@@ -114,19 +105,48 @@ loop:
 		}
 	}
 	if u, err := readProcUsage(m.cmd.Process.Pid); err == nil {
-		usage = u
+		sp.usage = u
 	}
-	sr.Duration = secs(time.Since(t0))
-	sr.PeakRSSMiB = mib(usage.HWM)
-	sr.FinalRSSMiB = mib(usage.RSS)
-	sr.CPU = usage.UserSys
-	sr.CPUPercent = 100 * time.Duration(usage.UserSys).Seconds() / time.Duration(sr.Duration).Seconds()
-	sr.ReadyPools = len(ready)
-	sr.Backups = len(backedUp)
-	b.logf("Scale: peak RSS %.1f MiB, CPU %s over %s (%.1f%% of one core), %d/%d pools Ready, %d backups",
-		sr.PeakRSSMiB, sr.CPU, sr.Duration, sr.CPUPercent, sr.ReadyPools, sr.Pools, sr.Backups)
-	for _, ns := range namespaces {
-		b.deletePool(ns)
+	sr.Duration = secs(time.Since(sp.t0))
+	sr.PeakRSSMiB = mib(sp.usage.HWM)
+	sr.FinalRSSMiB = mib(sp.usage.RSS)
+	sr.CPU = sp.usage.UserSys
+	sr.CPUPercent = 100 * time.Duration(sp.usage.UserSys).Seconds() / time.Duration(sr.Duration).Seconds()
+	sr.ReadyPools = len(sp.ready)
+	sr.Backups = len(sp.backedUp)
+	return nil
+}
+
+// observeScalePool notes when the pool of ns becomes Ready, requests its backup once it is time,
+// and notes when the backup is done.
+func (b *bench) observeScalePool(ctx context.Context, ns string, sp *scaleProgress, sr *scaleResult) error {
+	if !sp.ready[ns] {
+		p, err1 := getPool(ctx, b.cp.client, ns)
+		h, err2 := getHoming(ctx, b.cp.client, ns)
+		if err1 == nil && err2 == nil && isReady(p) && isReady(h) {
+			sp.ready[ns] = true
+			if len(sp.ready) == len(sp.namespaces) {
+				sr.AllReady = secs(time.Since(sp.t0))
+				b.logf("All %d pools Ready after %s", len(sp.namespaces), sr.AllReady)
+			}
+		}
+	}
+	// Backups start once every pool is Ready (or half the time has passed), so that the peak
+	// before them is the steady state of all pools.
+	backupTime := len(sp.ready) == len(sp.namespaces) || time.Since(sp.t0) > b.cfg.scaleDuration/2
+	if backupTime && len(sp.requested) == 0 {
+		sr.PeakBeforeBackupsMiB = mib(sp.usage.HWM)
+	}
+	if backupTime && sp.ready[ns] && !sp.requested[ns] {
+		if err := requestBackup(ctx, b.cp.client, ns, "scale"); err != nil {
+			return err
+		}
+		sp.requested[ns] = true
+	}
+	if sp.requested[ns] && !sp.backedUp[ns] {
+		if cb, err := getBackup(ctx, b.cp.client, ns); err == nil && cb.Status.LastHandledRequest == "scale" {
+			sp.backedUp[ns] = true
+		}
 	}
 	return nil
 }
