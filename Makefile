@@ -5,6 +5,8 @@ SHELL := /usr/bin/env bash -o pipefail
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+GOLANGCI_LINT_VERSION ?= v2.15.0
 KUBECTL ?= kubectl
 IMG ?= ghcr.io/ocsha/ocs-ha-operator:latest
 GO_TEST_FLAGS ?=
@@ -40,9 +42,10 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: ## Fail when gofmt would change a file or go vet finds a problem.
+lint: golangci-lint ## Fail when gofmt would change a file, go vet or golangci-lint (.golangci.yml) finds a problem.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify-manifests
 verify-manifests: controller-gen ## Fail when the generated files differ from what the types generate.
@@ -115,6 +118,14 @@ undeploy: ## Remove what deploy installed.
 	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
+
+.PHONY: golangci-lint
+golangci-lint: ## Build the pinned golangci-lint into bin/ (again when the pin changes).
+	@if ! $(GOLANGCI_LINT) version 2>/dev/null | grep -q "version $(GOLANGCI_LINT_VERSION:v%=%) "; then \
+		mkdir -p $(LOCALBIN); \
+		echo "go install golangci-lint $(GOLANGCI_LINT_VERSION)"; \
+		GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

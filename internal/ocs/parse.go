@@ -75,7 +75,7 @@ func readCSV(out []byte) ([][]string, error) {
 			return records, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: CSV: %v", ErrBadOutput, err)
+			return nil, fmt.Errorf("%w: CSV: %w", ErrBadOutput, err)
 		}
 		records = append(records, rec)
 	}
@@ -256,7 +256,7 @@ func lastBase64Lines(out []byte, n int) ([][]byte, error) {
 	for i, l := range lines[len(lines)-n:] {
 		b, err := base64.StdEncoding.DecodeString(l)
 		if err != nil {
-			return nil, fmt.Errorf("%w: base64: %v", ErrBadOutput, err)
+			return nil, fmt.Errorf("%w: base64: %w", ErrBadOutput, err)
 		}
 		res[i] = b
 	}

@@ -319,8 +319,8 @@ func (p *Pool) run(ctx context.Context, server, command string, stdin []byte) (R
 	case o := <-done:
 		return o.res, o.err
 	case <-timer.C:
-		return Result{}, &Error{Server: server, Kind: context.Canceled,
-			Detail: "the command was signalled to terminate but the server did not confirm that it ended: it may still be running"}
+		return Result{}, contextError(server, ctx.Err(),
+			"the command was signalled to terminate but the server did not confirm that it ended: it may still be running")
 	}
 }
 
@@ -381,9 +381,7 @@ func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, com
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ExitCode()}
 	if signalled {
 		// The output may stop part way: the result is not the command's.
-		e := classify(t.server, ctx.Err(), "").(*Error)
-		e.Detail = "the command was signalled to terminate and ended"
-		return Result{}, e
+		return Result{}, contextError(t.server, ctx.Err(), "the command was signalled to terminate and ended")
 	}
 	for _, e := range []error{outErr, errErr} {
 		if e != nil {
@@ -394,6 +392,15 @@ func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, com
 		return res, classify(t.server, fmt.Errorf("sending stdin: %w", in), t.password)
 	}
 	return res, nil
+}
+
+// contextError is the error of a command whose context ended, with what became of it.
+func contextError(server string, ctxErr error, detail string) error {
+	kind := error(context.Canceled)
+	if errors.Is(ctxErr, context.DeadlineExceeded) {
+		kind = ErrTimeout
+	}
+	return &Error{Server: server, Kind: kind, Detail: detail}
 }
 
 // sendStdin writes data in pieces no larger than maxSendChunk, then closes stdin (End="true").

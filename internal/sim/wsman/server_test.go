@@ -276,7 +276,7 @@ func TestParallelCommands(t *testing.T) {
 			defer wg.Done()
 			out, _, code, err := c.RunCmdWithContext(context.Background(), fmt.Sprintf("echo %d", i))
 			if err != nil || code != 0 || out != fmt.Sprintf("%d\r\n", i) {
-				errs <- fmt.Errorf("command %d: %q %d %v", i, out, code, err)
+				errs <- fmt.Errorf("command %d: %q %d %w", i, out, code, err)
 			}
 		}()
 	}
