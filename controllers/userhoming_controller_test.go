@@ -91,6 +91,19 @@ func createHoming(ns string, mutate func(*ocsv1.UserHoming)) *ocsv1.UserHoming {
 	return h
 }
 
+// createRestoringHoming creates the UserHoming "homing" failing over after delay with contacts
+// restored from ContactBackup backup, and waits until it reports the pool balanced.
+func createRestoringHoming(ns, backup, delay string) {
+	GinkgoHelper()
+	createHoming(ns, func(h *ocsv1.UserHoming) {
+		h.Spec.Failover.Delay = delay
+		h.Spec.ContactRestore.BackupRef = &ocsv1.LocalObjectReference{Name: backup}
+	})
+	Eventually(func(g Gomega) {
+		expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
+	}).Should(Succeed())
+}
+
 // getHoming reads the UserHoming straight from the API server.
 func getHoming(g Gomega, ns string) *ocsv1.UserHoming {
 	h := &ocsv1.UserHoming{}
@@ -343,13 +356,7 @@ var _ = Describe("UserHoming controller", func() {
 		startManager(ns, Options{Agents: StaticProvider{Agent: fake}})
 		createFakePool(ns, nil)
 		createBackupAndSnapshot(ns)
-		createHoming(ns, func(h *ocsv1.UserHoming) {
-			h.Spec.Failover.Delay = "2s"
-			h.Spec.ContactRestore.BackupRef = &ocsv1.LocalObjectReference{Name: "backup"}
-		})
-		Eventually(func(g Gomega) {
-			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
-		}).Should(Succeed())
+		createRestoringHoming(ns, "backup", "2s")
 		// Contacts made after the snapshot die with the server: the snapshot is what comes back.
 		fake.AddUser(homingSIP(999), "ocs2", homingContacts(999, 11, "late")...)
 
@@ -493,13 +500,7 @@ var _ = Describe("UserHoming controller", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.Remove(filepath.Join(cb.Spec.Storage.Path, ns, cb.Name, "blobs", entry.Digest[:2], entry.Digest))).To(Succeed())
 
-		createHoming(ns, func(h *ocsv1.UserHoming) {
-			h.Spec.Failover.Delay = "1s"
-			h.Spec.ContactRestore.BackupRef = &ocsv1.LocalObjectReference{Name: cb.Name}
-		})
-		Eventually(func(g Gomega) {
-			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
-		}).Should(Succeed())
+		createRestoringHoming(ns, cb.Name, "1s")
 		fake.SetDown("ocs2", true)
 		Eventually(func(g Gomega) {
 			op := getHoming(g, ns).Status.LastOperation
@@ -732,13 +733,7 @@ var _ = Describe("UserHoming controller with the emulator", func() {
 		startManager(ns, Options{})
 		waitPoolReady(createPoolFor(ns, emu, nil))
 		cb := createBackupAndSnapshot(ns)
-		createHoming(ns, func(h *ocsv1.UserHoming) {
-			h.Spec.Failover.Delay = "2s"
-			h.Spec.ContactRestore.BackupRef = &ocsv1.LocalObjectReference{Name: cb.Name}
-		})
-		Eventually(func(g Gomega) {
-			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
-		}).Should(Succeed())
+		createRestoringHoming(ns, cb.Name, "2s")
 		// Contacts made after the snapshot die with the server.
 		late := contacts.Resource{UserAtHost: strings.TrimPrefix(homingSIP(999), "sip:"), Contacts: homingContacts(999, 11, "late")}
 		Expect(emu.World().SetContacts(homingSIP(999), late)).To(Succeed())
@@ -758,13 +753,7 @@ var _ = Describe("UserHoming controller with the emulator", func() {
 			stop := startManager(ns, Options{Agents: &interruptingProvider{inner: &WinRMProvider{Reader: k8sClient}, agent: ia}})
 			waitPoolReady(createPoolFor(ns, emu, nil))
 			cb := createBackupAndSnapshot(ns)
-			createHoming(ns, func(h *ocsv1.UserHoming) {
-				h.Spec.Failover.Delay = "1s"
-				h.Spec.ContactRestore.BackupRef = &ocsv1.LocalObjectReference{Name: cb.Name}
-			})
-			Eventually(func(g Gomega) {
-				expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
-			}).Should(Succeed())
+			createRestoringHoming(ns, cb.Name, "1s")
 
 			ia.arm(moveLimit, importLimit, runThenBlock)
 			simCrash(emu, "ocs2")

@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
@@ -148,13 +147,7 @@ var _ = Describe("UserHoming leader handover", func() {
 			_, electedB := startCandidate(ns, "b", log)
 			waitPoolReady(createPoolFor(ns, emu, nil))
 			cb := createBackupAndSnapshot(ns)
-			createHoming(ns, func(h *ocsv1.UserHoming) {
-				h.Spec.Failover.Delay = "1s"
-				h.Spec.ContactRestore.BackupRef = &ocsv1.LocalObjectReference{Name: cb.Name}
-			})
-			Eventually(func(g Gomega) {
-				expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
-			}).Should(Succeed())
+			createRestoringHoming(ns, cb.Name, "1s")
 			Expect(electedB).NotTo(BeClosed(), "the standby runs nothing while the leader holds the lease")
 
 			simCrash(emu, "ocs2")
