@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
@@ -41,17 +40,6 @@ type fakeUser struct {
 	enabled bool
 }
 
-// Operation names used by Calls and FailOperation.
-const (
-	OpServiceHealth       = "ServiceHealth"
-	OpListUsers           = "ListUsers"
-	OpListHomedUsers      = "ListHomedUsers"
-	OpMoveUsers           = "MoveUsers"
-	OpExportContacts      = "ExportContacts"
-	OpImportContacts      = "ImportContacts"
-	OpExportConfiguration = "ExportConfiguration"
-)
-
 var _ Agent = (*Fake)(nil)
 
 // NewFake returns a Fake with the named servers up and their RtcSrv service running.
@@ -72,9 +60,6 @@ func NewFake(servers ...string) *Fake {
 	}
 	return f
 }
-
-// DefaultService is the front-end service checked by default on both products.
-const DefaultService = "RtcSrv"
 
 // AddUser adds an enabled user homed on home (a server name, or "" for none) with the given
 // contacts stored in the home's database.
@@ -395,12 +380,4 @@ func (f *Fake) ExportConfiguration(_ context.Context, server string) ([]ConfigFi
 		return nil, err
 	}
 	return append([]ConfigFile(nil), s.config...), nil
-}
-
-// userAtHost strips the "sip:" prefix (any case).
-func userAtHost(sip string) string {
-	if len(sip) >= 4 && strings.EqualFold(sip[:4], "sip:") {
-		return sip[4:]
-	}
-	return sip
 }

@@ -1,0 +1,321 @@
+package ocs
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+)
+
+// ocsDialect speaks to OCS 2007 R2: WMI through PowerShell, dbimpexp, lcscmd and sc.
+type ocsDialect struct {
+	*runner
+
+	mu      sync.Mutex
+	poolDNs map[string]string // lower-case pool FQDN -> PoolDN; nil until loaded
+}
+
+func (d *ocsDialect) serviceHealth(ctx context.Context, s Server, services []string) ([]ServiceStatus, error) {
+	const op = OpServiceHealth
+	line, err := scQueryCommand(services)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	// The exit code is the last sc's (1060 for a missing service); the text says it all.
+	res, err := d.run(ctx, op, s.Name, line, nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := parseSCQuery(res.Stdout, services)
+	if err != nil {
+		if res.ExitCode != 0 && res.ExitCode != 1060 {
+			return nil, commandError(op, s.Name, res)
+		}
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	return st, nil
+}
+
+// pools returns the pool DN table, loading it through via on first use or when refresh is set.
+func (d *ocsDialect) pools(ctx context.Context, op, via string, refresh bool) (map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.poolDNs != nil && !refresh {
+		return d.poolDNs, nil
+	}
+	res, err := d.runPS(ctx, op, via, ocsPoolScript(), nil)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseCSVTable(res.Stdout, "PoolFQDN", "PoolDN")
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: pool table: %w", op, via, err)
+	}
+	m := map[string]string{}
+	for _, r := range rows {
+		if r["poolfqdn"] != "" && r["pooldn"] != "" {
+			m[strings.ToLower(r["poolfqdn"])] = r["pooldn"]
+		}
+	}
+	d.poolDNs = m
+	return m, nil
+}
+
+// poolDN returns the PoolDN of server s, reloading the table once if it is missing.
+func (d *ocsDialect) poolDN(ctx context.Context, op, via string, s Server) (string, error) {
+	for _, refresh := range []bool{false, true} {
+		m, err := d.pools(ctx, op, via, refresh)
+		if err != nil {
+			return "", err
+		}
+		if dn, ok := m[strings.ToLower(s.FQDN)]; ok {
+			return dn, nil
+		}
+	}
+	return "", fmt.Errorf("%s on %s: %w: no pool DN for %s", op, via, ErrPoolNotFound, s.FQDN)
+}
+
+func (d *ocsDialect) listUsers(ctx context.Context, op string, via Server, home *Server) ([]HomedUser, error) {
+	m, err := d.pools(ctx, op, via.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	filterDN := ""
+	if home != nil {
+		dn, err := d.poolDN(ctx, op, via.Name, *home)
+		if err != nil {
+			return nil, err
+		}
+		if wqlSafe(dn) {
+			filterDN = dn
+		}
+	}
+	script, err := ocsUsersScript(filterDN)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
+	}
+	res, err := d.runPS(ctx, op, via.Name, script, nil)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseCSVTable(res.Stdout, "PrimaryURI", "HomeServerDN")
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
+	}
+	byDN := map[string]string{}
+	// m is never modified once published (a reload replaces it), so it is read unlocked.
+	for fqdn, dn := range m {
+		byDN[strings.ToLower(dn)] = d.serverByFQDN(fqdn)
+	}
+	users := make([]HomedUser, 0, len(rows))
+	for _, r := range rows {
+		users = append(users, HomedUser{SIP: r["primaryuri"], Server: byDN[strings.ToLower(r["homeserverdn"])], Enabled: parseBool(r["enabled"])})
+	}
+	return users, nil
+}
+
+func (d *ocsDialect) moveUsers(ctx context.Context, via Server, sips []string, target Server, force bool) ([]resultRow, error) {
+	const op = OpMoveUsers
+	dn, err := d.poolDN(ctx, op, via.Name, target)
+	if err != nil {
+		return nil, err
+	}
+	script, err := ocsMoveScript(dn, force)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
+	}
+	res, err := d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n"))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseResultRows(res.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
+	}
+	return rows, nil
+}
+
+func (d *ocsDialect) exportContacts(ctx context.Context, s Server) (*contacts.Document, error) {
+	const op = OpExportContacts
+	line, err := ocsExportCommand()
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	// stdin is closed for the PowerShell half of the line.
+	files, err := readBack(op, s.Name, 1)(d.runOK(ctx, op, s.Name, line, []byte{}))
+	if err != nil {
+		return nil, err
+	}
+	doc, err := contacts.ParseHomedResources(files[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w: %w", op, s.Name, ErrBadOutput, err)
+	}
+	return doc, nil
+}
+
+func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts.Document) ([]ImportResult, error) {
+	const op = OpImportContacts
+	data, err := contacts.MarshalHomedResources(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	line, err := ocsImportCommand()
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	// The line ends with `& del`, so its exit code is del's: dbimpexp's summary is the verdict.
+	res, err := d.run(ctx, op, s.Name, line, []byte(base64.StdEncoding.EncodeToString(data)))
+	if err != nil {
+		return nil, err
+	}
+	out := parseDBImpExpImport(res.Stdout)
+	if !out.summary {
+		if res.ExitCode == 0 {
+			res.ExitCode = 1
+		}
+		return nil, commandError(op, s.Name, res)
+	}
+	results := make([]ImportResult, len(doc.Resources))
+	for i, r := range doc.Resources {
+		key := strings.ToLower(r.UserAtHost)
+		switch reason, skipped := out.skipped[key]; {
+		case out.imported[key]:
+			results[i].OK = true
+		case skipped:
+			results[i].Message = reason
+		default:
+			results[i].Message = "dbimpexp reported no result for this user"
+		}
+	}
+	return results, nil
+}
+
+func (d *ocsDialect) exportConfiguration(ctx context.Context, s Server) ([]ConfigFile, error) {
+	const op = OpExportConfiguration
+	line, err := ocsConfigCommand(s.FQDN)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	files, err := readBack(op, s.Name, 2)(d.runOK(ctx, op, s.Name, line, []byte{}))
+	if err != nil {
+		return nil, err
+	}
+	return []ConfigFile{
+		{Name: "global-pool.xml", Data: files[0]},
+		{Name: "machine-" + strings.ToLower(s.FQDN) + ".xml", Data: files[1]},
+	}, nil
+}
+
+// --- scripts ----------------------------------------------------------------------------------
+
+func ocsPoolScript() string {
+	return psHeader + "Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPPoolSetting | Select-Object PoolFQDN,PoolDN | ConvertTo-Csv -NoTypeInformation\n"
+}
+
+// ocsUsersScript lists users; with homeDN set, only those homed there.
+func ocsUsersScript(homeDN string) (string, error) {
+	if homeDN == "" {
+		return psHeader + "Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n", nil
+	}
+	q, err := QuotePS(homeDN)
+	if err != nil {
+		return "", err
+	}
+	return psHeader + "$dn = " + q + "\n" +
+		"Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter ('HomeServerDN=' + \"'\" + $dn + \"'\") | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n", nil
+}
+
+// wqlSafe reports whether s can sit inside a WQL single-quoted string unescaped.
+func wqlSafe(s string) bool { return !strings.ContainsAny(s, `'\`) }
+
+func ocsMoveScript(targetDN string, force bool) (string, error) {
+	q, err := QuotePS(targetDN)
+	if err != nil {
+		return "", err
+	}
+	return psHeader +
+		"$target = " + q + "\n" +
+		"$force = " + psBool(force) + "\n" +
+		moveLoop(
+			"    $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + $sip + \"'\")\n"+
+				"    if ($u -eq $null) { throw 'The user was not found in the directory.' }\n"+
+				"    if ($force) { $u.TargetServerDNIfMoving = $target }\n"+
+				"    $u.HomeServerDN = $target\n"+
+				"    [void]$u.Put()\n"), nil
+}
+
+func psBool(b bool) string {
+	if b {
+		return "$true"
+	}
+	return "$false"
+}
+
+// ocsExportCommand exports the server's homed resources and prints them as base64.
+func ocsExportCommand() (string, error) {
+	name := tempName(".xml")
+	read, err := readDeleteScript(psHeader, name)
+	if err != nil {
+		return "", err
+	}
+	ps, err := encodePS(read)
+	if err != nil {
+		return "", err
+	}
+	return joinCmd("&&", dbimpexpExe+" /hrxmlfile:"+cmdTempPath(name)+" /restype:user", ps)
+}
+
+// ocsImportCommand writes the XML from stdin (base64), imports it and deletes the file whatever
+// happened; the result is read from dbimpexp's output, not from the exit code.
+func ocsImportCommand() (string, error) {
+	name := tempName(".xml")
+	write, err := writeScript(name)
+	if err != nil {
+		return "", err
+	}
+	ps, err := encodePS(write)
+	if err != nil {
+		return "", err
+	}
+	imp, err := joinCmd("&&", ps, dbimpexpExe+" /import /hrxmlfile:"+cmdTempPath(name)+" /restype:user")
+	if err != nil {
+		return "", err
+	}
+	return joinCmd("&", imp, "del "+cmdTempPath(name))
+}
+
+// ocsConfigCommand exports global and pool settings, then machine settings, and prints both
+// files as base64 lines (pool first).
+func ocsConfigCommand(fqdn string) (string, error) {
+	if err := ValidateFQDN(fqdn); err != nil {
+		return "", err
+	}
+	pool, machine := tempName("-pool.xml"), tempName("-machine.xml")
+	read, err := readDeleteScript(psHeader, pool, machine)
+	if err != nil {
+		return "", err
+	}
+	ps, err := encodePS(read)
+	if err != nil {
+		return "", err
+	}
+	return joinCmd("&&",
+		lcscmdExe+" /config /action:export /level:global,pool /configfile:"+cmdTempPath(pool),
+		lcscmdExe+" /config /action:export /level:machine /fqdn:"+fqdn+" /configfile:"+cmdTempPath(machine),
+		ps)
+}
+
+// scQueryCommand queries each service; the outputs follow one another in order.
+func scQueryCommand(services []string) (string, error) {
+	parts := make([]string, 0, len(services))
+	for _, s := range services {
+		if err := validateServiceName(s); err != nil {
+			return "", err
+		}
+		parts = append(parts, "sc query "+s)
+	}
+	return joinCmd("&", parts...)
+}
