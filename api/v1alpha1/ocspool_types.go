@@ -109,6 +109,28 @@ type HealthSpec struct {
 	Services []string `json:"services,omitempty"`
 }
 
+// ToolsSpec says where the OCS 2007 R2 command-line tools are on every server of the pool. A path
+// may start with a %VARIABLE% of the server's environment; it is expanded there. The tools are
+// not on PATH on a real server, so the operator always runs them by this path.
+type ToolsSpec struct {
+	// LcscmdPath is LCSCmd.exe, installed with the product's administrative tools.
+	// +kubebuilder:default="%CommonProgramFiles%\\Microsoft Office Communications Server 2007 R2\\lcscmd.exe"
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=260
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'^(%[A-Za-z0-9_()]+%|[A-Za-z]:)([\\x5c][A-Za-z0-9 _.()-]+)+[.][eE][xX][eE]$')",message="tools.lcscmdPath must be an absolute Windows path (or start with a %VARIABLE%) to an .exe, of letters, digits, spaces and _ . ( ) -; no quotes or & | < > ^ !"
+	// +optional
+	LcscmdPath string `json:"lcscmdPath,omitempty"`
+
+	// DBImpExpPath is DBImpExp.exe. It ships in the \Support folder of the installation media
+	// and must be copied to the servers; the default is a Support folder beside LCSCmd.exe.
+	// +kubebuilder:default="%CommonProgramFiles%\\Microsoft Office Communications Server 2007 R2\\Support\\DBImpExp.exe"
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=260
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'^(%[A-Za-z0-9_()]+%|[A-Za-z]:)([\\x5c][A-Za-z0-9 _.()-]+)+[.][eE][xX][eE]$')",message="tools.dbimpexpPath must be an absolute Windows path (or start with a %VARIABLE%) to an .exe, of letters, digits, spaces and _ . ( ) -; no quotes or & | < > ^ !"
+	// +optional
+	DBImpExpPath string `json:"dbimpexpPath,omitempty"`
+}
+
 // OCSPoolSpec is the desired state of a pair (or more) of Standard Edition servers.
 // +kubebuilder:validation:XValidation:rule="self.servers.all(a, self.servers.exists_one(b, b.fqdn.lowerAscii() == a.fqdn.lowerAscii()))",message="spec.servers[].fqdn must be unique"
 type OCSPoolSpec struct {
@@ -129,6 +151,11 @@ type OCSPoolSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Health HealthSpec `json:"health,omitempty"`
+
+	// Tools says where the OCS 2007 R2 tools are (unused by Skype for Business).
+	// +kubebuilder:default={}
+	// +optional
+	Tools ToolsSpec `json:"tools,omitempty"`
 
 	// Suspend pauses all probes and actions.
 	// +optional

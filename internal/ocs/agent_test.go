@@ -268,10 +268,10 @@ func TestOCSExportAndImportContacts(t *testing.T) {
 	}
 	var imported []byte
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
-		switch {
-		case strings.HasPrefix(c.line, "dbimpexp.exe /hrxmlfile:\"%TEMP%\\ocsha-"):
-			return ok("DBImpExp: exported 2 homed resources to x.\r\n" + base64.StdEncoding.EncodeToString(xmlDoc) + "\r\n")
-		case strings.Contains(c.line, "dbimpexp.exe /import"):
+		switch s := c.script(); {
+		case strings.Contains(s, `& $exe "/hrxmlfile:$p" /restype:user`):
+			return ok(base64.StdEncoding.EncodeToString(xmlDoc) + "\r\n")
+		case strings.Contains(s, `& $exe /import "/hrxmlfile:$p" /restype:user`):
 			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
 			return ok("Imported a@corp.example.com\r\nSkipped b@corp.example.com: the user is not homed on this server.\r\nDBImpExp: imported 1 of 2 homed resources.\r\n")
 		}
@@ -299,14 +299,10 @@ func TestOCSExportAndImportContacts(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, sampleDoc()) {
 		t.Fatalf("imported XML %+v, %v", got, err)
 	}
-	line := e.calls[len(e.calls)-1].line
-	tmp := line[strings.Index(line, `"%TEMP%\ocsha-`):]
-	tmp = tmp[:strings.Index(tmp, " ")]
-	if !strings.HasSuffix(tmp, `.xml"`) {
-		t.Fatalf("temporary path not quoted: %s", tmp)
-	}
-	if !strings.HasSuffix(line, " & del "+tmp) {
-		t.Fatalf("import line does not delete its file: %q", line)
+	script := e.calls[len(e.calls)-1].script()
+	if !strings.Contains(script, "$exe = [Environment]::ExpandEnvironmentVariables('"+defaultDBImpExpPath+"')") ||
+		!strings.Contains(script, "Remove-Item -LiteralPath $p") {
+		t.Fatalf("import script does not run dbimpexp at its path or keeps its file:\n%s", script)
 	}
 }
 
@@ -364,10 +360,10 @@ func TestOCSExportConfiguration(t *testing.T) {
 	if !reflect.DeepEqual(files, want) {
 		t.Fatalf("got %+v", files)
 	}
-	line := e.calls[0].line
-	if !strings.HasPrefix(line, "lcscmd.exe /config /action:export /level:global,pool /configfile:\"%TEMP%\\ocsha-") ||
-		!strings.Contains(line, " && lcscmd.exe /config /action:export /level:machine /fqdn:ocs1.corp.example.com /configfile:\"%TEMP%\\ocsha-") {
-		t.Fatalf("line %q", line)
+	script := e.calls[0].script()
+	if !strings.Contains(script, "& $exe /config /action:export '/level:global,pool' \"/configfile:$p\"") ||
+		!strings.Contains(script, "& $exe /config /action:export /level:machine /fqdn:ocs1.corp.example.com \"/configfile:$p\"") {
+		t.Fatalf("script:\n%s", script)
 	}
 }
 

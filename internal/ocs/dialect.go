@@ -28,10 +28,10 @@ type dialect interface {
 }
 
 // newDialect returns the dialect of product.
-func newDialect(product Product, r *runner) (dialect, bool) {
+func newDialect(product Product, r *runner, o options) (dialect, bool) {
 	switch product {
 	case ProductOCS2007R2:
-		return &ocsDialect{runner: r}, true
+		return &ocsDialect{runner: r, tools: o.tools}, true
 	case ProductSkypeForBusiness:
 		return &sfbDialect{runner: r}, true
 	}

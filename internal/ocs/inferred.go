@@ -11,10 +11,24 @@ const (
 	// "Lync"; 2015 and later ship "SkypeForBusiness".
 	sfbModule = "SkypeForBusiness"
 
-	// dbimpexpExe and lcscmdExe are run by name: both are assumed to be on the PATH of the WinRM
-	// shell (real installs keep them under the Support folder and Common Files).
-	dbimpexpExe = "dbimpexp.exe"
-	lcscmdExe   = "lcscmd.exe"
+	// defaultLcscmdPath is where R2 installs LCSCmd.exe: the only public R2 backup script calls
+	// 'c:\Program Files\common files\microsoft office communications server 2007 R2\lcscmd.exe'
+	// (Get-OCSBackup.ps1), and MS bb905979 puts LCSCmd under %programfiles%\Common Files\Microsoft
+	// Office Communications Server 2007 (ocs-evidence.md #6). Neither tool is on PATH, so the
+	// agent never runs one by its bare name (cmd would answer 9009).
+	defaultLcscmdPath = `%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\lcscmd.exe`
+	// defaultDBImpExpPath: DBImpExp.exe is not installed by R2; it ships in the \Support folder
+	// of the media and admins copy it to the server (LyncAddContacts.vbs). Lync 2010 installs it
+	// in a Support folder of its Common Files directory
+	// (%CommonProgramFiles%\Microsoft Lync Server 2010\Support\DBImpExp.exe, UpdateLyncContacts.ps1),
+	// so the default asks for the same layout under R2's directory [inferred: an admin's choice;
+	// spec.tools.dbimpexpPath changes it, and preflight says when the file is not there].
+	defaultDBImpExpPath = `%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe`
+
+	// The tools are run from PowerShell with the call operator on their expanded path, as
+	// Get-OCSBackup.ps1 runs lcscmd (`& 'c:\…\lcscmd.exe' /config …`): PowerShell quotes the
+	// path for CreateProcess, and arguments that come from data (file names, SIP addresses)
+	// never pass through cmd.exe, whose %-expansion would rewrite them.
 
 	// tempPrefix names the agent's temporary files in %TEMP%: "ocsha-<16 hex>.<ext>".
 	tempPrefix = "ocsha-"

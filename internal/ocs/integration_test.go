@@ -31,14 +31,18 @@ type env struct {
 	agent ocs.Agent
 }
 
-func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool) *env {
+func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool, opts ...func(*sim.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e, err := sim.Start(ctx, sim.Config{
+	cfg := sim.Config{
 		Servers: []string{"ocs1", "ocs2"}, Users: users, ContactsPerUser: contactsPerUser,
-		Admin: "127.0.0.1:0", BasePort: 0, TLS: tls, Seed: 1,
-	})
+		Admin: "127.0.0.1:0", BasePort: 0, TLS: tls, Seed: 1, Product: string(product),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := sim.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("starting the emulator: %v", err)
 	}
@@ -477,5 +481,28 @@ func TestEmulatorRoundTripCounts(t *testing.T) {
 				t.Fatalf("export of %d users took %d commands, want 1", len(e.homedOn("ocs2")), n)
 			}
 		})
+	}
+}
+
+func TestEmulatorToolPaths(t *testing.T) {
+	e := startEnv(t, ocs.ProductOCS2007R2, 10, 2, false, func(c *sim.Config) {
+		c.ServerProfiles = map[string]sim.Profile{"ocs2": {MissingTools: []string{"dbimpexp", "lcscmd"}}}
+	})
+	ctx := testCtx(t)
+	if _, err := e.agent.ExportContacts(ctx, "ocs1", nil); err != nil {
+		t.Fatalf("export with the tool at its default path: %v", err)
+	}
+	_, err := e.agent.ExportContacts(ctx, "ocs2", nil)
+	var ce *ocs.CommandError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, `DBImpExp.exe is not at C:\Program Files\Common Files\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe; install it there or set spec.tools.dbimpexpPath.`) {
+		t.Fatalf("export without the tool: %v", err)
+	}
+	if _, err := e.agent.ExportConfiguration(ctx, "ocs2"); err == nil || !strings.Contains(err.Error(), "spec.tools.lcscmdPath") {
+		t.Fatalf("configuration export without lcscmd: %v", err)
+	}
+	for _, line := range append(e.sim.Commands("ocs1"), e.sim.Commands("ocs2")...) {
+		if strings.Contains(strings.ToLower(line+strings.Join(scripts(t, line), "\n")), "dbimpexp.exe /") {
+			t.Fatalf("a tool ran by its bare name: %q", line)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 // ocsDialect speaks to OCS 2007 R2: WMI through PowerShell, dbimpexp, lcscmd and sc.
 type ocsDialect struct {
 	*runner
+	tools Tools
 
 	mu      sync.Mutex
 	poolDNs map[string]string // lower-case pool FQDN -> PoolDN; nil until loaded
@@ -140,12 +141,11 @@ func (d *ocsDialect) moveUsers(ctx context.Context, via Server, sips []string, t
 
 func (d *ocsDialect) exportContacts(ctx context.Context, s Server) (*contacts.Document, error) {
 	const op = OpExportContacts
-	line, err := ocsExportCommand()
+	script, err := ocsExportScript(d.tools.DBImpExpPath, tempName(".xml"))
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	// stdin is closed for the PowerShell half of the line.
-	files, err := readBack(op, s.Name, 1)(d.runOK(ctx, op, s.Name, line, []byte{}))
+	files, err := readBack(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -162,12 +162,12 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	line, err := ocsImportCommand()
+	script, err := ocsImportScript(d.tools.DBImpExpPath, tempName(".xml"))
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	// The line ends with `& del`, so its exit code is del's: dbimpexp's summary is the verdict.
-	res, err := d.run(ctx, op, s.Name, line, []byte(base64.StdEncoding.EncodeToString(data)))
+	// dbimpexp's summary is the verdict; the script fails only when the tool could not run.
+	res, err := d.runPS(ctx, op, s.Name, script, []byte(base64.StdEncoding.EncodeToString(data)))
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +195,11 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 
 func (d *ocsDialect) exportConfiguration(ctx context.Context, s Server) ([]ConfigFile, error) {
 	const op = OpExportConfiguration
-	line, err := ocsConfigCommand(s.FQDN)
+	script, err := ocsConfigScript(d.tools.LcscmdPath, s.FQDN, tempName("-pool.xml"), tempName("-machine.xml"))
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	files, err := readBack(op, s.Name, 2)(d.runOK(ctx, op, s.Name, line, []byte{}))
+	files, err := readBack(op, s.Name, 2)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -254,58 +254,75 @@ func psBool(b bool) string {
 	return "$false"
 }
 
-// ocsExportCommand exports the server's homed resources and prints them as base64.
-func ocsExportCommand() (string, error) {
-	name := tempName(".xml")
-	read, err := readDeleteScript(psHeader, name)
+// ocsExportScript exports the server's homed resources with dbimpexp and prints the file as
+// base64. The export is judged by the file it wrote, not by dbimpexp's words.
+func ocsExportScript(dbimpexp, name string) (string, error) {
+	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
 		return "", err
 	}
-	ps, err := encodePS(read)
+	n, err := QuotePS(name)
 	if err != nil {
 		return "", err
 	}
-	return joinCmd("&&", dbimpexpExe+" /hrxmlfile:"+cmdTempPath(name)+" /restype:user", ps)
+	return psHeader + tool +
+		"$p = Join-Path $env:TEMP " + n + "\n" +
+		psRunTool("exe", `"/hrxmlfile:$p"`, "/restype:user") +
+		"if (-not [IO.File]::Exists($p)) { throw ('DBImpExp.exe wrote no file (exit code ' + $code + '): ' + ($out -join ' ')) }\n" +
+		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n" +
+		"Remove-Item -LiteralPath $p\n", nil
 }
 
-// ocsImportCommand writes the XML from stdin (base64), imports it and deletes the file whatever
-// happened; the result is read from dbimpexp's output, not from the exit code.
-func ocsImportCommand() (string, error) {
-	name := tempName(".xml")
-	write, err := writeScript(name)
+// ocsImportScript writes the XML read from stdin (base64) to a temporary file, imports it with
+// dbimpexp, prints dbimpexp's output and deletes the file.
+func ocsImportScript(dbimpexp, name string) (string, error) {
+	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
 		return "", err
 	}
-	ps, err := encodePS(write)
+	n, err := QuotePS(name)
 	if err != nil {
 		return "", err
 	}
-	imp, err := joinCmd("&&", ps, dbimpexpExe+" /import /hrxmlfile:"+cmdTempPath(name)+" /restype:user")
-	if err != nil {
-		return "", err
-	}
-	return joinCmd("&", imp, "del "+cmdTempPath(name))
+	return psHeader + tool +
+		"$p = Join-Path $env:TEMP " + n + "\n" +
+		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))\n" +
+		psRunTool("exe", "/import", `"/hrxmlfile:$p"`, "/restype:user") +
+		"Remove-Item -LiteralPath $p\n" +
+		"$out\n", nil
 }
 
-// ocsConfigCommand exports global and pool settings, then machine settings, and prints both
-// files as base64 lines (pool first).
-func ocsConfigCommand(fqdn string) (string, error) {
+// ocsConfigScript exports global and pool settings, then machine settings, with lcscmd and
+// prints both files as base64 lines (pool first).
+func ocsConfigScript(lcscmd, fqdn, pool, machine string) (string, error) {
 	if err := ValidateFQDN(fqdn); err != nil {
 		return "", err
 	}
-	pool, machine := tempName("-pool.xml"), tempName("-machine.xml")
-	read, err := readDeleteScript(psHeader, pool, machine)
+	tool, err := psTool("exe", "LCSCmd.exe", "lcscmdPath", lcscmd)
 	if err != nil {
 		return "", err
 	}
-	ps, err := encodePS(read)
+	var b strings.Builder
+	b.WriteString(psHeader + tool)
+	for _, f := range []struct{ name, args string }{
+		// Quoted: a bare comma would make PowerShell pass two arguments.
+		{pool, "/config /action:export '/level:global,pool'"},
+		{machine, "/config /action:export /level:machine /fqdn:" + fqdn},
+	} {
+		n, err := QuotePS(f.name)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("$p = Join-Path $env:TEMP " + n + "\n")
+		b.WriteString(psRunTool("exe", f.args, `"/configfile:$p"`))
+		b.WriteString("if (-not [IO.File]::Exists($p)) { throw ('LCSCmd.exe wrote no file (exit code ' + $code + '): ' + ($out -join ' ')) }\n")
+	}
+	read, err := readDeleteScript("", pool, machine)
 	if err != nil {
 		return "", err
 	}
-	return joinCmd("&&",
-		lcscmdExe+" /config /action:export /level:global,pool /configfile:"+cmdTempPath(pool),
-		lcscmdExe+" /config /action:export /level:machine /fqdn:"+fqdn+" /configfile:"+cmdTempPath(machine),
-		ps)
+	b.WriteString(read)
+	return b.String(), nil
 }
 
 // scQueryCommand queries each service; the outputs follow one another in order.

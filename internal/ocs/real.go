@@ -25,12 +25,20 @@ type runner struct {
 }
 
 // NewAgent returns an Agent for product that runs commands on servers through exec.
-func NewAgent(product Product, servers []Server, exec Executor) (Agent, error) {
+func NewAgent(product Product, servers []Server, exec Executor, opts ...Option) (Agent, error) {
 	if exec == nil {
 		return nil, fmt.Errorf("%w: nil executor", ErrInvalidArgument)
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.tools = o.tools.withDefaults()
+	if err := o.tools.validate(); err != nil {
+		return nil, fmt.Errorf("tool paths: %w", err)
+	}
 	r := &runner{exec: exec, servers: map[string]Server{}}
-	d, ok := newDialect(product, r)
+	d, ok := newDialect(product, r, o)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown product %q", ErrInvalidArgument, product)
 	}

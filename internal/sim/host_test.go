@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/ps"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
 // startHost starts the emulator on the real OCS host emulation.
@@ -80,15 +81,17 @@ func BenchmarkStartLargeSite(b *testing.B) {
 	}
 }
 
-// TestExportFlowThroughCmd runs the documented contact export (dbimpexp, then a PowerShell
+// TestExportFlowThroughCmd runs a contact export (dbimpexp at its install path, then a PowerShell
 // read-and-delete of the %TEMP% file) as one command line: it needs cmd's && and %TEMP%, and one
 // file system shared by the programs.
 func TestExportFlowThroughCmd(t *testing.T) {
 	e := startHost(t, 4, 2)
 	script := "$ErrorActionPreference = 'Stop'\n$p = Join-Path $env:TEMP 'ocsha-0123456789abcdef.xml'\n" +
 		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p"
-	line := `dbimpexp.exe /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user && powershell.exe -NoProfile -NonInteractive -EncodedCommand ` +
-		ps.EncodeCommand(script)
+	// The tool is not on PATH: its quoted install path comes first, so the whole line takes an
+	// extra pair of quotes that cmd /C strips (cmd /?).
+	line := `""%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe" /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user && powershell.exe -NoProfile -NonInteractive -EncodedCommand ` +
+		ps.EncodeCommand(script) + `"`
 	out, errs, code, err := client(t, e, "ocs1", nil).RunCmdWithContext(context.Background(), line)
 	if err != nil || code != 0 {
 		t.Fatalf("export: %q %d %v", errs, code, err)
@@ -99,7 +102,7 @@ func TestExportFlowThroughCmd(t *testing.T) {
 	if err != nil || len(raw) < 2 || raw[0] != 0xFF || raw[1] != 0xFE {
 		t.Fatalf("output is not base64 of UTF-16LE with BOM: %q", out)
 	}
-	if files := e.servers[0].fs.List(); len(files) != 0 {
+	if files := e.servers[0].fs.ListUnder(winfs.TempDir); len(files) != 0 {
 		t.Errorf("files left behind: %v", files)
 	}
 	if cmds := e.Commands("ocs1"); len(cmds) != 1 || cmds[0] != line {

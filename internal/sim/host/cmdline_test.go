@@ -26,7 +26,7 @@ func runLine(t *testing.T, w *World, server, line, stdin string) result {
 func TestDocumentedCommandLines(t *testing.T) {
 	w := newTestWorld(t, 6, 3)
 	read := "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + ps.EncodeCommand(readAndDelete("ocsha-0123456789abcdef.xml"))
-	r := runLine(t, w, "ocs1", `dbimpexp.exe /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user && `+read, "")
+	r := runLine(t, w, "ocs1", `"`+DBImpExpPath+`" /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user && `+read, "")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\r\n")
 	if r.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "DBImpExp: exported 3 homed resources to ") {
 		t.Fatalf("export line: %+v", r)
@@ -42,14 +42,14 @@ func TestDocumentedCommandLines(t *testing.T) {
 		_ = w.SetContacts(u, contacts.Resource{})
 	}
 	write := "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + ps.EncodeCommand(writeFromStdin("ocsha-0123456789abcdef.xml"))
-	r = runLine(t, w, "ocs1", write+` && dbimpexp.exe /import /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user & del %TEMP%\ocsha-0123456789abcdef.xml`, lines[1])
+	r = runLine(t, w, "ocs1", write+` && "`+DBImpExpPath+`" /import /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user & del %TEMP%\ocsha-0123456789abcdef.xml`, lines[1])
 	if !strings.Contains(r.stdout, "DBImpExp: imported 3 of 3 homed resources.") {
 		t.Fatalf("import line: %+v", r)
 	}
 	if got, _ := w.UserContacts("user0003@corp.example.com"); got.Count() != 3 {
 		t.Errorf("user0003 has %d contacts after the import", got.Count())
 	}
-	if files := w.FS("ocs1").List(); len(files) != 0 {
+	if files := w.FS("ocs1").ListUnder(winfs.TempDir); len(files) != 0 {
 		t.Errorf("files left behind: %v", files)
 	}
 	r = runLine(t, w, "ocs1", "sc query RtcSrv & sc query NoSuch", "")
@@ -61,8 +61,8 @@ func TestDocumentedCommandLines(t *testing.T) {
 	both := "$ErrorActionPreference = 'Stop'\n" +
 		"$p = Join-Path $env:TEMP 'ocsha-1111111111111111-pool.xml'\n[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p\n" +
 		"$p = Join-Path $env:TEMP 'ocsha-2222222222222222-machine.xml'\n[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p\n"
-	r = runLine(t, w, "ocs1", "lcscmd.exe /config /action:export /level:global,pool /configfile:"+pool+
-		" && lcscmd.exe /config /action:export /level:machine /fqdn:ocs1.corp.example.com /configfile:"+machine+
+	r = runLine(t, w, "ocs1", "ver >nul & \""+LcscmdPath+"\" /config /action:export /level:global,pool /configfile:"+pool+
+		" && \""+LcscmdPath+"\" /config /action:export /level:machine /fqdn:ocs1.corp.example.com /configfile:"+machine+
 		" && powershell.exe -NoProfile -NonInteractive -EncodedCommand "+ps.EncodeCommand(both), "")
 	out := strings.Split(strings.TrimSpace(r.stdout), "\r\n")
 	if r.code != 0 || len(out) < 2 {

@@ -12,7 +12,7 @@ import (
 const sfbHeader = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\nImport-Module SkypeForBusiness\n"
 
 func TestSfbDocumentedImportAndHealth(t *testing.T) {
-	w := newTestWorld(t, 4, 2)
+	w := newSfBWorld(t, 4, 2)
 	doc := &contacts.Document{Resources: []contacts.Resource{{UserAtHost: "user0001@corp.example.com",
 		Groups:   []contacts.Group{{Number: 1, DisplayName: "fg=="}},
 		Contacts: []contacts.Contact{{Buddy: "new@corp.example.com", SubscribePresence: true, Groups: []int{1}}}}}}

@@ -18,7 +18,19 @@ type result struct {
 
 func newTestWorld(t *testing.T, users, contactsPerUser int) *World {
 	t.Helper()
+	return newProductWorld(t, ProductOCS2007R2, users, contactsPerUser)
+}
+
+// newSfBWorld is a Skype for Business site: the Cs cmdlets, no MSFT_SIP* classes.
+func newSfBWorld(t *testing.T, users, contactsPerUser int) *World {
+	t.Helper()
+	return newProductWorld(t, ProductSkypeForBusiness, users, contactsPerUser)
+}
+
+func newProductWorld(t *testing.T, product Product, users, contactsPerUser int) *World {
+	t.Helper()
 	w, err := NewWorld(Config{
+		Product: product,
 		Servers: []ServerConfig{{Name: "ocs1"}, {Name: "ocs2"}},
 		Users:   users, ContactsPerUser: contactsPerUser, Seed: 7,
 	})
@@ -36,7 +48,7 @@ func runProg(t *testing.T, w *World, server, prog string, args []string, stdin s
 
 func runProgCtx(ctx context.Context, t *testing.T, w *World, server, prog string, args []string, stdin string) result {
 	t.Helper()
-	p := w.Programs(server)[prog]
+	p := w.Programs(server)[programKey(prog)]
 	if p == nil {
 		t.Fatalf("no program %s on %s", prog, server)
 	}
@@ -70,3 +82,14 @@ func homeOf(w *World, sip string) string {
 }
 
 func encode(s string) string { return ps.EncodeCommand(s) }
+
+// programKey is the Programs key of a program the tests name by its base name.
+func programKey(prog string) string {
+	switch prog {
+	case "dbimpexp":
+		return strings.ToLower(DBImpExpPath)
+	case "lcscmd":
+		return strings.ToLower(LcscmdPath)
+	}
+	return prog
+}

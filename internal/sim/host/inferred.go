@@ -16,6 +16,40 @@ const (
 	ocsMinorVersion = 5
 )
 
+// Install paths of the OCS 2007 R2 tools. lcscmd.exe sits in the Common Files folder of the
+// product, as the only public R2 backup script calls it (Get-OCSBackup.ps1:
+// 'c:\Program Files\common files\microsoft office communications server 2007 R2\lcscmd.exe';
+// ocs-evidence.md #6). DBImpExp.exe ships in the \Support folder of the media and is not
+// installed; admins copy it next to the tools (LyncAddContacts.vbs), and Lync 2010 installs it as
+// %CommonProgramFiles%\Microsoft Lync Server 2010\Support\DBImpExp.exe (UpdateLyncContacts.ps1),
+// so the emulator keeps R2's copy in a Support folder of the R2 directory [inferred]. Neither is
+// on PATH: a bare name gets cmd's 9009.
+const (
+	ocsToolsDir  = `C:\Program Files\Common Files\Microsoft Office Communications Server 2007 R2`
+	LcscmdPath   = ocsToolsDir + `\lcscmd.exe`
+	DBImpExpPath = ocsToolsDir + `\Support\DBImpExp.exe`
+)
+
+// defaultPowerShell is the PowerShell of a product's servers: OCS 2007 R2 runs on Windows Server
+// 2008 / 2008 R2, whose PowerShell is 2.0 with WMF 2.0 (KB968929) or built in (ocs-evidence.md
+// #11); Skype for Business 2015/2019 runs on 2012 R2 or later, here with 5.1 [inferred].
+func defaultPowerShell(p Product) string {
+	if p == ProductSkypeForBusiness {
+		return "5.1"
+	}
+	return "2.0"
+}
+
+// defaultConsoleWidth is where a product's powershell.exe wraps its output over WinRM: the 2.0
+// host wraps stdout and stderr every 80 columns with CRLF (pywinrm #216, ocs-evidence.md #12);
+// later hosts of the SfB era are not reported to, so they do not wrap [inferred].
+func defaultConsoleWidth(p Product) int {
+	if p == ProductSkypeForBusiness {
+		return 0
+	}
+	return 80
+}
+
 // poolType is MSFT_SIPPoolSetting.PoolType of an SE server (§3.1 names the property) [inferred].
 const poolType = "Standard Edition"
 

@@ -270,11 +270,34 @@ func (w *World) powershellProgram(s *server) cmdexe.Program {
 	return ps.NewProgram(ps.ProgramConfig{Cmdlets: func(_ *cmdexe.Proc) ps.Registry {
 		r := ps.Registry{}
 		w.addWMI(r, s)
-		w.addCs(r, s)
+		if w.product == ProductSkypeForBusiness && !s.profile.MissingModule {
+			w.addCs(r, s)
+		}
+		r.Add(&ps.Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"},
+			Run: func(_ context.Context, c *ps.Call) ([]any, error) { return nil, w.importModule(s, c) }})
 		return r
-	}, Sleep: w.sleep})
+	}, Sleep: w.sleep, Native: func(name string) cmdexe.Program { return cmdexe.Lookup(s.programs, name) }})
 }
 
 func errorf(category, reason, fqid, format string, args ...any) *ps.ErrorRecord {
 	return ps.NewError(category, reason, fqid, format, args...)
+}
+
+// importModule loads the product's management module: SkypeForBusiness (and Lync 2010's Lync)
+// exist on Skype for Business servers only; OCS 2007 R2 has no PowerShell module (ocs-admin.md
+// §2). The cmdlets of a present module are always loaded, as PowerShell 3.0+ autoloads them.
+func (w *World) importModule(s *server, c *ps.Call) error {
+	names := c.Positional
+	if v, ok := c.Named["name"]; ok {
+		names = []any{v}
+	}
+	for _, n := range names {
+		name := strings.ToLower(ps.ToString(n))
+		present := (name == "skypeforbusiness" || name == "lync") &&
+			w.product == ProductSkypeForBusiness && !s.profile.MissingModule
+		if !present {
+			return ps.ModuleNotFound(ps.ToString(n))
+		}
+	}
+	return nil
 }

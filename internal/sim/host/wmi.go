@@ -66,7 +66,7 @@ func (w *World) getWmiObject(s *server, c *ps.Call) ([]any, error) {
 	}
 	key := strings.ToLower(q.Class)
 	props, ok := wmiClasses[key]
-	if !ok {
+	if !ok || w.product != ProductOCS2007R2 || s.profile.MissingModule {
 		return nil, wmiError(wmiInvalidClass)
 	}
 	known := map[string]bool{}

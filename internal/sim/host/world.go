@@ -18,11 +18,19 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
-// ServerConfig names one emulated Standard Edition server.
-type ServerConfig struct{ Name, FQDN string }
+// ServerConfig names one emulated Standard Edition server; Profile's set fields override the
+// site's Config.Profile for this server.
+type ServerConfig struct {
+	Name, FQDN string
+	Profile    Profile
+}
 
 // Config describes the emulated site.
 type Config struct {
+	// Product is what every server runs (default OCS 2007 R2).
+	Product Product
+	// Profile is every server's software beyond the product (zero: the product's defaults).
+	Profile Profile
 	Servers []ServerConfig
 	// Domain is the AD and SIP domain (default corp.example.com).
 	Domain string
@@ -65,6 +73,7 @@ var ErrNotFound = errors.New("not found")
 // World is the emulated site: a shared directory and one server (database, services, files) per
 // configured server. It is safe for concurrent use.
 type World struct {
+	product              Product
 	domain               string
 	moveCost, importCost time.Duration
 	sleep                ps.SleepFunc
@@ -77,6 +86,8 @@ type World struct {
 type server struct {
 	name, fqdn, dn, instanceID string
 	fs                         *winfs.FS
+	profile                    Profile
+	programs                   map[string]cmdexe.Program
 	// Guarded by World.mu.
 	state    State
 	stopped  map[string]bool              // services not running, lower-case names
@@ -102,7 +113,11 @@ func NewWorld(cfg Config) (*World, error) {
 	if cfg.Users < 0 || cfg.ContactsPerUser < 0 {
 		return nil, errors.New("negative user or contact count")
 	}
-	w := &World{domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
+	product, err := ParseProduct(string(cfg.Product))
+	if err != nil {
+		return nil, err
+	}
+	w := &World{product: product, domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
 		users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
@@ -119,11 +134,16 @@ func NewWorld(cfg Config) (*World, error) {
 		if fqdn == "" {
 			fqdn = sc.Name + "." + w.domain
 		}
+		profile, err := cfg.Profile.merge(sc.Profile).resolve(product)
+		if err != nil {
+			return nil, fmt.Errorf("server %s: %w", sc.Name, err)
+		}
 		s := &server{name: sc.Name, fqdn: fqdn, dn: poolDN(sc.Name, w.domain), instanceID: guid(rng),
-			fs: winfs.New(), state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
+			fs: winfs.New(), profile: profile, state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
 		for _, svc := range serviceCatalog {
 			s.services = append(s.services, svc.Name)
 		}
+		w.install(s)
 		w.servers = append(w.servers, s)
 	}
 	for i := 1; i <= cfg.Users; i++ {
@@ -192,18 +212,37 @@ func generateContacts(seed int64, i, users, n int, domain string) contacts.Resou
 	return r
 }
 
-// Programs returns the emulated executables of a server, keyed "sc", "dbimpexp", "lcscmd",
-// "powershell"; nil for an unknown server.
+// Programs returns the emulated executables of a server: "sc" and "powershell" on PATH, and the
+// OCS 2007 R2 tools under their install paths (LcscmdPath, DBImpExpPath, lower-case); nil for
+// an unknown server.
 func (w *World) Programs(name string) map[string]cmdexe.Program {
 	s := w.server(name)
 	if s == nil {
 		return nil
 	}
-	return map[string]cmdexe.Program{
+	return s.programs
+}
+
+// install puts a server's programs in place: system programs on PATH, the OCS 2007 R2 tools at
+// their install paths (with a file there, so that a script can test for them) unless the
+// profile says they are missing.
+func (w *World) install(s *server) {
+	s.programs = map[string]cmdexe.Program{
 		"sc":         w.scProgram(s),
-		"dbimpexp":   w.dbimpexpProgram(s),
-		"lcscmd":     w.lcscmdProgram(s),
 		"powershell": w.powershellProgram(s),
+	}
+	if w.product != ProductOCS2007R2 {
+		return
+	}
+	for _, t := range []struct {
+		name, path string
+		prog       cmdexe.Program
+	}{{ToolLcscmd, LcscmdPath, w.lcscmdProgram(s)}, {ToolDBImpExp, DBImpExpPath, w.dbimpexpProgram(s)}} {
+		if s.profile.missing(t.name) {
+			continue
+		}
+		s.programs[strings.ToLower(t.path)] = t.prog
+		_ = s.fs.WriteFile(t.path, []byte("MZ"))
 	}
 }
 

@@ -74,7 +74,7 @@ func (in *interp) staticMember(typ, name string) (any, error) {
 
 func knownType(t string) bool {
 	switch t {
-	case "console", "convert", "io.file", "io.path":
+	case "console", "convert", "io.file", "io.path", "environment":
 		return true
 	}
 	return false
@@ -152,6 +152,11 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 	case "io.file::exists":
 		p := ToString(arg(0))
 		return winfs.ValidPath(p) && in.s.FS.Exists(p), nil
+	case "environment::expandenvironmentvariables":
+		if len(args) != 1 {
+			return nil, errNoMethod
+		}
+		return expandEnv(ToString(arg(0)), in.s.Env), nil
 	case "io.path::combine":
 		if len(args) == 0 {
 			return nil, errNoMethod
@@ -490,10 +495,40 @@ func importModule(_ context.Context, c *Call) ([]any, error) {
 	return nil, nil
 }
 
+// ModuleNotFound is Import-Module's error for a module that is not installed.
+func ModuleNotFound(name string) *ErrorRecord { return moduleNotFound(name) }
+
 func moduleNotFound(name string) *ErrorRecord {
 	rec := NewError("ResourceUnavailable", "FileNotFoundException",
 		"Modules_ModuleNotFound,Microsoft.PowerShell.Commands.ImportModuleCommand",
 		"The specified module '%s' was not loaded because no valid module file was found in any module directory.", name)
 	rec.Target = name + ":String"
 	return rec
+}
+
+// expandEnv replaces each %NAME% naming a variable of env (keys in upper case) with its value and
+// leaves the rest as written, as Environment.ExpandEnvironmentVariables does.
+func expandEnv(s string, env map[string]string) string {
+	var sb strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			sb.WriteString(s)
+			return sb.String()
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			sb.WriteString(s)
+			return sb.String()
+		}
+		name := s[i+1 : i+1+j]
+		if v, ok := env[strings.ToUpper(name)]; ok && name != "" {
+			sb.WriteString(s[:i] + v)
+			s = s[i+j+2:]
+			continue
+		}
+		// Not a variable: keep the first % and look again from the second.
+		sb.WriteString(s[:i+1+j])
+		s = s[i+1+j:]
+	}
 }

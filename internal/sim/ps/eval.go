@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
@@ -26,6 +27,8 @@ type Session struct {
 	// Sleep waits d or until ctx ends (Start-Sleep); nil waits on a real timer. Tests set it so
 	// that they decide when a sleep ends.
 	Sleep SleepFunc
+	// Native finds the program a native command names (the & operator), nil when none exists.
+	Native func(name string) cmdexe.Program
 }
 
 // SleepFunc waits d, or returns ctx's error when ctx ends first.
@@ -156,6 +159,8 @@ type interp struct {
 	tryDepth int
 	stdin    *textReader
 	stdout   io.Writer
+	// stderr receives native programs' standard error as they write it.
+	stderr io.Writer
 }
 
 func newInterp(s *Session, stdout io.Writer) *interp {
@@ -170,6 +175,7 @@ func newInterp(s *Session, stdout io.Writer) *interp {
 // returns the exit code powershell.exe would.
 func Run(ctx context.Context, s *Session, script string, stdout, stderr io.Writer) int {
 	in := newInterp(s, stdout)
+	in.stderr = stderr
 	blk, err := Parse(script)
 	ex, _ := in.runChunk(ctx, blk, err)
 	return in.finish(ex, stderr)
@@ -182,6 +188,7 @@ func Run(ctx context.Context, s *Session, script string, stdout, stderr io.Write
 // end.
 func RunLines(ctx context.Context, s *Session, r io.Reader, stdout, stderr io.Writer) int {
 	in := newInterp(s, stdout)
+	in.stderr = stderr
 	br := bufio.NewReader(r)
 	var pending strings.Builder
 	first := true
@@ -505,6 +512,9 @@ func (in *interp) runPipeline(ctx context.Context, pl *Pipeline, out func(any)) 
 }
 
 func (in *interp) invoke(ctx context.Context, ce *CommandElem, input []any, hasInput bool) ([]any, error) {
+	if ce.Call != nil {
+		return in.callOperator(ctx, ce, input, hasInput)
+	}
 	c, ok := in.s.Cmdlets[strings.ToLower(ce.Name)]
 	if !ok {
 		return nil, commandNotFound(ce.Name)
@@ -729,6 +739,15 @@ func (in *interp) binary(ctx context.Context, e *BinaryExpr) (any, error) {
 		return equal(l, r) == want, nil
 	case "replace":
 		return replace(l, r)
+	case "join":
+		// PowerShell 2.0's binary -join: the elements as strings, separated by the right side.
+		var parts []string
+		if l != nil {
+			for _, it := range enumerate(l) {
+				parts = append(parts, ToString(it))
+			}
+		}
+		return strings.Join(parts, ToString(r)), nil
 	case "+":
 		return add(l, r)
 	}

@@ -115,6 +115,8 @@ type ProgramConfig struct {
 	Cmdlets func(p *cmdexe.Proc) Registry
 	// Sleep is what Start-Sleep waits with (nil: a real timer).
 	Sleep SleepFunc
+	// Native finds the program a native command names (the & operator); nil: none can run.
+	Native func(name string) cmdexe.Program
 }
 
 // NewProgram returns powershell.exe with the built-in cmdlets plus those of cfg.Cmdlets. A
@@ -142,7 +144,7 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 		for k, v := range p.Env {
 			env[k] = v
 		}
-		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep}
+		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep, Native: cfg.Native}
 		if inv.FromStdin {
 			// The script is standard input; [Console]::In in it reads nothing more.
 			s.Stdin = strings.NewReader("")
