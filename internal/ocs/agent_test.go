@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,24 +48,41 @@ var testServers = []Server{{Name: "ocs1", FQDN: "ocs1.corp.example.com"}, {Name:
 
 func ok(out string) (Result, error) { return Result{Stdout: []byte(out)}, nil }
 
+// frame renders data as a script frames it, wrapped at 80 columns as the PowerShell 2.0
+// console wraps it.
+func frame(data string) string {
+	b64 := base64.StdEncoding.EncodeToString([]byte(data))
+	var out strings.Builder
+	out.WriteString(frameBegin + "\r\n")
+	for len(b64) > 76 {
+		out.WriteString(b64[:76] + "\r\n")
+		b64 = b64[76:]
+	}
+	out.WriteString(b64 + "\r\n" + frameEnd + " " + strconv.Itoa(len(data)) + "\r\n")
+	return out.String()
+}
+
+// framed is ok with the text as one frame.
+func framed(text string) (Result, error) { return ok(frame(text)) }
+
 // ocsAnswer emulates the OCS scripts just enough for the agent's parsing.
 func ocsAnswer(c call) (Result, error) {
 	s := c.script()
 	switch {
 	case strings.Contains(s, "MSFT_SIPPoolSetting"):
-		return ok("\"PoolFQDN\",\"PoolDN\"\r\n\"OCS1.corp.example.com\",\"" + dn1 + "\"\r\n\"ocs2.corp.example.com\",\"" + dn2 + "\"\r\n")
+		return framed("\"PoolFQDN\",\"PoolDN\"\n\"OCS1.corp.example.com\",\"" + dn1 + "\"\n\"ocs2.corp.example.com\",\"" + dn2 + "\"")
 	case strings.Contains(s, "[Console]::In.ReadToEnd().Split"):
 		var out strings.Builder
 		for _, sip := range strings.Fields(c.stdin) {
 			if strings.Contains(sip, "fail") {
-				out.WriteString("\"" + sip + "\",\"Failed\",\"The user was not found in the directory.\"\r\n")
+				out.WriteString(frame("\"" + sip + "\",\"Failed\",\"The user was not found in the directory.\""))
 			} else if !strings.Contains(sip, "silent") {
-				out.WriteString("\"" + sip + "\",\"OK\",\"\"\r\n")
+				out.WriteString(frame("\"" + sip + "\",\"OK\",\"\""))
 			}
 		}
 		return ok(out.String())
 	case strings.Contains(s, "MSFT_SIPESUserSetting"):
-		return ok("\"PrimaryURI\",\"HomeServerDN\",\"Enabled\"\r\n\"sip:a@corp.example.com\",\"" + dn1 + "\",\"True\"\r\n\"sip:b@corp.example.com\",\"" + strings.ToUpper(dn2) + "\",\"False\"\r\n\"sip:c@corp.example.com\",\"CN=elsewhere\",\"True\"\r\n")
+		return framed("\"PrimaryURI\",\"HomeServerDN\",\"Enabled\"\n\"sip:a@corp.example.com\",\"" + dn1 + "\",\"True\"\n\"sip:b@corp.example.com\",\"" + strings.ToUpper(dn2) + "\",\"False\"\n\"sip:c@corp.example.com\",\"CN=elsewhere\",\"True\"")
 	}
 	return Result{ExitCode: 9009, Stderr: []byte("unexpected")}, nil
 }
@@ -243,7 +261,7 @@ func TestServiceHealth(t *testing.T) {
 		t.Fatalf("OCS line %q", e.calls[0].line)
 	}
 	sfb, e := newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
-		return ok("\"Name\",\"Status\"\r\n\"RtcSrv\",\"Stopped\"\r\n")
+		return framed("\"Name\",\"Status\"\n\"RtcSrv\",\"Stopped\"")
 	})
 	st, err = sfb.ServiceHealth(context.Background(), "ocs1", nil)
 	if err != nil || st[0].Running || st[0].State != StateStopped || st[0].Name != DefaultService {
@@ -270,10 +288,10 @@ func TestOCSExportAndImportContacts(t *testing.T) {
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
 		switch s := c.script(); {
 		case strings.Contains(s, `& $exe "/hrxmlfile:$p" /restype:user`):
-			return ok(base64.StdEncoding.EncodeToString(xmlDoc) + "\r\n")
+			return ok("DBImpExp: exported 2 homed resources to x.\r\n" + frame(string(xmlDoc)))
 		case strings.Contains(s, `& $exe /import "/hrxmlfile:$p" /restype:user`):
 			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
-			return ok("Imported a@corp.example.com\r\nSkipped b@corp.example.com: the user is not homed on this server.\r\nDBImpExp: imported 1 of 2 homed resources.\r\n")
+			return framed("Imported a@corp.example.com\nSkipped b@corp.example.com: the user is not homed on this server.\nDBImpExp: imported 1 of 2 homed resources.")
 		}
 		return Result{ExitCode: 1}, nil
 	})
@@ -316,12 +334,12 @@ func TestSfBExportImportAndConfig(t *testing.T) {
 		s := c.script()
 		switch {
 		case strings.Contains(s, "Export-CsUserData -PoolFqdn 'ocs2.corp.example.com' -FileName $p"):
-			return ok(base64.StdEncoding.EncodeToString(zipDoc) + "\r\n")
+			return ok(frame(string(zipDoc)))
 		case strings.Contains(s, "Update-CsUserData -FileName $p"):
 			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
 			return ok("")
 		case strings.Contains(s, "Export-CsConfiguration -FileName $p"):
-			return ok(base64.StdEncoding.EncodeToString([]byte("PK-config")) + "\r\n")
+			return ok(frame("PK-config"))
 		}
 		return Result{ExitCode: 1}, nil
 	})
@@ -349,8 +367,7 @@ func TestSfBExportImportAndConfig(t *testing.T) {
 
 func TestOCSExportConfiguration(t *testing.T) {
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
-		enc := base64.StdEncoding.EncodeToString
-		return ok("Export succeeded.\r\n" + enc([]byte("<pool/>")) + "\r\n" + enc([]byte("<machine/>")) + "\r\n")
+		return ok("Export succeeded.\r\n" + frame("<pool/>") + frame("<machine/>"))
 	})
 	files, err := a.ExportConfiguration(context.Background(), "ocs1")
 	if err != nil {
@@ -389,7 +406,7 @@ func TestCommandFailuresCarryReadableMessages(t *testing.T) {
 				_, err := a.ImportContacts(context.Background(), "ocs2", sampleDoc())
 				return err
 			},
-			answer: Result{ExitCode: 1, Stdout: []byte("\"\",\"Failed\",\"The file is \"\"corrupt\"\".\"\r\n")},
+			answer: Result{ExitCode: 1, Stdout: []byte(frame("\"\",\"Failed\",\"The file is \"\"corrupt\"\".\""))},
 			want:   &CommandError{Server: "ocs2", Op: OpImportContacts, ExitCode: 1, Message: `The file is "corrupt".`},
 		},
 		"an OCS import without a summary fails": {

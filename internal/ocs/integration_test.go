@@ -506,3 +506,43 @@ func TestEmulatorToolPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulatorLongDNsSurviveTheConsoleWidth lists users whose home DN is longer than the 80
+// columns at which the emulated PowerShell 2.0 console wraps: unframed, the CSV row comes back
+// with a line break inside the DN; through the agent, every user maps to its home.
+func TestEmulatorLongDNsSurviveTheConsoleWidth(t *testing.T) {
+	e := startEnv(t, ocs.ProductOCS2007R2, 30, 1, false)
+	ctx := testCtx(t)
+	raw := "Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object PrimaryURI,HomeServerDN | ConvertTo-Csv -NoTypeInformation"
+	res, err := e.pool.Run(ctx, "ocs1", "powershell.exe -NoProfile -NonInteractive -EncodedCommand "+encodeScript(raw), []byte{})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("raw listing: %v %+v", err, res)
+	}
+	first := strings.Split(string(res.Stdout), "\r\n")[1]
+	if len(first) != 80 || !strings.HasPrefix(first, `"sip:user0001@corp.example.com","CN=LC Services`) {
+		t.Fatalf("the emulator did not wrap the DN at 80 columns: %q", first)
+	}
+	users, err := e.agent.ListUsers(ctx, "ocs1")
+	if err != nil || len(users) != 30 {
+		t.Fatalf("ListUsers: %d users, %v", len(users), err)
+	}
+	homes := e.homes()
+	for _, u := range users {
+		if u.Server == "" || homes[strings.ToLower(u.SIP)] != u.Server {
+			t.Fatalf("%s mapped to %q, emulator says %q", u.SIP, u.Server, homes[strings.ToLower(u.SIP)])
+		}
+	}
+	homed, err := e.agent.ListHomedUsers(ctx, "ocs1", "ocs2")
+	if err != nil || len(homed) != 15 {
+		t.Fatalf("ListHomedUsers: %d, %v", len(homed), err)
+	}
+}
+
+func encodeScript(s string) string {
+	u := utf16.Encode([]rune(s))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i], b[2*i+1] = byte(c), byte(c>>8)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

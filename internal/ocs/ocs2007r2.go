@@ -47,11 +47,11 @@ func (d *ocsDialect) pools(ctx context.Context, op, via string, refresh bool) (m
 	if d.poolDNs != nil && !refresh {
 		return d.poolDNs, nil
 	}
-	res, err := d.runPS(ctx, op, via, ocsPoolScript(), nil)
+	out, err := csvOf(op, via)(d.runPS(ctx, op, via, ocsPoolScript(), nil))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := parseCSVTable(res.Stdout, "PoolFQDN", "PoolDN")
+	rows, err := parseCSVTable(out, "PoolFQDN", "PoolDN")
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: pool table: %w", op, via, err)
 	}
@@ -98,11 +98,11 @@ func (d *ocsDialect) listUsers(ctx context.Context, op string, via Server, home 
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
-	res, err := d.runPS(ctx, op, via.Name, script, nil)
+	out, err := csvOf(op, via.Name)(d.runPS(ctx, op, via.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := parseCSVTable(res.Stdout, "PrimaryURI", "HomeServerDN")
+	rows, err := parseCSVTable(out, "PrimaryURI", "HomeServerDN")
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
@@ -128,11 +128,11 @@ func (d *ocsDialect) moveUsers(ctx context.Context, via Server, sips []string, t
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
-	res, err := d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n"))
+	out, err := csvOf(op, via.Name)(d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n")))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := parseResultRows(res.Stdout)
+	rows, err := parseResultRows(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
@@ -145,7 +145,7 @@ func (d *ocsDialect) exportContacts(ctx context.Context, s Server) (*contacts.Do
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	files, err := readBack(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
+	files, err := framesOf(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,11 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, err
 	}
-	out := parseDBImpExpImport(res.Stdout)
+	text, err := csvOf(op, s.Name)(res, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := parseDBImpExpImport(text)
 	if !out.summary {
 		if res.ExitCode == 0 {
 			res.ExitCode = 1
@@ -199,7 +203,7 @@ func (d *ocsDialect) exportConfiguration(ctx context.Context, s Server) ([]Confi
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	files, err := readBack(op, s.Name, 2)(d.runPS(ctx, op, s.Name, script, nil))
+	files, err := framesOf(op, s.Name, 2)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -212,20 +216,23 @@ func (d *ocsDialect) exportConfiguration(ctx context.Context, s Server) ([]Confi
 // --- scripts ----------------------------------------------------------------------------------
 
 func ocsPoolScript() string {
-	return psHeader + "Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPPoolSetting | Select-Object PoolFQDN,PoolDN | ConvertTo-Csv -NoTypeInformation\n"
+	return psHeader + "$rows = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPPoolSetting | Select-Object PoolFQDN,PoolDN | ConvertTo-Csv -NoTypeInformation\n" +
+		psFrameCSV("rows")
 }
 
 // ocsUsersScript lists users; with homeDN set, only those homed there.
 func ocsUsersScript(homeDN string) (string, error) {
 	if homeDN == "" {
-		return psHeader + "Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n", nil
+		return psHeader + "$rows = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n" +
+			psFrameCSV("rows"), nil
 	}
 	q, err := QuotePS(homeDN)
 	if err != nil {
 		return "", err
 	}
 	return psHeader + "$dn = " + q + "\n" +
-		"Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter ('HomeServerDN=' + \"'\" + $dn + \"'\") | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n", nil
+		"$rows = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter ('HomeServerDN=' + \"'\" + $dn + \"'\") | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n" +
+		psFrameCSV("rows"), nil
 }
 
 // wqlSafe reports whether s can sit inside a WQL single-quoted string unescaped.
@@ -269,7 +276,7 @@ func ocsExportScript(dbimpexp, name string) (string, error) {
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		psRunTool("exe", `"/hrxmlfile:$p"`, "/restype:user") +
 		"if (-not [IO.File]::Exists($p)) { throw ('DBImpExp.exe wrote no file (exit code ' + $code + '): ' + ($out -join ' ')) }\n" +
-		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n" +
+		psFrame("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n", nil
 }
 
@@ -289,7 +296,7 @@ func ocsImportScript(dbimpexp, name string) (string, error) {
 		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))\n" +
 		psRunTool("exe", "/import", `"/hrxmlfile:$p"`, "/restype:user") +
 		"Remove-Item -LiteralPath $p\n" +
-		"$out\n", nil
+		psFrameCSV("out"), nil
 }
 
 // ocsConfigScript exports global and pool settings, then machine settings, with lcscmd and

@@ -2,7 +2,6 @@ package ocs
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/xml"
 	"errors"
@@ -175,6 +174,9 @@ func ErrorMessage(stderr []byte) string {
 		msgs = append(msgs, before)
 	}
 	for _, block := range strings.Split(rest, "#< CLIXML") {
+		// The document is one line, its own line breaks escaped as _x000D__x000A_: every CR and
+		// LF in it is the console's wrapping (80 columns on PowerShell 2.0) and goes.
+		block = strings.NewReplacer("\r", "", "\n", "").Replace(block)
 		if m := clixmlMessage(block); m != "" {
 			msgs = append(msgs, m)
 		}
@@ -238,29 +240,6 @@ func clixmlMessage(doc string) string {
 		lines = append(lines, line)
 	}
 	return strings.TrimSpace(strings.Join(lines, " "))
-}
-
-// lastBase64Lines decodes the last n non-empty stdout lines as base64 (scripts print each file
-// as one line after whatever the tools printed).
-func lastBase64Lines(out []byte, n int) ([][]byte, error) {
-	var lines []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) < n {
-		return nil, fmt.Errorf("%w: %d output lines, want at least %d", ErrBadOutput, len(lines), n)
-	}
-	res := make([][]byte, n)
-	for i, l := range lines[len(lines)-n:] {
-		b, err := base64.StdEncoding.DecodeString(l)
-		if err != nil {
-			return nil, fmt.Errorf("%w: base64: %v", ErrBadOutput, err)
-		}
-		res[i] = b
-	}
-	return res, nil
 }
 
 // dbimpexpImport is the parsed stdout of a dbimpexp import.

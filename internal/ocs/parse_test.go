@@ -1,7 +1,6 @@
 package ocs
 
 import (
-	"encoding/base64"
 	"errors"
 	"reflect"
 	"testing"
@@ -113,20 +112,6 @@ func TestParseDBImpExpImport(t *testing.T) {
 	}
 	if parseDBImpExpImport([]byte("usage: ...")).summary {
 		t.Fatal("summary found in usage text")
-	}
-}
-
-func TestLastBase64Lines(t *testing.T) {
-	a, b := base64.StdEncoding.EncodeToString([]byte("first")), base64.StdEncoding.EncodeToString([]byte("second"))
-	got, err := lastBase64Lines([]byte("lcscmd: done.\r\n"+a+"\r\n"+b+"\r\n\r\n"), 2)
-	if err != nil || string(got[0]) != "first" || string(got[1]) != "second" {
-		t.Fatalf("got %q, %v", got, err)
-	}
-	if _, err := lastBase64Lines([]byte("not base64!\r\n"), 1); !errors.Is(err, ErrBadOutput) {
-		t.Fatalf("err = %v", err)
-	}
-	if _, err := lastBase64Lines([]byte(a), 2); !errors.Is(err, ErrBadOutput) {
-		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -112,9 +112,11 @@ func (r *runner) runPS(ctx context.Context, op, server, script string, stdin []b
 func commandError(op, server string, res Result) error {
 	msg := ErrorMessage(res.Stderr)
 	if msg == "" {
-		// Batch scripts report a handled failure as a result row on stdout.
-		if rows, _ := parseResultRows(res.Stdout); len(rows) > 0 {
-			msg = rows[len(rows)-1].Message
+		// Batch scripts report a handled failure as a framed result row on stdout.
+		if text, err := csvOf(op, server)(res, nil); err == nil {
+			if rows, _ := parseResultRows(text); len(rows) > 0 {
+				msg = rows[len(rows)-1].Message
+			}
 		}
 	}
 	if msg == "" {
@@ -285,19 +287,4 @@ func (a *agent) ExportConfiguration(ctx context.Context, server string) ([]Confi
 		return nil, err
 	}
 	return a.d.exportConfiguration(ctx, s)
-}
-
-// readBack takes the files a command read back as its last n base64 lines of output, for
-// f(r.run…(…)) calls.
-func readBack(op, server string, n int) func(Result, error) ([][]byte, error) {
-	return func(res Result, err error) ([][]byte, error) {
-		if err != nil {
-			return nil, err
-		}
-		files, err := lastBase64Lines(res.Stdout, n)
-		if err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
-		}
-		return files, nil
-	}
 }

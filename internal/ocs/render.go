@@ -66,7 +66,7 @@ func tempName(suffix string) string {
 // profile named after a user with a space); the name itself is agent-generated.
 func cmdTempPath(name string) string { return `"%TEMP%\` + name + `"` }
 
-// readDeleteScript prints each temporary file as one base64 line and deletes it.
+// readDeleteScript prints each temporary file as a frame and deletes it.
 func readDeleteScript(header string, names ...string) (string, error) {
 	var b strings.Builder
 	b.WriteString(header)
@@ -76,34 +76,24 @@ func readDeleteScript(header string, names ...string) (string, error) {
 			return "", err
 		}
 		b.WriteString("$p = Join-Path $env:TEMP " + q + "\n")
-		b.WriteString("[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n")
+		b.WriteString(psFrame("[IO.File]::ReadAllBytes($p)"))
 		b.WriteString("Remove-Item -LiteralPath $p\n")
 	}
 	return b.String(), nil
 }
 
-// writeScript writes the base64 read from stdin to a temporary file.
-func writeScript(name string) (string, error) {
-	q, err := QuotePS(name)
-	if err != nil {
-		return "", err
-	}
-	return psHeader +
-		"$p = Join-Path $env:TEMP " + q + "\n" +
-		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))\n", nil
-}
-
-// moveLoop is the per-user loop shared by both dialects: one SIP address per stdin line, one CSV
-// result row per user, a failure of one user never stopping the batch.
+// moveLoop is the per-user loop shared by both dialects: one SIP address per stdin line, one
+// framed CSV result row per user, a failure of one user never stopping the batch.
 func moveLoop(body string) string {
 	return "foreach ($line in [Console]::In.ReadToEnd().Split(\"`n\")) {\n" +
 		"  $sip = $line.Trim()\n" +
 		"  if ($sip -eq '') { continue }\n" +
 		"  try {\n" +
 		body +
-		"    Write-Output ('\"' + $sip + '\",\"OK\",\"\"')\n" +
+		"    $row = '\"' + $sip + '\",\"OK\",\"\"'\n" +
 		"  } catch {\n" +
-		"    Write-Output ('\"' + $sip + '\",\"Failed\",\"' + ($_.Exception.Message -replace '\"','\"\"') + '\"')\n" +
+		"    $row = '\"' + $sip + '\",\"Failed\",\"' + ($_.Exception.Message -replace '\"','\"\"') + '\"'\n" +
 		"  }\n" +
+		psFrameCSV("row") +
 		"}\n"
 }

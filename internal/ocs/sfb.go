@@ -20,11 +20,11 @@ func (d *sfbDialect) serviceHealth(ctx context.Context, s Server, services []str
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	res, err := d.runPS(ctx, op, s.Name, script, nil)
+	out, err := csvOf(op, s.Name)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
-	return parseSfBServices(res.Stdout, services)
+	return parseSfBServices(out, services)
 }
 
 // parseSfBServices maps Get-CsWindowsService CSV rows (and the script's NotFound rows) to the
@@ -79,11 +79,11 @@ func (d *sfbDialect) listUsers(ctx context.Context, op string, via Server, home 
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
-	res, err := d.runPS(ctx, op, via.Name, script, nil)
+	out, err := csvOf(op, via.Name)(d.runPS(ctx, op, via.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := parseCSVTable(res.Stdout, "SipAddress", "RegistrarPool")
+	rows, err := parseCSVTable(out, "SipAddress", "RegistrarPool")
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
@@ -100,11 +100,11 @@ func (d *sfbDialect) moveUsers(ctx context.Context, via Server, sips []string, t
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
-	res, err := d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n"))
+	out, err := csvOf(op, via.Name)(d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n")))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := parseResultRows(res.Stdout)
+	rows, err := parseResultRows(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
@@ -117,7 +117,7 @@ func (d *sfbDialect) exportContacts(ctx context.Context, s Server) (*contacts.Do
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	files, err := readBack(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
+	files, err := framesOf(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func (d *sfbDialect) exportConfiguration(ctx context.Context, s Server) ([]Confi
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	files, err := readBack(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
+	files, err := framesOf(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,8 @@ func sfbServicesScript(services []string) (string, error) {
 			return "", err
 		}
 		b.WriteString("$n = " + q + "\n")
-		b.WriteString("try { Get-CsWindowsService -Name $n | Select-Object Name,Status | ConvertTo-Csv -NoTypeInformation } catch { Write-Output ('\"' + $n + '\",\"NotFound\"') }\n")
+		b.WriteString("try { $rows = Get-CsWindowsService -Name $n | Select-Object Name,Status | ConvertTo-Csv -NoTypeInformation } catch { $rows = '\"' + $n + '\",\"NotFound\"' }\n")
+		b.WriteString(psFrameCSV("rows"))
 	}
 	return b.String(), nil
 }
@@ -184,13 +185,14 @@ func sfbServicesScript(services []string) (string, error) {
 // sfbUsersScript lists users; with fqdn set, only those whose registrar pool it is.
 func sfbUsersScript(fqdn string) (string, error) {
 	if fqdn == "" {
-		return sfbHeader + "Get-CsUser | Select-Object SipAddress,RegistrarPool | ConvertTo-Csv -NoTypeInformation\n", nil
+		return sfbHeader + "$rows = Get-CsUser | Select-Object SipAddress,RegistrarPool | ConvertTo-Csv -NoTypeInformation\n" + psFrameCSV("rows"), nil
 	}
 	// The filter is a script block, so the FQDN is pasted only after strict validation.
 	if err := ValidateFQDN(fqdn); err != nil {
 		return "", err
 	}
-	return sfbHeader + "Get-CsUser -Filter {RegistrarPool -eq \"" + fqdn + "\"} | Select-Object SipAddress,RegistrarPool | ConvertTo-Csv -NoTypeInformation\n", nil
+	return sfbHeader + "$rows = Get-CsUser -Filter {RegistrarPool -eq \"" + fqdn + "\"} | Select-Object SipAddress,RegistrarPool | ConvertTo-Csv -NoTypeInformation\n" +
+		psFrameCSV("rows"), nil
 }
 
 func sfbMoveScript(targetFQDN string, force bool) (string, error) {
@@ -220,7 +222,7 @@ func sfbExportScript(poolFQDN, name string) (string, error) {
 	return sfbHeader +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		"Export-CsUserData -PoolFqdn " + q + " -FileName $p\n" +
-		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n" +
+		psFrame("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n", nil
 }
 
@@ -236,7 +238,10 @@ func sfbImportScript(name string) (string, error) {
 		"try { Update-CsUserData -FileName $p } catch { $failed = $_.Exception.Message }\n" +
 		"Remove-Item -LiteralPath $p\n" +
 		// The subset has no finally: the file is deleted first, then the failure reported.
-		"if ($failed -ne '') { Write-Output ('\"\",\"Failed\",\"' + ($failed -replace '\"','\"\"') + '\"'); exit 1 }\n", nil
+		"if ($failed -ne '') {\n" +
+		"$row = '\"\",\"Failed\",\"' + ($failed -replace '\"','\"\"') + '\"'\n" +
+		psFrameCSV("row") +
+		"exit 1\n}\n", nil
 }
 
 func sfbConfigScript(name string) (string, error) {
@@ -247,6 +252,6 @@ func sfbConfigScript(name string) (string, error) {
 	return sfbHeader +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		"Export-CsConfiguration -FileName $p\n" +
-		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n" +
+		psFrame("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n", nil
 }

@@ -96,9 +96,10 @@ func TestExportFlowThroughCmd(t *testing.T) {
 	if err != nil || code != 0 {
 		t.Fatalf("export: %q %d %v", errs, code, err)
 	}
-	// dbimpexp's summary line comes first; the base64 is the last line.
+	// dbimpexp's summary line comes first; the base64 follows, wrapped at 80 columns by the
+	// PowerShell 2.0 console.
 	lines := strings.Split(strings.TrimSpace(out), "\r\n")
-	raw, err := base64.StdEncoding.DecodeString(lines[len(lines)-1])
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(lines[1:], ""))
 	if err != nil || len(raw) < 2 || raw[0] != 0xFF || raw[1] != 0xFE {
 		t.Fatalf("output is not base64 of UTF-16LE with BOM: %q", out)
 	}

@@ -27,10 +27,12 @@ func newSfBWorld(t *testing.T, users, contactsPerUser int) *World {
 	return newProductWorld(t, ProductSkypeForBusiness, users, contactsPerUser)
 }
 
+// newProductWorld is a site whose powershell.exe does not wrap: these tests read the programs'
+// answers line by line (wrap_test.go and the agent's tests run at the default width).
 func newProductWorld(t *testing.T, product Product, users, contactsPerUser int) *World {
 	t.Helper()
 	w, err := NewWorld(Config{
-		Product: product,
+		Product: product, Profile: Profile{ConsoleWidth: -1},
 		Servers: []ServerConfig{{Name: "ocs1"}, {Name: "ocs2"}},
 		Users:   users, ContactsPerUser: contactsPerUser, Seed: 7,
 	})

@@ -276,7 +276,8 @@ func (w *World) powershellProgram(s *server) cmdexe.Program {
 		r.Add(&ps.Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"},
 			Run: func(_ context.Context, c *ps.Call) ([]any, error) { return nil, w.importModule(s, c) }})
 		return r
-	}, Sleep: w.sleep, Native: func(name string) cmdexe.Program { return cmdexe.Lookup(s.programs, name) }})
+	}, Sleep: w.sleep, Native: func(name string) cmdexe.Program { return cmdexe.Lookup(s.programs, name) },
+		ConsoleWidth: s.profile.ConsoleWidth})
 }
 
 func errorf(category, reason, fqid, format string, args ...any) *ps.ErrorRecord {

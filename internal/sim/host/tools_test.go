@@ -44,7 +44,7 @@ func TestToolsAreOnlyAtTheirInstallPaths(t *testing.T) {
 }
 
 func TestPowerShellRunsToolsByPath(t *testing.T) {
-	w, err := NewWorld(Config{Servers: []ServerConfig{{Name: "ocs1"}, {Name: "ocs2", Profile: Profile{MissingTools: []string{"dbimpexp"}}}}, Users: 4})
+	w, err := NewWorld(Config{Servers: []ServerConfig{{Name: "ocs1"}, {Name: "ocs2", Profile: Profile{MissingTools: []string{"dbimpexp"}}}}, Users: 4, Profile: Profile{ConsoleWidth: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,6 +117,9 @@ type ProgramConfig struct {
 	Sleep SleepFunc
 	// Native finds the program a native command names (the & operator); nil: none can run.
 	Native func(name string) cmdexe.Program
+	// ConsoleWidth wraps stdout and stderr at this many columns, as a PowerShell 2.0 host
+	// does over WinRM; 0 does not wrap.
+	ConsoleWidth int
 }
 
 // NewProgram returns powershell.exe with the built-in cmdlets plus those of cfg.Cmdlets. A
@@ -124,9 +127,10 @@ type ProgramConfig struct {
 // `-Command -`) runs line by line as it arrives (see RunLines).
 func NewProgram(cfg ProgramConfig) cmdexe.Program {
 	return func(ctx context.Context, p *cmdexe.Proc) int {
+		stdout, stderr := newWrapWriter(p.Stdout, cfg.ConsoleWidth), newWrapWriter(p.Stderr, cfg.ConsoleWidth)
 		inv, err := DecodeArgs(p.Args)
 		if err != nil {
-			_, _ = io.WriteString(p.Stderr, encodedUsage)
+			_, _ = io.WriteString(stderr, encodedUsage)
 			return 1
 		}
 		stdin := p.Stdin
@@ -148,8 +152,8 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 		if inv.FromStdin {
 			// The script is standard input; [Console]::In in it reads nothing more.
 			s.Stdin = strings.NewReader("")
-			return RunLines(ctx, s, stdin, p.Stdout, p.Stderr)
+			return RunLines(ctx, s, stdin, stdout, stderr)
 		}
-		return Run(ctx, s, inv.Script, p.Stdout, p.Stderr)
+		return Run(ctx, s, inv.Script, stdout, stderr)
 	}
 }
