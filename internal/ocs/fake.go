@@ -360,7 +360,8 @@ func (f *Fake) ImportContacts(_ context.Context, server string, doc *contacts.Do
 		case !known || u.home != server:
 			res.Message = "the user is not homed on this server."
 		default:
-			s.db[r.UserAtHost] = r
+			// Imports merge, as dbimpexp and Update-CsUserData do.
+			s.db[r.UserAtHost] = contacts.Merge(s.db[r.UserAtHost], r)
 			res.OK = true
 		}
 		out = append(out, res)

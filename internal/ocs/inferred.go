@@ -38,14 +38,6 @@ const (
 )
 
 var (
-	// dbimpexpImported and dbimpexpSkipped match dbimpexp's per-resource import lines, e.g.
-	// "Imported user0001@corp.example.com" and
-	// "Skipped user0002@corp.example.com: the user is not homed on this server.".
-	dbimpexpImported = regexp.MustCompile(`(?i)^\s*Imported\s+(\S+?)\s*$`)
-	dbimpexpSkipped  = regexp.MustCompile(`(?i)^\s*Skipped\s+([^\s:]+):?\s*(.*?)\s*$`)
-	// dbimpexpSummary matches the import summary, "DBImpExp: imported 1 of 2 homed resources.".
-	dbimpexpSummary = regexp.MustCompile(`(?i)DBImpExp:\s*imported\s+(\d+)\s+of\s+(\d+)`)
-
 	// scState matches the STATE line of `sc query`; real lines carry trailing spaces, so no
 	// fixed columns are assumed.
 	scState = regexp.MustCompile(`STATE\s*:\s*(\d+)\s+(\w+)`)

@@ -162,39 +162,24 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
+	text, err := utf16Text(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
 	script, err := ocsImportScript(d.tools.DBImpExpPath, tempName(".xml"))
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	// dbimpexp's summary is the verdict; the script fails only when the tool could not run.
-	res, err := d.runPS(ctx, op, s.Name, script, []byte(base64.StdEncoding.EncodeToString(data)))
+	payload := base64.StdEncoding.EncodeToString(importPayload(doc, []byte(text)))
+	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPS(ctx, op, s.Name, script, []byte(payload)))
 	if err != nil {
 		return nil, err
 	}
-	text, err := csvOf(op, s.Name)(res, nil)
+	got, why, err := readBackOf(frames, contacts.ParseHomedResources)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	out := parseDBImpExpImport(text)
-	if !out.summary {
-		if res.ExitCode == 0 {
-			res.ExitCode = 1
-		}
-		return nil, commandError(op, s.Name, res)
-	}
-	results := make([]ImportResult, len(doc.Resources))
-	for i, r := range doc.Resources {
-		key := strings.ToLower(r.UserAtHost)
-		switch reason, skipped := out.skipped[key]; {
-		case out.imported[key]:
-			results[i].OK = true
-		case skipped:
-			results[i].Message = reason
-		default:
-			results[i].Message = "dbimpexp reported no result for this user"
-		}
-	}
-	return results, nil
+	return judgeImport(doc, got, why), nil
 }
 
 func (d *ocsDialect) exportConfiguration(ctx context.Context, s Server) ([]ConfigFile, error) {
@@ -280,8 +265,10 @@ func ocsExportScript(dbimpexp, name string) (string, error) {
 		"Remove-Item -LiteralPath $p\n", nil
 }
 
-// ocsImportScript writes the XML read from stdin (base64) to a temporary file, imports it with
-// dbimpexp, prints dbimpexp's output and deletes the file.
+// ocsImportScript imports the homed-resources document of the payload with dbimpexp (written
+// back as UTF-16 with its BOM, as dbimpexp exports it; the payload carries it as UTF-8 to halve
+// the transfer) and reads each user back with its own export (readback.go). A non-zero exit
+// code of the import fails the whole import, with dbimpexp's output as the message.
 func ocsImportScript(dbimpexp, name string) (string, error) {
 	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
@@ -291,12 +278,24 @@ func ocsImportScript(dbimpexp, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return psHeader + tool +
+	return psHeader + tool + psImportPayload +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
-		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))\n" +
+		"[IO.File]::WriteAllText($p, $file, [Text.Encoding]::Unicode)\n" +
 		psRunTool("exe", "/import", `"/hrxmlfile:$p"`, "/restype:user") +
 		"Remove-Item -LiteralPath $p\n" +
-		psFrameCSV("out"), nil
+		"if ($code -ne 0) {\n" +
+		"$row = '\"\",\"Failed\",\"DBImpExp.exe /import exited with ' + $code + ': ' + (($out -join ' ') -replace '\"','\"\"') + '\"'\n" +
+		psFrameCSV("row") +
+		"exit $code\n}\n" +
+		"foreach ($u in $users) {\n" +
+		"$ErrorActionPreference = 'Continue'\n" +
+		"$o = & $exe \"/hrxmlfile:$p\" /restype:user \"/user:$u\"\n" +
+		"$c = $LASTEXITCODE\n" +
+		"$ErrorActionPreference = 'Stop'\n" +
+		"if ([IO.File]::Exists($p)) {\n" +
+		psFrame("[IO.File]::ReadAllBytes($p)") +
+		"Remove-Item -LiteralPath $p\n" +
+		"} else {\n" + psNoFile() + "}\n}\n", nil
 }
 
 // ocsConfigScript exports global and pool settings, then machine settings, with lcscmd and

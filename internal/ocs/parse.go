@@ -242,29 +242,6 @@ func clixmlMessage(doc string) string {
 	return strings.TrimSpace(strings.Join(lines, " "))
 }
 
-// dbimpexpImport is the parsed stdout of a dbimpexp import.
-type dbimpexpImport struct {
-	imported map[string]bool   // lower-case user@host
-	skipped  map[string]string // lower-case user@host -> reason
-	summary  bool
-}
-
-func parseDBImpExpImport(out []byte) dbimpexpImport {
-	res := dbimpexpImport{imported: map[string]bool{}, skipped: map[string]string{}}
-	for _, line := range strings.Split(string(out), "\n") {
-		switch {
-		case dbimpexpSummary.MatchString(line):
-			res.summary = true
-		case dbimpexpImported.MatchString(line):
-			res.imported[strings.ToLower(dbimpexpImported.FindStringSubmatch(line)[1])] = true
-		case dbimpexpSkipped.MatchString(line):
-			m := dbimpexpSkipped.FindStringSubmatch(line)
-			res.skipped[strings.ToLower(m[1])] = m[2]
-		}
-	}
-	return res
-}
-
 // parseBool reads PowerShell's True/False; empty means unknown and counts as true (enabled).
 func parseBool(s string) bool {
 	return !strings.EqualFold(strings.TrimSpace(s), "false")

@@ -104,17 +104,6 @@ func TestParseResultRows(t *testing.T) {
 	}
 }
 
-func TestParseDBImpExpImport(t *testing.T) {
-	out := "Imported user0001@corp.example.com\r\nSkipped user0002@corp.example.com: the user is not homed on this server.\r\nDBImpExp: imported 1 of 2 homed resources.\r\n"
-	got := parseDBImpExpImport([]byte(out))
-	if !got.summary || !got.imported["user0001@corp.example.com"] || got.skipped["user0002@corp.example.com"] != "the user is not homed on this server." {
-		t.Fatalf("got %+v", got)
-	}
-	if parseDBImpExpImport([]byte("usage: ...")).summary {
-		t.Fatal("summary found in usage text")
-	}
-}
-
 func TestParseSfBServices(t *testing.T) {
 	out := "\"Name\",\"Status\"\r\n\"RTCSRV\",\"Running\"\r\n\"Name\",\"Status\"\r\n\"W3SVC\",\"StopPending\"\r\n\"Nope\",\"NotFound\"\r\n"
 	got, err := parseSfBServices([]byte(out), []string{"RtcSrv", "W3SVC", "Nope", "Absent"})

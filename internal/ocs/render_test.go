@@ -127,7 +127,7 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 		"SfB users":  func() (string, error) { s, _ := sfbUsersScript(fqdn); return encodePS(s) },
 		"SfB move":   func() (string, error) { s, _ := sfbMoveScript(fqdn, true); return encodePS(s) },
 		"SfB export": func() (string, error) { s, _ := sfbExportScript(fqdn, tempName(".zip")); return encodePS(s) },
-		"SfB import": func() (string, error) { s, _ := sfbImportScript(tempName(".zip")); return encodePS(s) },
+		"SfB import": func() (string, error) { s, _ := sfbImportScript(fqdn, tempName(".zip")); return encodePS(s) },
 		"SfB config": func() (string, error) { s, _ := sfbConfigScript(tempName(".zip")); return encodePS(s) },
 	}
 	for name, fn := range render {

@@ -134,19 +134,20 @@ func (d *sfbDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	script, err := sfbImportScript(tempName(".zip"))
+	script, err := sfbImportScript(s.FQDN, tempName(".zip"))
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	// Update-CsUserData reports no per-user outcome: the import succeeds or fails as a whole.
-	if _, err := d.runPS(ctx, op, s.Name, script, []byte(base64.StdEncoding.EncodeToString(data))); err != nil {
+	payload := base64.StdEncoding.EncodeToString(importPayload(doc, []byte(base64.StdEncoding.EncodeToString(data))))
+	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPS(ctx, op, s.Name, script, []byte(payload)))
+	if err != nil {
 		return nil, err
 	}
-	results := make([]ImportResult, len(doc.Resources))
-	for i := range results {
-		results[i].OK = true
+	got, why, err := readBackOf(frames, contacts.ReadUserDataZip)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	return results, nil
+	return judgeImport(doc, got, why), nil
 }
 
 func (d *sfbDialect) exportConfiguration(ctx context.Context, s Server) ([]ConfigFile, error) {
@@ -226,22 +227,36 @@ func sfbExportScript(poolFQDN, name string) (string, error) {
 		"Remove-Item -LiteralPath $p\n", nil
 }
 
-func sfbImportScript(name string) (string, error) {
+// sfbImportScript merges the ZIP of the payload with Update-CsUserData and reads each user back
+// with Export-CsUserData -UserFilter (readback.go). -Confirm:$false: under -NonInteractive a
+// confirmation prompt is a terminating error (both public restore scripts pass it).
+func sfbImportScript(poolFQDN, name string) (string, error) {
+	pool, err := QuotePS(poolFQDN)
+	if err != nil {
+		return "", err
+	}
 	n, err := QuotePS(name)
 	if err != nil {
 		return "", err
 	}
-	return sfbHeader +
+	return sfbHeader + psImportPayload +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
-		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))\n" +
+		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String($file))\n" +
 		"$failed = ''\n" +
-		"try { Update-CsUserData -FileName $p } catch { $failed = $_.Exception.Message }\n" +
+		"try { Update-CsUserData -FileName $p -Confirm:$false } catch { $failed = $_.Exception.Message }\n" +
 		"Remove-Item -LiteralPath $p\n" +
 		// The subset has no finally: the file is deleted first, then the failure reported.
 		"if ($failed -ne '') {\n" +
 		"$row = '\"\",\"Failed\",\"' + ($failed -replace '\"','\"\"') + '\"'\n" +
 		psFrameCSV("row") +
-		"exit 1\n}\n", nil
+		"exit 1\n}\n" +
+		"foreach ($u in $users) {\n" +
+		"$c = 1\n" +
+		"try { Export-CsUserData -PoolFqdn " + pool + " -FileName $p -UserFilter $u; $c = 0 } catch { }\n" +
+		"if ([IO.File]::Exists($p)) {\n" +
+		psFrame("[IO.File]::ReadAllBytes($p)") +
+		"Remove-Item -LiteralPath $p\n" +
+		"} else {\n" + psNoFile() + "}\n}\n", nil
 }
 
 func sfbConfigScript(name string) (string, error) {

@@ -243,60 +243,11 @@ func (w *World) importCsUserData(ctx context.Context, s *server, c *ps.Call, sta
 		case staged && u.home == pool:
 			pool.staged = append(pool.staged, r)
 		case !staged:
-			u.home.db[r.UserAtHost] = mergeResource(u.home.db[r.UserAtHost], r)
+			u.home.db[r.UserAtHost] = contacts.Merge(u.home.db[r.UserAtHost], r)
 		}
 		w.mu.Unlock()
 	}
 	return nil, nil
-}
-
-// mergeResource adds what in has and base lacks: groups by number, contacts by buddy,
-// container members by container and member.
-func mergeResource(base, in contacts.Resource) contacts.Resource {
-	out := contacts.Resource{UserAtHost: in.UserAtHost}
-	out.Groups = append(out.Groups, base.Groups...)
-	haveGroup := map[int]bool{}
-	for _, g := range base.Groups {
-		haveGroup[g.Number] = true
-	}
-	for _, g := range in.Groups {
-		if !haveGroup[g.Number] {
-			out.Groups = append(out.Groups, g)
-		}
-	}
-	out.Contacts = append(out.Contacts, base.Contacts...)
-	haveBuddy := map[string]bool{}
-	for _, ct := range base.Contacts {
-		haveBuddy[strings.ToLower(ct.Buddy)] = true
-	}
-	for _, ct := range in.Contacts {
-		if !haveBuddy[strings.ToLower(ct.Buddy)] {
-			out.Contacts = append(out.Contacts, ct)
-		}
-	}
-	byNumber := map[int]int{}
-	for _, ct := range base.Containers {
-		byNumber[ct.Number] = len(out.Containers)
-		out.Containers = append(out.Containers, contacts.Container{Number: ct.Number, Members: append([]string(nil), ct.Members...)})
-	}
-	for _, ct := range in.Containers {
-		i, ok := byNumber[ct.Number]
-		if !ok {
-			byNumber[ct.Number] = len(out.Containers)
-			out.Containers = append(out.Containers, contacts.Container{Number: ct.Number, Members: append([]string(nil), ct.Members...)})
-			continue
-		}
-		have := map[string]bool{}
-		for _, m := range out.Containers[i].Members {
-			have[strings.ToLower(m)] = true
-		}
-		for _, m := range ct.Members {
-			if !have[strings.ToLower(m)] {
-				out.Containers[i].Members = append(out.Containers[i].Members, m)
-			}
-		}
-	}
-	return out
 }
 
 func (w *World) exportCsConfiguration(s *server, c *ps.Call) ([]any, error) {

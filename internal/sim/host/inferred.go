@@ -229,8 +229,14 @@ func dbimpexpSQLError(sql string) string {
 
 // sqlServerIsLocal decides whether dbimpexp's /sqlserver names this SE server's own back end
 // (§11 table: "/sqlserver naming another server → message, exit 1"): its FQDN or name, "." or
-// "(local)", with any instance. An import replaces each user's data (§11 "replace"; merge vs
-// replace is unconfirmed).
+// "(local)", with any instance.
+//
+// An import MERGES into each user's data (contacts.Merge: groups by number, contacts by buddy,
+// container members; what the user has wins): a public restore script imports an XML holding
+// only the missing contacts and says "Existing contacts in address books won't be affected"
+// (UpdateLyncContacts.ps1, Lync 2010 DBImpExp; ocs-evidence.md #9). That R2's dbimpexp does the
+// same is [inferred]. Its console text above is invented (ocs-evidence.md #8); the agent reads
+// only its exit code and the files it writes.
 func sqlServerIsLocal(s *server, sql string) bool {
 	host, _, _ := strings.Cut(sql, `\`)
 	return strings.EqualFold(host, s.fqdn) || strings.EqualFold(host, s.name) || host == "." || strings.EqualFold(host, "(local)")

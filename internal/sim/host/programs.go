@@ -149,8 +149,9 @@ func (w *World) dbImport(ctx context.Context, s *server, p *cmdexe.Proc, file, o
 		// Re-checked: the user may have moved while the cost was spent.
 		ok := w.homedOnLocked(r.UserAtHost, s)
 		if ok {
+			// dbimpexp merges (inferred.go): what the user has stays, what the file adds joins it.
 			r.UserAtHost = atHost(r.UserAtHost)
-			s.db[r.UserAtHost] = r
+			s.db[r.UserAtHost] = contacts.Merge(s.db[r.UserAtHost], r)
 		}
 		w.mu.Unlock()
 		if !ok {

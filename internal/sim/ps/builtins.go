@@ -164,6 +164,31 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 			return nil, fmt.Errorf("The given path's format is not supported.")
 		}
 		return void, nil
+	case "io.file::readalltext":
+		p, err := in.path(arg(0))
+		if err != nil {
+			return nil, err
+		}
+		data, err := in.s.FS.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("Could not find file '%s'.", p)
+		}
+		// .NET detects a BOM and otherwise reads UTF-8.
+		return decodeFileText(data), nil
+	case "io.file::writealltext":
+		p, err := in.path(arg(0))
+		if err != nil {
+			return nil, err
+		}
+		data := []byte(ToString(arg(1)))
+		if enc, ok := arg(2).(*Object); ok && enc.TypeName == "System.Text.UnicodeEncoding" {
+			b, _ := enc.Methods["getbytes"](context.Background(), []any{ToString(arg(1))})
+			data = append([]byte{0xFF, 0xFE}, b.([]byte)...)
+		}
+		if err := in.s.FS.WriteFile(p, data); err != nil {
+			return nil, fmt.Errorf("The given path's format is not supported.")
+		}
+		return void, nil
 	case "io.file::exists":
 		p := ToString(arg(0))
 		return winfs.ValidPath(p) && in.s.FS.Exists(p), nil
@@ -604,4 +629,16 @@ func textEncoding(name string) *Object {
 		},
 	}
 	return o
+}
+
+// decodeFileText is File.ReadAllText's decoding: UTF-16LE after its BOM, else UTF-8 without a BOM.
+func decodeFileText(data []byte) string {
+	if len(data) >= 2 && data[0] == 0xFF && data[1] == 0xFE {
+		u := make([]uint16, (len(data)-2)/2)
+		for i := range u {
+			u[i] = uint16(data[2+2*i]) | uint16(data[3+2*i])<<8
+		}
+		return string(utf16.Decode(u))
+	}
+	return strings.TrimPrefix(string(data), "\uFEFF")
 }
