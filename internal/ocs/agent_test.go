@@ -385,20 +385,49 @@ func TestSfBExportImportAndConfig(t *testing.T) {
 
 func TestOCSExportConfiguration(t *testing.T) {
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
-		return ok("Export succeeded.\r\n" + frame("<pool/>") + frame("<machine/>"))
+		if strings.Contains(c.script(), "MSFT_SIPPoolSetting") {
+			return ocsAnswer(c)
+		}
+		return ok("Export succeeded.\r\n" + frame("<global/>") + frame("<pool/>") + frame("<machine/>"))
 	})
 	files, err := a.ExportConfiguration(context.Background(), "ocs1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ConfigFile{{Name: "global-pool.xml", Data: []byte("<pool/>")}, {Name: "machine-ocs1.corp.example.com.xml", Data: []byte("<machine/>")}}
+	want := []ConfigFile{{Name: "global.xml", Data: []byte("<global/>")}, {Name: "pool.xml", Data: []byte("<pool/>")},
+		{Name: "machine-ocs1.corp.example.com.xml", Data: []byte("<machine/>")}}
 	if !reflect.DeepEqual(files, want) {
 		t.Fatalf("got %+v", files)
 	}
-	script := e.calls[0].script()
-	if !strings.Contains(script, "& $exe /config /action:export '/level:global,pool' \"/configfile:$p\"") ||
-		!strings.Contains(script, "& $exe /config /action:export /level:machine /fqdn:ocs1.corp.example.com \"/configfile:$p\"") {
+	script := e.calls[len(e.calls)-1].script()
+	for _, level := range []string{"global", "pool", "machine"} {
+		if !strings.Contains(script, "& $exe /config /action:export /level:"+level+" \"/poolname:$pool\" \"/configfile:$p\"") {
+			t.Fatalf("no %s export with /poolname in:\n%s", level, script)
+		}
+	}
+	if !strings.Contains(script, "$pool = 'ocs1'") || strings.Contains(script, "/fqdn") || strings.Contains(script, "global,pool") {
 		t.Fatalf("script:\n%s", script)
+	}
+}
+
+func TestPoolNameOf(t *testing.T) {
+	tests := map[string]struct {
+		dn, want string
+		ok       bool
+	}{
+		"Standard Edition":      {dn1, "ocs1", true},
+		"escaped comma":         {`CN=LC Services,CN=Microsoft,CN=pool\,one,CN=Pools,CN=RTC Service,DC=x`, "pool,one", true},
+		"System container":      {`CN=LC Services,CN=Microsoft,CN=EEPool01,cn=pools,CN=RTC Service,CN=Microsoft,CN=System,DC=x`, "EEPool01", true},
+		"no Pools container":    {`CN=x,DC=y`, "", false},
+		"Pools at the very top": {`CN=Pools,DC=y`, "", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := poolNameOf(tc.dn)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("poolNameOf(%q) = %q, %v", tc.dn, got, ok)
+			}
+		})
 	}
 }
 

@@ -184,18 +184,54 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 
 func (d *ocsDialect) exportConfiguration(ctx context.Context, s Server) ([]ConfigFile, error) {
 	const op = OpExportConfiguration
-	script, err := ocsConfigScript(d.tools.LcscmdPath, s.FQDN, tempName("-pool.xml"), tempName("-machine.xml"))
+	dn, err := d.poolDN(ctx, op, s.Name, s)
+	if err != nil {
+		return nil, err
+	}
+	pool, ok := poolNameOf(dn)
+	if !ok {
+		return nil, fmt.Errorf("%s on %s: %w: pool DN %q names no pool", op, s.Name, ErrBadOutput, dn)
+	}
+	names := []string{tempName("-global.xml"), tempName("-pool.xml"), tempName("-machine.xml")}
+	script, err := ocsConfigScript(d.tools.LcscmdPath, pool, names)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	files, err := framesOf(op, s.Name, 2)(d.runPS(ctx, op, s.Name, script, nil))
+	files, err := framesOf(op, s.Name, 3)(d.runPS(ctx, op, s.Name, script, nil))
 	if err != nil {
 		return nil, err
 	}
 	return []ConfigFile{
-		{Name: "global-pool.xml", Data: files[0]},
-		{Name: "machine-" + strings.ToLower(s.FQDN) + ".xml", Data: files[1]},
+		{Name: "global.xml", Data: files[0]},
+		{Name: "pool.xml", Data: files[1]},
+		{Name: "machine-" + strings.ToLower(s.FQDN) + ".xml", Data: files[2]},
 	}, nil
+}
+
+// poolNameOf returns the name of a pool from its DN: the CN just before CN=Pools
+// (CN=LC Services,CN=Microsoft,CN=<pool>,CN=Pools,…), which lcscmd's /poolname takes.
+func poolNameOf(dn string) (string, bool) {
+	var rdns []string
+	var cur strings.Builder
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c == '\\' && i+1 < len(dn):
+			i++
+			cur.WriteByte(dn[i])
+		case c == ',':
+			rdns = append(rdns, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	rdns = append(rdns, strings.TrimSpace(cur.String()))
+	for i := 1; i < len(rdns); i++ {
+		if strings.EqualFold(rdns[i], "CN=Pools") && len(rdns[i-1]) > 3 && strings.EqualFold(rdns[i-1][:3], "CN=") {
+			return rdns[i-1][3:], true
+		}
+	}
+	return "", false
 }
 
 // --- scripts ----------------------------------------------------------------------------------
@@ -298,32 +334,30 @@ func ocsImportScript(dbimpexp, name string) (string, error) {
 		"} else {\n" + psNoFile() + "}\n}\n", nil
 }
 
-// ocsConfigScript exports global and pool settings, then machine settings, with lcscmd and
-// prints both files as base64 lines (pool first).
-func ocsConfigScript(lcscmd, fqdn, pool, machine string) (string, error) {
-	if err := ValidateFQDN(fqdn); err != nil {
-		return "", err
-	}
+// ocsConfigScript exports the global, pool and machine levels with lcscmd, one level per call
+// and each with /poolname, as the only public R2 backup script does (Get-OCSBackup.ps1), and
+// prints the three files as frames in that order. names are the temporary files, one a level.
+func ocsConfigScript(lcscmd, pool string, names []string) (string, error) {
 	tool, err := psTool("exe", "LCSCmd.exe", "lcscmdPath", lcscmd)
 	if err != nil {
 		return "", err
 	}
+	q, err := QuotePS(pool)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
-	b.WriteString(psHeader + tool)
-	for _, f := range []struct{ name, args string }{
-		// Quoted: a bare comma would make PowerShell pass two arguments.
-		{pool, "/config /action:export '/level:global,pool'"},
-		{machine, "/config /action:export /level:machine /fqdn:" + fqdn},
-	} {
-		n, err := QuotePS(f.name)
+	b.WriteString(psHeader + tool + "$pool = " + q + "\n")
+	for i, level := range []string{"global", "pool", "machine"} {
+		n, err := QuotePS(names[i])
 		if err != nil {
 			return "", err
 		}
 		b.WriteString("$p = Join-Path $env:TEMP " + n + "\n")
-		b.WriteString(psRunTool("exe", f.args, `"/configfile:$p"`))
-		b.WriteString("if (-not [IO.File]::Exists($p)) { throw ('LCSCmd.exe wrote no file (exit code ' + $code + '): ' + ($out -join ' ')) }\n")
+		b.WriteString(psRunTool("exe", "/config", "/action:export", "/level:"+level, `"/poolname:$pool"`, `"/configfile:$p"`))
+		b.WriteString("if (-not [IO.File]::Exists($p)) { throw ('LCSCmd.exe /level:" + level + " wrote no file (exit code ' + $code + '): ' + ($out -join ' ')) }\n")
 	}
-	read, err := readDeleteScript("", pool, machine)
+	read, err := readDeleteScript("", names...)
 	if err != nil {
 		return "", err
 	}

@@ -162,3 +162,18 @@ func FuzzErrorMessage(f *testing.F) {
 		}
 	})
 }
+
+func FuzzPoolNameOf(f *testing.F) {
+	f.Add("CN=LC Services,CN=Microsoft,CN=ocs1,CN=Pools,CN=RTC Service,DC=x")
+	f.Add(`CN=a\,b,CN=Pools`)
+	f.Add(`\`)
+	f.Fuzz(func(t *testing.T, dn string) {
+		name, ok := poolNameOf(dn)
+		if ok != (name != "" || ok) {
+			t.Fatal("unreachable")
+		}
+		if ok && len(name) >= len(dn) {
+			t.Fatalf("pool name %q is not part of %q", name, dn)
+		}
+	})
+}

@@ -119,7 +119,7 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 			return encodePS(s)
 		},
 		"OCS config": func() (string, error) {
-			s, _ := ocsConfigScript(longToolPath, fqdn, tempName("-pool.xml"), tempName("-machine.xml"))
+			s, _ := ocsConfigScript(longToolPath, strings.Repeat("p", 64), []string{tempName("-global.xml"), tempName("-pool.xml"), tempName("-machine.xml")})
 			return encodePS(s)
 		},
 		"OCS health": func() (string, error) { return scQueryCommand(services) },
@@ -155,8 +155,8 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 func TestRenderingRefusesUnsafeValues(t *testing.T) {
 	tests := map[string]func() error{
 		"FQDN with a quote in a SfB filter": func() error { _, err := sfbUsersScript(`a".example.com`); return err },
-		"FQDN with percent in lcscmd": func() error {
-			_, err := ocsConfigScript(defaultLcscmdPath, "a%TEMP%.example.com", "p.xml", "m.xml")
+		"pool name with a newline": func() error {
+			_, err := ocsConfigScript(defaultLcscmdPath, "a\nb", []string{"g.xml", "p.xml", "m.xml"})
 			return err
 		},
 		"tool path with a quote": func() error { _, err := ocsExportScript(`C:\a"b\x.exe`, "x.xml"); return err },

@@ -61,8 +61,8 @@ func TestDocumentedCommandLines(t *testing.T) {
 	both := "$ErrorActionPreference = 'Stop'\n" +
 		"$p = Join-Path $env:TEMP 'ocsha-1111111111111111-pool.xml'\n[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p\n" +
 		"$p = Join-Path $env:TEMP 'ocsha-2222222222222222-machine.xml'\n[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p\n"
-	r = runLine(t, w, "ocs1", "ver >nul & \""+LcscmdPath+"\" /config /action:export /level:global,pool /configfile:"+pool+
-		" && \""+LcscmdPath+"\" /config /action:export /level:machine /fqdn:ocs1.corp.example.com /configfile:"+machine+
+	r = runLine(t, w, "ocs1", "ver >nul & \""+LcscmdPath+"\" /config /action:export /level:pool /poolname:ocs1 /configfile:"+pool+
+		" && \""+LcscmdPath+"\" /config /action:export /level:machine /poolname:ocs1 /configfile:"+machine+
 		" && powershell.exe -NoProfile -NonInteractive -EncodedCommand "+ps.EncodeCommand(both), "")
 	out := strings.Split(strings.TrimSpace(r.stdout), "\r\n")
 	if r.code != 0 || len(out) < 2 {

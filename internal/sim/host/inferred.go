@@ -243,10 +243,31 @@ func sqlServerIsLocal(s *server, sql string) bool {
 }
 
 // lcscmd /config (§7.1, all [inferred]): an emulator-defined XML document and short messages.
+// The argument rules follow the only real R2 script (Get-OCSBackup.ps1; ocs-evidence.md #10):
+// one level per call, global, pool or machine, each with /poolname:<pool>. The emulator refuses
+// what no source shows, so that the agent cannot depend on it: a list of levels
+// (/level:global,pool), /fqdn, or a missing or unknown /poolname. The pool name is the CN of the
+// pool in its DN (CN=<pool>,CN=Pools,…; ocs-admin.md §3.1); for a Standard Edition server the
+// emulator names its pool after the server. The wording of the refusals is invented.
 const (
 	lcscmdNamespace = "urn:ocsha:sim:lcscmd-config"
-	lcscmdUsage     = "LCSCmd: usage: LCSCmd.exe /Config /Action:Export|Import /Level:Global[,Pool][,Machine] /ConfigFile:<file> [/FQDN:<server>] [/PoolName:<pool>]\r\n"
+	lcscmdUsage     = "LCSCmd: usage: LCSCmd.exe /Config /Action:Export|Import /Level:Global|Pool|Machine /PoolName:<pool> /ConfigFile:<file>\r\n"
 )
+
+func lcscmdUnknownParameter(name string) string {
+	return fmt.Sprintf("/%s is not a valid parameter of the /Config context.", name)
+}
+
+func lcscmdBadLevel(level string) string {
+	return fmt.Sprintf("/Level:%s is not valid: give one of Global, Pool or Machine.", level)
+}
+
+func lcscmdUnknownPool(name string) string {
+	if name == "" {
+		return "/PoolName is required."
+	}
+	return fmt.Sprintf("cannot find the pool %s.", name)
+}
 
 func lcscmdExported(levels, file string) string {
 	return fmt.Sprintf("LCSCmd: exported %s configuration to %s.\r\nSuccess\r\n", levels, file)
