@@ -1,7 +1,11 @@
 package contacts
 
 import (
+	"archive/zip"
+	"bytes"
+	"io"
 	"reflect"
+	"sort"
 	"testing"
 )
 
@@ -36,5 +40,42 @@ func TestMergeAndMissing(t *testing.T) {
 				t.Fatalf("got  %+v\nwant %+v", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+func TestWriteUserDataZipFromKeepsTheTemplateParts(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range map[string]string{"[Content_Types].xml": "<Types/>", "DocItemSet.xml": "<DocItemSet/>", "Other.xml": "<Other a=\"1\"/>"} {
+		w, _ := zw.Create(name)
+		_, _ = w.Write([]byte(body))
+	}
+	_ = zw.Close()
+	doc := &Document{Resources: []Resource{{UserAtHost: "a@x", Contacts: []Contact{{Buddy: "b@x"}}}}}
+	out, err := WriteUserDataZipFrom(buf.Bytes(), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := UserDataZipParts(out)
+	sort.Strings(parts)
+	if !reflect.DeepEqual(parts, []string{"DocItemSet.xml", "Other.xml", "[Content_Types].xml"}) {
+		t.Fatalf("parts %v", parts)
+	}
+	got, err := ReadUserDataZip(out)
+	if err != nil || !reflect.DeepEqual(got.Resources[0].Contacts, doc.Resources[0].Contacts) {
+		t.Fatalf("DocItemSet: %+v, %v", got, err)
+	}
+	zr, _ := zip.NewReader(bytes.NewReader(out), int64(len(out)))
+	for _, f := range zr.File {
+		if f.Name == "Other.xml" {
+			rc, _ := f.Open()
+			b, _ := io.ReadAll(rc)
+			if string(b) != `<Other a="1"/>` {
+				t.Fatalf("Other.xml = %q", b)
+			}
+		}
+	}
+	if _, err := WriteUserDataZipFrom([]byte("not a zip"), doc); err == nil {
+		t.Fatal("a template that is not a ZIP was accepted")
 	}
 }

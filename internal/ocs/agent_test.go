@@ -270,6 +270,19 @@ func TestServiceHealth(t *testing.T) {
 	if !strings.Contains(e.calls[0].script(), "Get-CsWindowsService -Name $n") {
 		t.Fatalf("SfB script:\n%s", e.calls[0].script())
 	}
+	// IIS and SQL Server are not Skype for Business services: sc query asks about them.
+	sfb, e = newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
+		return ok(scStopped + scMissing + frame("\"Name\",\"Status\"\n\"RtcSrv\",\"Running\""))
+	})
+	st, err = sfb.ServiceHealth(context.Background(), "ocs1", []string{"RtcSrv", "W3SVC", "MSSQL$RTC"})
+	want := []ServiceStatus{{Name: "RtcSrv", Running: true, State: StateRunning}, {Name: "W3SVC", State: StateStopped}, {Name: "MSSQL$RTC", State: StateNotFound}}
+	if err != nil || !reflect.DeepEqual(st, want) {
+		t.Fatalf("SfB mixed: %+v, %v", st, err)
+	}
+	if line := e.calls[0].line; !strings.HasPrefix(line, "sc query W3SVC & sc query MSSQL$RTC & powershell.exe ") || !strings.Contains(e.calls[0].script(), "$n = 'RtcSrv'") ||
+		strings.Contains(e.calls[0].script(), "W3SVC") {
+		t.Fatalf("SfB mixed line %q", line)
+	}
 }
 
 func sampleDoc() *contacts.Document {
@@ -517,6 +530,11 @@ func TestImportIsJudgedByTheReadBack(t *testing.T) {
 			a, _ := newTestAgent(t, product, func(c call) (Result, error) {
 				if strings.Contains(c.script(), "MSFT_SIPPoolSetting") {
 					return ocsAnswer(c)
+				}
+				if !strings.Contains(c.script(), "Update-CsUserData") && strings.Contains(c.script(), "-UserFilter 'a@corp.example.com'") {
+					// The first restore on a Skype for Business agent fetches a package to shape its own on.
+					z, _ := contacts.WriteUserDataZip(&contacts.Document{})
+					return ok(frame(string(z)))
 				}
 				var out strings.Builder
 				out.WriteString("DBImpExp: imported 3 of 3 homed resources.\r\n")

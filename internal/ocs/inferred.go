@@ -1,6 +1,9 @@
 package ocs
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // Facts about the servers' tools that no document confirms (marked [inferred] in the admin
 // reference). Each lives here once so that a correction is one edit; the emulator keeps its own
@@ -45,3 +48,17 @@ var (
 	scServiceName = regexp.MustCompile(`^\s*SERVICE_NAME:\s*(\S+)`)
 	scFailed      = regexp.MustCompile(`FAILED\s+(\d+)`)
 )
+
+// isSfBService reports whether Get-CsWindowsService knows a service: it "can only return
+// information for Skype for Business Server services" (Get-CsWindowsService.md; ocs-evidence.md
+// #21). The product's services are the RTC* ones and FTA, LYNCBACKUP, MASTER, REPLICA and
+// MEDSVC (ocs-admin.md §8.2); W3SVC, FabricHostSvc and SQL Server's MSSQL$… are Windows' and are
+// asked with sc query.
+func isSfBService(name string) bool {
+	n := strings.ToUpper(name)
+	switch n {
+	case "FTA", "LYNCBACKUP", "MASTER", "REPLICA", "MEDSVC":
+		return true
+	}
+	return strings.HasPrefix(n, "RTC")
+}

@@ -601,3 +601,20 @@ func TestEmulatorImportMergesIntoExistingLists(t *testing.T) {
 		})
 	}
 }
+
+// TestEmulatorHealthOfOtherServices: IIS and SQL Server are probed with sc query on both
+// products; Get-CsWindowsService would not know them.
+func TestEmulatorHealthOfOtherServices(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 2, 0, false)
+			st, err := e.agent.ServiceHealth(testCtx(t), "ocs1", []string{"W3SVC", "RtcSrv", "MSSQL$RTC", "RTCNOPE"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st[0].Running || !st[1].Running || !st[2].Running || st[3].State != ocs.StateNotFound {
+				t.Fatalf("health %+v", st)
+			}
+		})
+	}
+}

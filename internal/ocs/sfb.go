@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 )
@@ -12,19 +13,98 @@ import (
 // sfbDialect speaks to Skype for Business Server through its PowerShell module.
 type sfbDialect struct {
 	*runner
+
+	mu sync.Mutex
+	// template is a ZIP that Export-CsUserData wrote; restores re-use its parts (userdata below).
+	template []byte
 }
 
+// serviceHealth asks Get-CsWindowsService about the product's own services and sc query about
+// the others (IIS, SQL Server), which that cmdlet does not report; both in one command line,
+// sc first.
 func (d *sfbDialect) serviceHealth(ctx context.Context, s Server, services []string) ([]ServiceStatus, error) {
 	const op = OpServiceHealth
-	script, err := sfbServicesScript(services)
+	var cs, other []string
+	for _, name := range services {
+		if isSfBService(name) {
+			cs = append(cs, name)
+		} else {
+			other = append(other, name)
+		}
+	}
+	var parts []string
+	if len(other) > 0 {
+		sc, err := scQueryCommand(other)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+		}
+		parts = append(parts, sc)
+	}
+	if len(cs) > 0 {
+		script, err := sfbServicesScript(cs)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+		}
+		line, err := encodePS(script)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+		}
+		parts = append(parts, line)
+	}
+	line, err := joinCmd("&", parts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	out, err := csvOf(op, s.Name)(d.runPS(ctx, op, s.Name, script, nil))
+	// stdin is closed when PowerShell runs: it may wait for its end.
+	var stdin []byte
+	if len(cs) > 0 {
+		stdin = []byte{}
+	}
+	res, err := d.run(ctx, op, s.Name, line, stdin)
 	if err != nil {
 		return nil, err
 	}
-	return parseSfBServices(out, services)
+	return d.parseHealth(res, s.Name, services, cs, other)
+}
+
+// parseHealth reads the sc sections (before the first frame) and the Get-CsWindowsService rows,
+// and answers in the order of services.
+func (d *sfbDialect) parseHealth(res Result, server string, services, cs, other []string) ([]ServiceStatus, error) {
+	const op = OpServiceHealth
+	byName := map[string]ServiceStatus{}
+	if len(cs) > 0 {
+		// The PowerShell part runs last: its exit code is the line's.
+		if res.ExitCode != 0 {
+			return nil, commandError(op, server, res)
+		}
+		text, err := csvOf(op, server)(res, nil)
+		if err != nil {
+			return nil, err
+		}
+		st, err := parseSfBServices(text, cs)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
+		}
+		for _, x := range st {
+			byName[strings.ToLower(x.Name)] = x
+		}
+	}
+	if len(other) > 0 {
+		out, _, _ := strings.Cut(string(res.Stdout), frameBegin)
+		st, err := parseSCQuery([]byte(out), other)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, server, err)
+		}
+		for _, x := range st {
+			byName[strings.ToLower(x.Name)] = x
+		}
+	}
+	out := make([]ServiceStatus, len(services))
+	for i, name := range services {
+		out[i] = byName[strings.ToLower(name)]
+		out[i].Name = name
+	}
+	return out, nil
 }
 
 // parseSfBServices maps Get-CsWindowsService CSV rows (and the script's NotFound rows) to the
@@ -125,14 +205,50 @@ func (d *sfbDialect) exportContacts(ctx context.Context, s Server) (*contacts.Do
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w: %w", op, s.Name, ErrBadOutput, err)
 	}
+	d.keepTemplate(files[0])
 	return doc, nil
+}
+
+func (d *sfbDialect) keepTemplate(zip []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.template = zip
+}
+
+// userDataPackage builds the ZIP a restore imports: the parts of a package Export-CsUserData
+// wrote, with the restore's DocItemSet.xml (contacts.WriteUserDataZipFrom), as public restore
+// scripts re-zip an export and as admins pre-populate contacts from a template user's export
+// (teamsadmin.com, "docitemset-xml"). Without a package at hand it exports the first user to
+// be restored to get one.
+func (d *sfbDialect) userDataPackage(ctx context.Context, s Server, doc *contacts.Document) ([]byte, error) {
+	const op = OpImportContacts
+	d.mu.Lock()
+	template := d.template
+	d.mu.Unlock()
+	if template == nil {
+		script, err := sfbTemplateScript(s.FQDN, doc.Resources[0].UserAtHost, tempName(".zip"))
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+		}
+		files, err := framesOf(op, s.Name, 1)(d.runPS(ctx, op, s.Name, script, nil))
+		if err != nil {
+			return nil, err
+		}
+		template = files[0]
+		d.keepTemplate(template)
+	}
+	data, err := contacts.WriteUserDataZipFrom(template, doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w: %w", op, s.Name, ErrBadOutput, err)
+	}
+	return data, nil
 }
 
 func (d *sfbDialect) importContacts(ctx context.Context, s Server, doc *contacts.Document) ([]ImportResult, error) {
 	const op = OpImportContacts
-	data, err := contacts.WriteUserDataZip(doc)
+	data, err := d.userDataPackage(ctx, s, doc)
 	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+		return nil, err
 	}
 	script, err := sfbImportScript(s.FQDN, tempName(".zip"))
 	if err != nil {
@@ -257,6 +373,27 @@ func sfbImportScript(poolFQDN, name string) (string, error) {
 		psFrame("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n" +
 		"} else {\n" + psNoFile() + "}\n}\n", nil
+}
+
+// sfbTemplateScript exports one user's data, to get a package shaped as the server's exports are.
+func sfbTemplateScript(poolFQDN, userAtHost, name string) (string, error) {
+	pool, err := QuotePS(poolFQDN)
+	if err != nil {
+		return "", err
+	}
+	u, err := QuotePS(userAtHost)
+	if err != nil {
+		return "", err
+	}
+	n, err := QuotePS(name)
+	if err != nil {
+		return "", err
+	}
+	return sfbHeader +
+		"$p = Join-Path $env:TEMP " + n + "\n" +
+		"Export-CsUserData -PoolFqdn " + pool + " -FileName $p -UserFilter " + u + "\n" +
+		psFrame("[IO.File]::ReadAllBytes($p)") +
+		"Remove-Item -LiteralPath $p\n", nil
 }
 
 func sfbConfigScript(name string) (string, error) {

@@ -113,6 +113,9 @@ func (w *World) userByIdentity(id string) *user {
 }
 
 func (w *World) moveCsUser(ctx context.Context, c *ps.Call) ([]any, error) {
+	if err := c.Confirmed(); err != nil {
+		return nil, err
+	}
 	targetName := c.String("Target", 1)
 	target := w.serverByFQDN(targetName)
 	if target == nil {
@@ -183,7 +186,7 @@ func (w *World) exportCsUserData(s *server, c *ps.Call) ([]any, error) {
 		}
 		res = kept
 	}
-	data, err := contacts.WriteUserDataZip(&contacts.Document{Resources: res})
+	data, err := userDataPackage(&contacts.Document{Resources: res}, pool.fqdn)
 	if err != nil {
 		return nil, csError("WriteError", "ExportUserDataCmdlet", "%s", err.Error())
 	}
@@ -204,10 +207,16 @@ func (w *World) importCsUserData(ctx context.Context, s *server, c *ps.Call, sta
 	if staged {
 		cmdlet = "ImportUserDataCmdlet"
 	}
+	if err := c.Confirmed(); err != nil {
+		return nil, err
+	}
 	path := c.String("FileName", 0)
 	data, err := s.fs.ReadFile(path)
 	if err != nil {
 		return nil, csError("ObjectNotFound", cmdlet, "%s", errCsFileNotFound(path))
+	}
+	if missing := missingPackageParts(data); missing != "" {
+		return nil, csError("InvalidData", cmdlet, "%s", errCsIncompletePackage(path, missing))
 	}
 	doc, err := contacts.ReadUserDataZip(data)
 	if err != nil {
@@ -283,7 +292,7 @@ func (w *World) getCsWindowsService(s *server, c *ps.Call) ([]any, error) {
 	defer w.mu.Unlock()
 	var out []any
 	for _, svc := range serviceCatalog {
-		if name != "" && !strings.EqualFold(svc.Name, name) {
+		if !svc.Cs || name != "" && !strings.EqualFold(svc.Name, name) {
 			continue
 		}
 		o := ps.NewObject(csNamespace + ".Deployment.Core.NTService")
@@ -302,4 +311,42 @@ func (w *World) getCsWindowsService(s *server, c *ps.Call) ([]any, error) {
 		return nil, csError("ObjectNotFound", "GetWindowsServiceCmdlet", "%s", errCsServiceNotFound(name))
 	}
 	return out, nil
+}
+
+// userDataPackage is the ZIP Export-CsUserData writes: the parts of packageParts, with the
+// DocItemSet of doc.
+func userDataPackage(doc *contacts.Document, poolFQDN string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, p := range packageParts(poolFQDN, len(doc.Resources)) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: p.name, Method: zip.Deflate})
+		if err == nil {
+			_, err = w.Write([]byte(p.body))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return contacts.WriteUserDataZipFrom(buf.Bytes(), doc)
+}
+
+// missingPackageParts names the first part of a real export that the ZIP lacks, "" if none.
+func missingPackageParts(data []byte) string {
+	names, err := contacts.UserDataZipParts(data)
+	if err != nil {
+		return ""
+	}
+	have := map[string]bool{}
+	for _, n := range names {
+		have[strings.ToLower(n)] = true
+	}
+	for _, p := range packageParts("", 0) {
+		if !have[strings.ToLower(p.name)] {
+			return p.name
+		}
+	}
+	return ""
 }

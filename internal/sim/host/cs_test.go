@@ -109,7 +109,7 @@ func TestCsUserDataExportUpdateImport(t *testing.T) {
 	// Import is staged until RtcSrv restarts.
 	_ = w.SetContacts("user0003@corp.example.com", contacts.Resource{})
 	_ = w.FS("ocs1").WriteFile(winfs.TempDir+`\cc.zip`, zipData)
-	r = runPS(t, w, "ocs1", "$ErrorActionPreference = 'Stop'\nImport-CsUserData -PoolFqdn 'ocs1.corp.example.com' -FileName (Join-Path $env:TEMP 'cc.zip')", "")
+	r = runPS(t, w, "ocs1", "$ErrorActionPreference = 'Stop'\nImport-CsUserData -PoolFqdn 'ocs1.corp.example.com' -FileName (Join-Path $env:TEMP 'cc.zip') -Confirm:$false", "")
 	if r.code != 0 {
 		t.Fatalf("import: %+v", r)
 	}

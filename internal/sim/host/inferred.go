@@ -148,21 +148,54 @@ func errCsBadPackage(path string) string {
 // Export-CsConfiguration writes a ZIP whose DocItemSet.xml holds the lcscmd document below
 // (§7.2 documents only that it is a ZIP).
 
+// The parts of an Export-CsUserData ZIP: "a .ZIP file containing a pair of XML documents"
+// (Export-CsUserData.md), one of them DocItemSet.xml, opened as an OPC package by Backup-Lync
+// ([System.IO.Packaging.Package]::Open), so it also holds the OPC [Content_Types].xml. The second
+// document's name and content were not found [inferred: ExportSummary.xml, invented]. Update-
+// and Import-CsUserData refuse a ZIP that lacks any of them — an [inferred] strictness that keeps
+// the agent restoring from a package shaped like a real export (public restore scripts re-zip
+// every part of the original export, lync2013_contact_restore_tool.ps1; ocs-evidence.md #20).
+type packagePart struct{ name, body string }
+
+func packageParts(poolFQDN string, users int) []packagePart {
+	return []packagePart{
+		{"[Content_Types].xml", `<?xml version="1.0" encoding="utf-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="text/xml" /></Types>`},
+		{"DocItemSet.xml", ""},
+		{"ExportSummary.xml", fmt.Sprintf(`<?xml version="1.0" encoding="utf-8"?><ExportSummary Source="%s" Users="%d" />`, poolFQDN, users)},
+	}
+}
+
+func errCsIncompletePackage(path, part string) string {
+	return fmt.Sprintf("The file %q is not a valid user data package: it has no %s.", path, part)
+}
+
+// Confirmation: Move-CsUser, Update-CsUserData and Import-CsUserData ask before they act unless
+// given -Confirm:$false (or -Force); under powershell.exe -NonInteractive the question is the
+// host's terminating error (ps.Call.Confirmed). That these cmdlets prompt is [inferred] from both
+// public restore scripts passing -Confirm:$False and Move-CsUser.md's "-Confirm:$False bypasses
+// the prompt" (ocs-evidence.md #17, #20); the error text is PowerShell's own.
+
 func errCsFilterUnsupported(f string) string {
 	return fmt.Sprintf("The filter %q is not supported: use {RegistrarPool -eq \"<fqdn>\"}.", f)
 }
 
 // Services of an emulated server: short name, display name (§8.1, §8.2; OCS short names other
-// than RtcSrv are [inferred] from the Lync/SfB lineage).
-var serviceCatalog = []struct{ Name, Display, Role string }{
-	{"RtcSrv", "Front-End", "FrontEnd"},
-	{"RTCIMMCU", "IM Conferencing", "FrontEnd"},
-	{"RTCDATAMCU", "Web Conferencing", "FrontEnd"},
-	{"RTCAVMCU", "Audio/Video Conferencing", "FrontEnd"},
-	{"RTCASMCU", "Application Sharing", "FrontEnd"},
-	{"REPLICA", "Replica Replicator Agent", "FrontEnd"},
-	{"MSSQL$RTC", "SQL Server (RTC)", "BackEnd"},
-	{"W3SVC", "World Wide Web Publishing Service", "WebServer"},
+// than RtcSrv are [inferred] from the Lync/SfB lineage). Cs marks the product's own services,
+// the only ones Get-CsWindowsService reports: it "can only return information for Skype for
+// Business Server services; you cannot use this cmdlet … for other Windows services"
+// (Get-CsWindowsService.md; ocs-evidence.md #21). IIS and SQL Server answer sc query only.
+var serviceCatalog = []struct {
+	Name, Display, Role string
+	Cs                  bool
+}{
+	{"RtcSrv", "Front-End", "FrontEnd", true},
+	{"RTCIMMCU", "IM Conferencing", "FrontEnd", true},
+	{"RTCDATAMCU", "Web Conferencing", "FrontEnd", true},
+	{"RTCAVMCU", "Audio/Video Conferencing", "FrontEnd", true},
+	{"RTCASMCU", "Application Sharing", "FrontEnd", true},
+	{"REPLICA", "Replica Replicator Agent", "FrontEnd", true},
+	{"MSSQL$RTC", "SQL Server (RTC)", "BackEnd", false},
+	{"W3SVC", "World Wide Web Publishing Service", "WebServer", false},
 }
 
 // scQuery renders `sc query <name>` (§11 "Output layouts": the usual Windows Server 2008 layout).

@@ -29,6 +29,9 @@ type Session struct {
 	Sleep SleepFunc
 	// Native finds the program a native command names (the & operator), nil when none exists.
 	Native func(name string) cmdexe.Program
+	// NonInteractive is powershell.exe -NonInteractive: a cmdlet that would ask for
+	// confirmation fails instead (Call.Confirmed).
+	NonInteractive bool
 }
 
 // SleepFunc waits d, or returns ctx's error when ctx ends first.
@@ -92,6 +95,17 @@ func (c *Call) Get(name string, pos int) (any, bool) {
 func (c *Call) String(name string, pos int) string {
 	v, _ := c.Get(name, pos)
 	return ToString(v)
+}
+
+// Confirmed reports whether a cmdlet that asks before it acts (ConfirmImpact High) may go on:
+// -Confirm:$false or -Force answers for the user; otherwise it would prompt, which a
+// -NonInteractive session refuses with the host's error.
+func (c *Call) Confirmed() error {
+	if v, ok := c.Named["confirm"]; ok && !truthy(v) || c.Switch("Force") || c.Session == nil || !c.Session.NonInteractive {
+		return nil
+	}
+	return (&ErrorRecord{Message: "Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
+		Category: "InvalidOperation", Reason: "PSInvalidOperationException", FQID: "HostException"}).Terminating()
 }
 
 // Switch reports whether a switch parameter is set (and not set to $false).

@@ -22,6 +22,8 @@ type Invocation struct {
 	// FromStdin is `-Command -`, `-` or no command: the script is standard input, run line by
 	// line.
 	FromStdin bool
+	// NonInteractive is -NonInteractive: a prompt is an error instead of a question.
+	NonInteractive bool
 }
 
 // errUsage is a command line powershell.exe would refuse.
@@ -29,6 +31,13 @@ var errUsage = errors.New("powershell usage")
 
 // DecodeArgs interprets powershell.exe parameters (case-insensitive, unambiguous prefixes).
 func DecodeArgs(args []string) (Invocation, error) {
+	nonInteractive := false
+	inv, err := decodeArgs(args, &nonInteractive)
+	inv.NonInteractive = nonInteractive
+	return inv, err
+}
+
+func decodeArgs(args []string, nonInteractive *bool) (Invocation, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-" {
@@ -62,8 +71,9 @@ func DecodeArgs(args []string) (Invocation, error) {
 			if _, err := value(); err != nil {
 				return Invocation{}, err
 			}
+		case len(name) >= 4 && strings.HasPrefix("noninteractive", name):
+			*nonInteractive = true
 		case len(name) >= 3 && strings.HasPrefix("noprofile", name),
-			len(name) >= 4 && strings.HasPrefix("noninteractive", name),
 			len(name) >= 3 && strings.HasPrefix("nologo", name),
 			name == "sta", name == "mta":
 		case strings.HasPrefix("command", name):
@@ -148,7 +158,8 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 		for k, v := range p.Env {
 			env[k] = v
 		}
-		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep, Native: cfg.Native}
+		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep, Native: cfg.Native,
+			NonInteractive: inv.NonInteractive}
 		if inv.FromStdin {
 			// The script is standard input; [Console]::In in it reads nothing more.
 			s.Stdin = strings.NewReader("")
