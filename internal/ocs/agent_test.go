@@ -5,33 +5,65 @@ import (
 	"encoding/base64"
 	"errors"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
-// call is one command the agent sent.
+// call is one command the agent sent; data is what it uploaded for the command (upload.go).
 type call struct {
-	server, line, stdin string
-	scripts             []string
+	server, line, stdin, data string
+	scripts                   []string
 }
 
-// scriptedExec answers commands with a function of the call and records every call.
+// scriptedExec answers commands with a function of the call and records every call. It keeps
+// the uploads as the server's %TEMP% would: echo lines append to them, and a command running a
+// script sees the upload's content as its data.
 type scriptedExec struct {
-	t      *testing.T
-	mu     sync.Mutex
-	calls  []call
-	answer func(c call) (Result, error)
+	t       *testing.T
+	mu      sync.Mutex
+	calls   []call
+	echoes  int
+	uploads map[string]string
+	answer  func(c call) (Result, error)
 }
+
+var echoPattern = regexp.MustCompile(`^echo ([A-Za-z0-9+/=]+) >> "%TEMP%\\(ocsha-[0-9a-f]{16}\.b64)"(?: && |$)`)
 
 func (e *scriptedExec) Run(_ context.Context, server, command string, stdin []byte) (Result, error) {
-	scripts, _ := decodeLine(e.t, command)
-	c := call{server: server, line: command, stdin: string(stdin), scripts: scripts}
 	e.mu.Lock()
+	if e.uploads == nil {
+		e.uploads = map[string]string{}
+	}
+	rest := command
+	if m := echoPattern.FindStringSubmatch(command); m != nil {
+		e.uploads[m[2]] += m[1]
+		e.echoes++
+		rest = command[len(m[0]):]
+	}
+	e.mu.Unlock()
+	if rest == "" {
+		return Result{}, nil
+	}
+	scripts, _ := decodeLine(e.t, rest)
+	c := call{server: server, line: rest, stdin: string(stdin), scripts: scripts}
+	e.mu.Lock()
+	for name, b64 := range e.uploads {
+		if strings.Contains(c.script(), "'"+name+"'") {
+			raw, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				e.t.Errorf("upload %s is not base64: %v", name, err)
+			}
+			c.data = string(raw)
+			delete(e.uploads, name)
+		}
+	}
 	e.calls = append(e.calls, c)
 	e.mu.Unlock()
 	return e.answer(c)
@@ -71,9 +103,20 @@ func ocsAnswer(c call) (Result, error) {
 	switch {
 	case strings.Contains(s, "MSFT_SIPPoolSetting"):
 		return framed("\"PoolFQDN\",\"PoolDN\"\n\"OCS1.corp.example.com\",\"" + dn1 + "\"\n\"ocs2.corp.example.com\",\"" + dn2 + "\"")
-	case strings.Contains(s, "[Console]::In.ReadToEnd().Split"):
+	case strings.Contains(s, "$h = ''"):
+		// The re-read after a move: everyone asked about is on ocs2.
 		var out strings.Builder
-		for _, sip := range strings.Fields(c.stdin) {
+		for _, sip := range strings.Fields(c.data) {
+			home := dn2
+			if strings.Contains(s, "Get-CsUser") {
+				home = "ocs2.corp.example.com"
+			}
+			out.WriteString(frame("\"" + sip + "\",\"" + home + "\""))
+		}
+		return ok(out.String())
+	case strings.Contains(s, "GetString($data).Split"):
+		var out strings.Builder
+		for _, sip := range strings.Fields(c.data) {
 			if strings.Contains(sip, "fail") {
 				out.WriteString(frame("\"" + sip + "\",\"Failed\",\"The user was not found in the directory.\""))
 			} else if !strings.Contains(sip, "silent") {
@@ -87,10 +130,16 @@ func ocsAnswer(c call) (Result, error) {
 	return Result{ExitCode: 9009, Stderr: []byte("unexpected")}, nil
 }
 
+// moveMarker is in the scripts of move batches only: the row of a moved user.
+const moveMarker = `"OK"`
+
+// noSleep ends a pause at once.
+func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
 func newTestAgent(t *testing.T, product Product, answer func(call) (Result, error)) (Agent, *scriptedExec) {
 	t.Helper()
 	e := &scriptedExec{t: t, answer: answer}
-	a, err := NewAgent(product, testServers, e)
+	a, err := NewAgent(product, testServers, e, WithMoveConfirmation(3, noSleep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +225,7 @@ func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
 			}
 			var moves []call
 			for _, c := range e.calls {
-				if strings.Contains(c.script(), "ReadToEnd().Split") {
+				if strings.Contains(c.script(), moveMarker) {
 					moves = append(moves, c)
 				}
 			}
@@ -189,7 +238,10 @@ func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
 					t.Errorf("user %q appears in the command text", u)
 				}
 			}
-			if m.stdin != "sip:a@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
+			if m.data != "sip:a@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
+				t.Errorf("uploaded %q", m.data)
+			}
+			if m.stdin != "" {
 				t.Errorf("stdin %q", m.stdin)
 			}
 			if product == ProductOCS2007R2 && !strings.Contains(m.script(), "$target = '"+dn2+"'") {
@@ -301,7 +353,7 @@ func TestOCSExportAndImportContacts(t *testing.T) {
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
 		switch s := c.script(); {
 		case strings.Contains(s, `& $exe /import "/hrxmlfile:$p" /restype:user`):
-			users, file := splitPayload(t, c.stdin)
+			users, file := splitPayload(t, c.data)
 			imported = file
 			if users != "a@corp.example.com\nb@corp.example.com" {
 				t.Errorf("read-back users %q", users)
@@ -358,7 +410,7 @@ func TestSfBExportImportAndConfig(t *testing.T) {
 		s := c.script()
 		switch {
 		case strings.Contains(s, "Update-CsUserData -FileName $p -Confirm:$false"):
-			_, file := splitPayload(t, c.stdin)
+			_, file := splitPayload(t, c.data)
 			imported, _ = base64.StdEncoding.DecodeString(string(file))
 			// The read-back exports each user alone.
 			var out strings.Builder
@@ -496,16 +548,12 @@ func TestCommandFailuresCarryReadableMessages(t *testing.T) {
 	}
 }
 
-// splitPayload splits an import's stdin into its read-back user lines and its file.
-func splitPayload(t *testing.T, stdin string) (users string, file []byte) {
+// splitPayload splits an import's uploaded data into its read-back user lines and its file.
+func splitPayload(t *testing.T, data string) (users string, file []byte) {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(stdin)
-	if err != nil {
-		t.Fatalf("payload is not base64: %v", err)
-	}
-	u, f, ok := strings.Cut(string(raw), "\n\n")
+	u, f, ok := strings.Cut(data, "\n\n")
 	if !ok {
-		t.Fatalf("payload without a blank line: %q", raw)
+		t.Fatalf("payload without a blank line: %q", data)
 	}
 	return u, []byte(f)
 }

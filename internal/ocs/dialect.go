@@ -18,6 +18,9 @@ type dialect interface {
 	// moveUsers moves the (validated) sips to target with one command on via and returns the
 	// result rows the server printed.
 	moveUsers(ctx context.Context, via Server, sips []string, target Server, force bool) ([]resultRow, error)
+	// homes reads where the directory says each of sips is homed, through via: lower-case SIP
+	// address -> server Name ("" when not one of the pool's servers or not found).
+	homes(ctx context.Context, via Server, sips []string) (map[string]string, error)
 	// exportContacts exports every user homed on s.
 	exportContacts(ctx context.Context, s Server) (*contacts.Document, error)
 	// importContacts imports the (validated) resources of doc into s and returns one result per

@@ -3,6 +3,7 @@ package ocs
 import (
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Facts about the servers' tools that no document confirms (marked [inferred] in the admin
@@ -39,6 +40,41 @@ const (
 	// scNotFound is the sc.exe failure code for a service that does not exist.
 	scNotFound = "1060"
 )
+
+// Unverifiable behaviours, and what the agent does about each.
+//
+// Moves [unverifiable]: the OCS 2007 R2 planned move (HomeServerDN + Put()) and forced move
+// (TargetServerDNIfMoving) are reconstructions that no public script shows working
+// (ocs-evidence.md #3, #4), and the user class reads Active Directory (#5); SolidCP's R2
+// provider polls up to ten times after Put() before its change is visible. So a move is
+// counted only once the directory shows the user on the target: after a batch the agent
+// re-reads the users the server reported moved (confirm.go) up to defaultConfirmReads times,
+// the first at once and then with pauses doubling from firstConfirmPause to maxConfirmPause,
+// and reports those still elsewhere as failed, to be retried (a move to the current home is a
+// no-op). Skype for Business moves are documented (Move-CsUser.md) but get the same check.
+const (
+	defaultConfirmReads = 10
+	firstConfirmPause   = 250 * time.Millisecond
+	maxConfirmPause     = 4 * time.Second
+)
+
+// Standard input [unverifiable]: no public source shows [Console]::In receiving piped data
+// inside -EncodedCommand on PowerShell 2.0 (ocs-evidence.md #15; Ansible's stdin bootstrap uses
+// $input and requires 3.0), and a 2.0 host waits for the end of a redirected stdin (#14). So
+// the agent never relies on it: data moves as 2.0-era clients proved it does (Packer's winrmcp,
+// packer-community/winrmcp cp.go): its base64, in chunks, appended to a %TEMP% file by cmd's
+// echo, one command line each within cmd's 8,191 characters (upload.go); the last chunk rides
+// on the line that runs the script, which reads the file and deletes it. Base64 holds none of
+// cmd's special characters, and user names travel inside it, never as text on a command line.
+// stdin is still closed on every PowerShell line, as a 2.0 host waits for its end.
+
+// Console width (ocs-evidence.md #12; pywinrm #216): a PowerShell 2.0 host wraps output lines at
+// 80 columns with CRLF over WinRM. Every answer the agent reads travels in frames of base64 in
+// lines of 76 characters (frame.go), and CLIXML on stderr is unwrapped before parsing.
+
+// Tool output [not found]: dbimpexp's and lcscmd's console text and exit codes are documented
+// nowhere (ocs-evidence.md #8). An import is judged by its exit code and a per-user read-back
+// (readback.go); an export by the file it wrote.
 
 var (
 	// scState matches the STATE line of `sc query`; real lines carry trailing spaces, so no

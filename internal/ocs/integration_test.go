@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -255,7 +256,7 @@ func TestEmulatorBatchWithFailures(t *testing.T) {
 			if failed != 3 {
 				t.Fatalf("%d failures, want 3", failed)
 			}
-			if n := e.commands("ReadToEnd().Split"); n != 1 {
+			if n := e.commands(`"OK"`); n != 1 {
 				t.Fatalf("%d move commands, want 1", n)
 			}
 		})
@@ -405,7 +406,7 @@ func TestEmulatorHostileAddresses(t *testing.T) {
 			if !inDirectory["sip:50%off@corp.example.com"] {
 				t.Fatal("the emulator refused a valid address with %")
 			}
-			allowed := []string{"powershell.exe -NoProfile -NonInteractive -EncodedCommand ", "sc query ", "dbimpexp.exe ", "lcscmd.exe "}
+			allowed := []string{"powershell.exe -NoProfile -NonInteractive -EncodedCommand ", "sc query ", "echo "}
 			// Read the audit trail through the admin API, as an operator would.
 			resp, err := http.Get(e.sim.AdminURL() + "/commands")
 			if err != nil {
@@ -420,8 +421,12 @@ func TestEmulatorHostileAddresses(t *testing.T) {
 			if len(audit["ocs1"]) == 0 {
 				t.Fatal("GET /commands shows no command on ocs1")
 			}
+			echo := regexp.MustCompile(`^echo [A-Za-z0-9+/=]+ >> "%TEMP%\\ocsha-[0-9a-f]{16}\.b64"( && powershell\.exe |$)`)
 			for s, lines := range audit {
 				for _, line := range lines {
+					if strings.HasPrefix(line, "echo ") && !echo.MatchString(line) {
+						t.Fatalf("an upload line carries more than base64: %.120q", line)
+					}
 					okPrefix := false
 					for _, p := range allowed {
 						okPrefix = okPrefix || strings.HasPrefix(line, p)
@@ -468,7 +473,7 @@ func TestEmulatorRoundTripCounts(t *testing.T) {
 			if moved != 1000 {
 				t.Fatalf("moved %d users, want 1000", moved)
 			}
-			if n := e.commands("ReadToEnd().Split"); n > 10 {
+			if n := e.commands(`"OK"`); n > 10 {
 				t.Fatalf("moving %d users in batches of %d took %d move commands, want <= 10", moved, batch, n)
 			}
 			// An export costs the same number of commands whatever the user count.
@@ -614,6 +619,34 @@ func TestEmulatorHealthOfOtherServices(t *testing.T) {
 			}
 			if !st[0].Running || !st[1].Running || !st[2].Running || st[3].State != ocs.StateNotFound {
 				t.Fatalf("health %+v", st)
+			}
+		})
+	}
+}
+
+// TestEmulatorMoveLag: the directory shows a moved user's new home only after a lag; the agent
+// re-reads until it does, and reports the move failed when the lag outlasts its reads.
+func TestEmulatorMoveLag(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 6, 1, false, func(c *sim.Config) { c.MoveLag = 400 * time.Millisecond })
+			ctx := testCtx(t)
+			users := e.homedOn("ocs1")
+			res, err := e.agent.MoveUsers(ctx, "ocs2", users[:2], "ocs2", false)
+			if err != nil || !res[0].OK || !res[1].OK {
+				t.Fatalf("moves within the re-reads: %+v, %v", res, err)
+			}
+			servers := []ocs.Server{{Name: "ocs1", FQDN: "ocs1.corp.example.com"}, {Name: "ocs2", FQDN: "ocs2.corp.example.com"}}
+			impatient, err := ocs.NewAgent(product, servers, e.pool, ocs.WithMoveConfirmation(1, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = impatient.MoveUsers(ctx, "ocs2", users[2:], "ocs2", false)
+			if err != nil || res[0].OK || !strings.Contains(res[0].Message, "still shows the user on ocs1") {
+				t.Fatalf("a move the directory does not show yet: %+v, %v", res, err)
+			}
+			if e.homes()[strings.ToLower(users[2])] != "ocs2" {
+				t.Fatal("the move itself did not run")
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package ocs
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -124,11 +123,8 @@ func (d *ocsDialect) moveUsers(ctx context.Context, via Server, sips []string, t
 	if err != nil {
 		return nil, err
 	}
-	script, err := ocsMoveScript(dn, force)
-	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
-	}
-	out, err := csvOf(op, via.Name)(d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n")))
+	render := func(up string) (string, error) { return ocsMoveScript(dn, force, up) }
+	out, err := csvOf(op, via.Name)(d.runPSWithData(ctx, op, via.Name, []byte(strings.Join(sips, "\n")+"\n"), render))
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +133,29 @@ func (d *ocsDialect) moveUsers(ctx context.Context, via Server, sips []string, t
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
 	return rows, nil
+}
+
+func (d *ocsDialect) homes(ctx context.Context, via Server, sips []string) (map[string]string, error) {
+	const op = OpMoveUsers
+	m, err := d.pools(ctx, op, via.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	render := func(up string) (string, error) {
+		read, err := psReadUpload(up)
+		return psHeader + read + homesLoop(
+			"  $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + $sip + \"'\")\n"+
+				"  if ($u -ne $null) { $h = [string]$u.HomeServerDN }\n"), err
+	}
+	out, err := csvOf(op, via.Name)(d.runPSWithData(ctx, op, via.Name, []byte(strings.Join(sips, "\n")+"\n"), render))
+	if err != nil {
+		return nil, err
+	}
+	byDN := map[string]string{}
+	for fqdn, dn := range m {
+		byDN[strings.ToLower(dn)] = d.serverByFQDN(fqdn)
+	}
+	return homesOf(out, func(home string) string { return byDN[strings.ToLower(home)] })
 }
 
 func (d *ocsDialect) exportContacts(ctx context.Context, s Server) (*contacts.Document, error) {
@@ -166,12 +185,9 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
-	script, err := ocsImportScript(d.tools.DBImpExpPath, tempName(".xml"))
-	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
-	}
-	payload := base64.StdEncoding.EncodeToString(importPayload(doc, []byte(text)))
-	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPS(ctx, op, s.Name, script, []byte(payload)))
+	name := tempName(".xml")
+	render := func(up string) (string, error) { return ocsImportScript(d.tools.DBImpExpPath, name, up) }
+	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPSWithData(ctx, op, s.Name, importPayload(doc, []byte(text)), render))
 	if err != nil {
 		return nil, err
 	}
@@ -259,12 +275,16 @@ func ocsUsersScript(homeDN string) (string, error) {
 // wqlSafe reports whether s can sit inside a WQL single-quoted string unescaped.
 func wqlSafe(s string) bool { return !strings.ContainsAny(s, `'\`) }
 
-func ocsMoveScript(targetDN string, force bool) (string, error) {
+func ocsMoveScript(targetDN string, force bool, upload string) (string, error) {
 	q, err := QuotePS(targetDN)
 	if err != nil {
 		return "", err
 	}
-	return psHeader +
+	read, err := psReadUpload(upload)
+	if err != nil {
+		return "", err
+	}
+	return psHeader + read +
 		"$target = " + q + "\n" +
 		"$force = " + psBool(force) + "\n" +
 		moveLoop(
@@ -305,7 +325,7 @@ func ocsExportScript(dbimpexp, name string) (string, error) {
 // back as UTF-16 with its BOM, as dbimpexp exports it; the payload carries it as UTF-8 to halve
 // the transfer) and reads each user back with its own export (readback.go). A non-zero exit
 // code of the import fails the whole import, with dbimpexp's output as the message.
-func ocsImportScript(dbimpexp, name string) (string, error) {
+func ocsImportScript(dbimpexp, name, upload string) (string, error) {
 	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
 		return "", err
@@ -314,7 +334,11 @@ func ocsImportScript(dbimpexp, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return psHeader + tool + psImportPayload +
+	read, err := psReadUpload(upload)
+	if err != nil {
+		return "", err
+	}
+	return psHeader + tool + read + psImportPayload +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		"[IO.File]::WriteAllText($p, $file, [Text.Encoding]::Unicode)\n" +
 		psRunTool("exe", "/import", `"/hrxmlfile:$p"`, "/restype:user") +

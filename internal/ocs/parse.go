@@ -246,3 +246,18 @@ func clixmlMessage(doc string) string {
 func parseBool(s string) bool {
 	return !strings.EqualFold(strings.TrimSpace(s), "false")
 }
+
+// homesOf reads homesLoop's rows: lower-case SIP address -> server, by server(home).
+func homesOf(out []byte, server func(home string) string) (map[string]string, error) {
+	records, err := readCSV(out)
+	if err != nil {
+		return nil, err
+	}
+	homes := map[string]string{}
+	for _, rec := range records {
+		if len(rec) == 2 {
+			homes[strings.ToLower(rec[0])] = server(rec[1])
+		}
+	}
+	return homes, nil
+}

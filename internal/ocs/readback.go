@@ -33,9 +33,9 @@ func importPayload(doc *contacts.Document, file []byte) []byte {
 	return append([]byte(b.String()), file...)
 }
 
-// psImportPayload renders the lines that read the payload from stdin into $users and $file
-// (a string).
-const psImportPayload = "$text = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String([Console]::In.ReadToEnd()))\n" +
+// psImportPayload renders the lines that split the uploaded payload ($data) into $users and
+// $file (a string).
+const psImportPayload = "$text = [Text.Encoding]::UTF8.GetString($data)\n" +
 	"$i = $text.IndexOf(\"`n`n\")\n" +
 	"$users = $text.Substring(0, $i).Split(\"`n\")\n" +
 	"$file = $text.Substring($i + 2)\n"

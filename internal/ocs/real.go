@@ -15,7 +15,8 @@ var _ Executor = (*winrm.Pool)(nil)
 // agent is the Agent that delegates each operation's commands to its product's dialect.
 type agent struct {
 	*runner
-	d dialect
+	d    dialect
+	opts options
 }
 
 // runner runs command lines on a pool's servers; the dialects share it.
@@ -29,7 +30,7 @@ func NewAgent(product Product, servers []Server, exec Executor, opts ...Option) 
 	if exec == nil {
 		return nil, fmt.Errorf("%w: nil executor", ErrInvalidArgument)
 	}
-	var o options
+	o := options{confirmReads: defaultConfirmReads, sleep: sleepTimer}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -54,7 +55,7 @@ func NewAgent(product Product, servers []Server, exec Executor, opts ...Option) 
 		}
 		r.servers[s.Name] = s
 	}
-	return &agent{runner: r, d: d}, nil
+	return &agent{runner: r, d: d, opts: o}, nil
 }
 
 func (r *runner) server(op, name string) (Server, error) {
@@ -220,6 +221,7 @@ func (a *agent) MoveUsers(ctx context.Context, via string, users []string, targe
 		}
 		results[i].Message = "the server reported no result for this user"
 	}
+	a.confirmMoves(ctx, v, t, results)
 	return results, nil
 }
 

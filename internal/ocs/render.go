@@ -82,10 +82,11 @@ func readDeleteScript(header string, names ...string) (string, error) {
 	return b.String(), nil
 }
 
-// moveLoop is the per-user loop shared by both dialects: one SIP address per stdin line, one
-// framed CSV result row per user, a failure of one user never stopping the batch.
+// moveLoop is the per-user loop shared by both dialects: one SIP address per line of the
+// uploaded $data, one framed CSV result row per user, a failure of one user never stopping the
+// batch.
 func moveLoop(body string) string {
-	return "foreach ($line in [Console]::In.ReadToEnd().Split(\"`n\")) {\n" +
+	return "foreach ($line in [Text.Encoding]::UTF8.GetString($data).Split(\"`n\")) {\n" +
 		"  $sip = $line.Trim()\n" +
 		"  if ($sip -eq '') { continue }\n" +
 		"  try {\n" +
@@ -94,6 +95,19 @@ func moveLoop(body string) string {
 		"  } catch {\n" +
 		"    $row = '\"' + $sip + '\",\"Failed\",\"' + ($_.Exception.Message -replace '\"','\"\"') + '\"'\n" +
 		"  }\n" +
+		psFrameCSV("row") +
+		"}\n"
+}
+
+// homesLoop reads each uploaded SIP address's home with body, which sets $h, and prints a framed
+// `"<sip>","<home>"` row per user.
+func homesLoop(body string) string {
+	return "foreach ($line in [Text.Encoding]::UTF8.GetString($data).Split(\"`n\")) {\n" +
+		"  $sip = $line.Trim()\n" +
+		"  if ($sip -eq '') { continue }\n" +
+		"  $h = ''\n" +
+		body +
+		"  $row = '\"' + $sip + '\",\"' + ($h -replace '\"','\"\"') + '\"'\n" +
 		psFrameCSV("row") +
 		"}\n"
 }

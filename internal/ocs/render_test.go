@@ -109,13 +109,13 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 		"OCS pools":       func() (string, error) { return encodePS(ocsPoolScript()) },
 		"OCS users":       func() (string, error) { s, _ := ocsUsersScript(""); return encodePS(s) },
 		"OCS homed users": func() (string, error) { s, _ := ocsUsersScript(longDN); return encodePS(s) },
-		"OCS move":        func() (string, error) { s, _ := ocsMoveScript(longDN, true); return encodePS(s) },
+		"OCS move":        func() (string, error) { s, _ := ocsMoveScript(longDN, true, tempName(".b64")); return encodePS(s) },
 		"OCS export": func() (string, error) {
 			s, _ := ocsExportScript(longToolPath, tempName(".xml"))
 			return encodePS(s)
 		},
 		"OCS import": func() (string, error) {
-			s, _ := ocsImportScript(longToolPath, tempName(".xml"))
+			s, _ := ocsImportScript(longToolPath, tempName(".xml"), tempName(".b64"))
 			return encodePS(s)
 		},
 		"OCS config": func() (string, error) {
@@ -125,9 +125,12 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 		"OCS health": func() (string, error) { return scQueryCommand(services) },
 		"SfB health": func() (string, error) { s, _ := sfbServicesScript(services); return encodePS(s) },
 		"SfB users":  func() (string, error) { s, _ := sfbUsersScript(fqdn); return encodePS(s) },
-		"SfB move":   func() (string, error) { s, _ := sfbMoveScript(fqdn, true); return encodePS(s) },
+		"SfB move":   func() (string, error) { s, _ := sfbMoveScript(fqdn, true, tempName(".b64")); return encodePS(s) },
 		"SfB export": func() (string, error) { s, _ := sfbExportScript(fqdn, tempName(".zip")); return encodePS(s) },
-		"SfB import": func() (string, error) { s, _ := sfbImportScript(fqdn, tempName(".zip")); return encodePS(s) },
+		"SfB import": func() (string, error) {
+			s, _ := sfbImportScript(fqdn, tempName(".zip"), tempName(".b64"))
+			return encodePS(s)
+		},
 		"SfB config": func() (string, error) { s, _ := sfbConfigScript(tempName(".zip")); return encodePS(s) },
 	}
 	for name, fn := range render {
@@ -166,7 +169,7 @@ func TestRenderingRefusesUnsafeValues(t *testing.T) {
 		},
 		"service name with ampersand": func() error { _, err := scQueryCommand([]string{"RtcSrv&calc"}); return err },
 		"service name with space":     func() error { _, err := sfbServicesScript([]string{"Rtc Srv"}); return err },
-		"DN with a newline":           func() error { _, err := ocsMoveScript("CN=a\nCN=b", false); return err },
+		"DN with a newline":           func() error { _, err := ocsMoveScript("CN=a\nCN=b", false, "ocsha-0000000000000000.b64"); return err },
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -178,21 +181,21 @@ func TestRenderingRefusesUnsafeValues(t *testing.T) {
 }
 
 func TestMoveScriptsQuoteTheTarget(t *testing.T) {
-	s, err := ocsMoveScript("CN=O'Neil,DC=x", true)
+	s, err := ocsMoveScript("CN=O'Neil,DC=x", true, "ocsha-0000000000000000.b64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(s, "$target = 'CN=O''Neil,DC=x'\n") || !strings.Contains(s, "$force = $true\n") {
 		t.Fatalf("target or force not rendered as literals:\n%s", s)
 	}
-	s, err = sfbMoveScript("se1.corp.example.com", false)
+	s, err = sfbMoveScript("se1.corp.example.com", false, "ocsha-0000000000000000.b64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(s, "-Force") || !strings.Contains(s, "Move-CsUser -Identity $sip -Target $target -Confirm:$false") {
 		t.Fatalf("planned SfB move:\n%s", s)
 	}
-	s, _ = sfbMoveScript("se1.corp.example.com", true)
+	s, _ = sfbMoveScript("se1.corp.example.com", true, "ocsha-0000000000000000.b64")
 	if !strings.Contains(s, "-Force -Confirm:$false") {
 		t.Fatalf("forced SfB move:\n%s", s)
 	}

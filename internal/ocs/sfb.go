@@ -176,11 +176,8 @@ func (d *sfbDialect) listUsers(ctx context.Context, op string, via Server, home 
 
 func (d *sfbDialect) moveUsers(ctx context.Context, via Server, sips []string, target Server, force bool) ([]resultRow, error) {
 	const op = OpMoveUsers
-	script, err := sfbMoveScript(target.FQDN, force)
-	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
-	}
-	out, err := csvOf(op, via.Name)(d.runPS(ctx, op, via.Name, script, []byte(strings.Join(sips, "\n")+"\n")))
+	render := func(up string) (string, error) { return sfbMoveScript(target.FQDN, force, up) }
+	out, err := csvOf(op, via.Name)(d.runPSWithData(ctx, op, via.Name, []byte(strings.Join(sips, "\n")+"\n"), render))
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +186,19 @@ func (d *sfbDialect) moveUsers(ctx context.Context, via Server, sips []string, t
 		return nil, fmt.Errorf("%s on %s: %w", op, via.Name, err)
 	}
 	return rows, nil
+}
+
+func (d *sfbDialect) homes(ctx context.Context, via Server, sips []string) (map[string]string, error) {
+	const op = OpMoveUsers
+	render := func(up string) (string, error) {
+		read, err := psReadUpload(up)
+		return sfbHeader + read + homesLoop("  try { $h = [string](Get-CsUser -Identity $sip).RegistrarPool } catch { }\n"), err
+	}
+	out, err := csvOf(op, via.Name)(d.runPSWithData(ctx, op, via.Name, []byte(strings.Join(sips, "\n")+"\n"), render))
+	if err != nil {
+		return nil, err
+	}
+	return homesOf(out, d.serverByFQDN)
 }
 
 func (d *sfbDialect) exportContacts(ctx context.Context, s Server) (*contacts.Document, error) {
@@ -250,12 +260,10 @@ func (d *sfbDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, err
 	}
-	script, err := sfbImportScript(s.FQDN, tempName(".zip"))
-	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
-	}
-	payload := base64.StdEncoding.EncodeToString(importPayload(doc, []byte(base64.StdEncoding.EncodeToString(data))))
-	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPS(ctx, op, s.Name, script, []byte(payload)))
+	name := tempName(".zip")
+	render := func(up string) (string, error) { return sfbImportScript(s.FQDN, name, up) }
+	payload := importPayload(doc, []byte(base64.StdEncoding.EncodeToString(data)))
+	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPSWithData(ctx, op, s.Name, payload, render))
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +320,7 @@ func sfbUsersScript(fqdn string) (string, error) {
 		psFrameCSV("rows"), nil
 }
 
-func sfbMoveScript(targetFQDN string, force bool) (string, error) {
+func sfbMoveScript(targetFQDN string, force bool, upload string) (string, error) {
 	if err := ValidateFQDN(targetFQDN); err != nil {
 		return "", err
 	}
@@ -320,11 +328,15 @@ func sfbMoveScript(targetFQDN string, force bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	read, err := psReadUpload(upload)
+	if err != nil {
+		return "", err
+	}
 	move := "    Move-CsUser -Identity $sip -Target $target -Confirm:$false\n"
 	if force {
 		move = "    Move-CsUser -Identity $sip -Target $target -Force -Confirm:$false\n"
 	}
-	return sfbHeader + "$target = " + q + "\n" + moveLoop(move), nil
+	return sfbHeader + read + "$target = " + q + "\n" + moveLoop(move), nil
 }
 
 func sfbExportScript(poolFQDN, name string) (string, error) {
@@ -346,7 +358,7 @@ func sfbExportScript(poolFQDN, name string) (string, error) {
 // sfbImportScript merges the ZIP of the payload with Update-CsUserData and reads each user back
 // with Export-CsUserData -UserFilter (readback.go). -Confirm:$false: under -NonInteractive a
 // confirmation prompt is a terminating error (both public restore scripts pass it).
-func sfbImportScript(poolFQDN, name string) (string, error) {
+func sfbImportScript(poolFQDN, name, upload string) (string, error) {
 	pool, err := QuotePS(poolFQDN)
 	if err != nil {
 		return "", err
@@ -355,7 +367,11 @@ func sfbImportScript(poolFQDN, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return sfbHeader + psImportPayload +
+	read, err := psReadUpload(upload)
+	if err != nil {
+		return "", err
+	}
+	return sfbHeader + read + psImportPayload +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		"[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String($file))\n" +
 		"$failed = ''\n" +

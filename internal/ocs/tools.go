@@ -55,7 +55,9 @@ func (t Tools) validate() error {
 type Option func(*options)
 
 type options struct {
-	tools Tools
+	tools        Tools
+	confirmReads int
+	sleep        SleepFunc
 }
 
 // WithTools sets where the OCS 2007 R2 tools are; empty fields keep DefaultTools.

@@ -79,6 +79,8 @@ type Config struct {
 
 	// Product is what the servers run: "OCS2007R2" (default) or "SkypeForBusiness".
 	Product string
+	// MoveLag is how long directory reads still show a moved user's old home (0: none).
+	MoveLag time.Duration
 	// Profile is every server's software beyond the product (zero: the product's defaults);
 	// ServerProfiles' set fields override it per server name.
 	Profile        Profile
@@ -164,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg.NewWorld = newHostWorld
 	}
 	wc := WorldConfig{Domain: cfg.Domain, Users: cfg.Users, ContactsPerUser: cfg.ContactsPerUser, Seed: cfg.Seed,
-		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile}
+		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag}
 	seen := map[string]bool{}
 	for _, n := range cfg.Servers {
 		if n == "" || seen[strings.ToLower(n)] {

@@ -57,9 +57,10 @@ type WorldConfig struct {
 	ImportCost      time.Duration
 	// Sleep is Config.Sleep (nil: a real timer).
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Product and Profile are Config's.
+	// Product, Profile and MoveLag are Config's.
 	Product string
 	Profile Profile
+	MoveLag time.Duration
 }
 
 // ServerSpec names one emulated server; Profile is Config.ServerProfiles' entry for it.

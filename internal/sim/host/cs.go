@@ -50,8 +50,8 @@ func (w *World) csUserObject(u *user) *ps.Object {
 	o.Set("Identity", u.dn)
 	o.Set("SipAddress", u.sip)
 	var pool, home any
-	if u.home != nil {
-		pool, home = u.home.fqdn, u.home.dn
+	if h := u.visibleHome(); h != nil {
+		pool, home = h.fqdn, h.dn
 	}
 	o.Set("RegistrarPool", pool)
 	o.Set("HomeServer", home)
@@ -87,7 +87,7 @@ func (w *World) getCsUser(c *ps.Call) ([]any, error) {
 	}
 	var users []*user
 	for _, u := range w.users {
-		if !filtered || u.home != nil && strings.EqualFold(u.home.fqdn, pool) {
+		if h := u.visibleHome(); !filtered || h != nil && strings.EqualFold(h.fqdn, pool) {
 			users = append(users, u)
 		}
 	}

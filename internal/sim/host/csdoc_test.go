@@ -35,7 +35,7 @@ func TestSfbRestoreRules(t *testing.T) {
 	}
 	bare, _ := contacts.WriteUserDataZip(doc)
 	update := func(confirm string, data []byte) result {
-		script := sfbHeader + "$p = Join-Path $env:TEMP 'ocsha-u.zip'\n[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))\n" +
+		script := sfbHeader + "$p = Join-Path $env:TEMP 'ocsha-u.zip'\n[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String(" + inFile + "))\n" +
 			"Update-CsUserData -FileName $p" + confirm + "\n"
 		return runPS(t, w, "ocs1", script, base64.StdEncoding.EncodeToString(data))
 	}

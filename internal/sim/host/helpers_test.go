@@ -61,11 +61,20 @@ func runProgCtx(ctx context.Context, t *testing.T, w *World, server, prog string
 	return result{out.String(), errb.String(), code}
 }
 
-// runPS sends a script the way the agent does: -EncodedCommand with data on stdin.
-func runPS(t *testing.T, w *World, server, script, stdin string) result {
+// runPS sends a script as -EncodedCommand; data, when given, waits in %TEMP%\ocsha-in.txt (read
+// with inFile), as the agent uploads its data before a script runs.
+func runPS(t *testing.T, w *World, server, script, data string) result {
 	t.Helper()
-	return runProg(t, w, server, "powershell", []string{"-NoProfile", "-NonInteractive", "-EncodedCommand", ps.EncodeCommand(script)}, stdin)
+	if data != "" {
+		if err := w.FS(server).WriteFile(winfs.TempDir+`\ocsha-in.txt`, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return runProg(t, w, server, "powershell", []string{"-NoProfile", "-NonInteractive", "-EncodedCommand", ps.EncodeCommand(script)}, "")
 }
+
+// inFile is the script expression reading runPS's data.
+const inFile = "[IO.File]::ReadAllText((Join-Path $env:TEMP 'ocsha-in.txt'))"
 
 func (w *World) dbOf(server, userAtHost string) (int, bool) {
 	w.mu.Lock()

@@ -50,6 +50,15 @@ func defaultConsoleWidth(p Product) int {
 	return 80
 }
 
+// Standard input under -EncodedCommand [unverifiable]: no public source shows
+// [Console]::In.ReadToEnd() receiving piped data inside -EncodedCommand on PowerShell 2.0
+// (ocs-evidence.md #15; Ansible reads stdin with $input and requires 3.0), and a 2.0 host is
+// known to wait for the end of a redirected stdin (StackStorm st2 #1695, ocs-evidence.md #14).
+// The emulated 1.0 and 2.0 hosts therefore consume stdin before the script runs, so that a
+// script reading [Console]::In finds nothing: the agent must, and does, move data as 2.0-era
+// clients proved to work, in base64 chunks appended to a %TEMP% file by cmd's echo (Packer's
+// winrmcp), each command line within cmd's 8191 characters. The 5.1 host (SfB) passes stdin on.
+
 // poolType is MSFT_SIPPoolSetting.PoolType of an SE server (§3.1 names the property) [inferred].
 const poolType = "Standard Edition"
 
@@ -85,6 +94,11 @@ func userDN(display, domain string) string { return "CN=" + display + ",CN=Users
 //   - After a forced move the user starts with an empty list on the target: a record left
 //     there by an earlier forced move is discarded, so nothing stale reappears.
 //   - A move to the server the user is already homed on is a no-op success.
+//   - With MoveLag set, directory reads (MSFT_SIPESUserSetting, Get-CsUser) keep showing the old
+//     home for that long after a move: the class reads Active Directory (ocs-evidence.md #5), and
+//     SolidCP's R2 provider polls up to ten times after Put() before the change is visible. That
+//     R2 moves behave so is unverifiable; the default lag is 0, and tests set one to hold the
+//     agent to re-reading until the directory shows the new home.
 
 func errSourceUnavailable(fqdn string) string {
 	return fmt.Sprintf("The move failed: the source server %s is not available.", fqdn)

@@ -205,8 +205,8 @@ func (w *World) serverObjectLocked(s *server) *ps.Object {
 func (w *World) userObject(u *user) *ps.Object {
 	o := ps.NewObject("MSFT_SIPESUserSetting")
 	var home any
-	if u.home != nil {
-		home = u.home.dn
+	if h := u.visibleHome(); h != nil {
+		home = h.dn
 	}
 	for _, p := range esUserProps {
 		switch p {

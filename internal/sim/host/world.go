@@ -40,6 +40,9 @@ type Config struct {
 	Seed int64
 	// MoveCost and ImportCost are spent per moved and per imported user inside the command.
 	MoveCost, ImportCost time.Duration
+	// MoveLag is how long a moved user still shows the old home to directory reads (WMI,
+	// Get-CsUser), as replication would (inferred.go).
+	MoveLag time.Duration
 	// Sleep is what PowerShell's Start-Sleep waits with (nil: a real timer).
 	Sleep ps.SleepFunc
 }
@@ -76,6 +79,7 @@ type World struct {
 	product              Product
 	domain               string
 	moveCost, importCost time.Duration
+	moveLag              time.Duration
 	sleep                ps.SleepFunc
 
 	mu      sync.Mutex
@@ -100,6 +104,18 @@ type user struct {
 	sip, dn, display, instanceID string
 	home                         *server // nil: no home server
 	enabled                      bool
+	// shownHome is what directory reads return until shownUntil, after a move (MoveLag).
+	shownHome  *server
+	shownUntil time.Time
+}
+
+// visibleHome is the home a directory read returns: the old one for MoveLag after a move.
+// The caller holds w.mu.
+func (u *user) visibleHome() *server {
+	if !u.shownUntil.IsZero() && time.Now().Before(u.shownUntil) {
+		return u.shownHome
+	}
+	return u.home
 }
 
 // sipPattern is what the emulator accepts as a new user's SIP address.
@@ -118,7 +134,7 @@ func NewWorld(cfg Config) (*World, error) {
 		return nil, err
 	}
 	w := &World{product: product, domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
-		users: map[string]*user{}}
+		moveLag: cfg.MoveLag, users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
 	}
@@ -492,6 +508,9 @@ func (w *World) move(ctx context.Context, sip string, target *server, kind moveK
 			delete(src.db, key)
 		}
 		target.db[key] = contacts.Resource{UserAtHost: key}
+	}
+	if w.moveLag > 0 {
+		u.shownHome, u.shownUntil = u.visibleHome(), time.Now().Add(w.moveLag)
 	}
 	u.home = target
 	return nil

@@ -130,6 +130,11 @@ type ProgramConfig struct {
 	// ConsoleWidth wraps stdout and stderr at this many columns, as a PowerShell 2.0 host
 	// does over WinRM; 0 does not wrap.
 	ConsoleWidth int
+	// DrainStdin makes a command given on the command line (-EncodedCommand, -Command text)
+	// find standard input already consumed: powershell.exe reads redirected stdin to its end
+	// first and [Console]::In reads nothing. See host/inferred.go for why the emulated
+	// PowerShell 1.0 and 2.0 hosts do so.
+	DrainStdin bool
 }
 
 // NewProgram returns powershell.exe with the built-in cmdlets plus those of cfg.Cmdlets. A
@@ -164,6 +169,14 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 			// The script is standard input; [Console]::In in it reads nothing more.
 			s.Stdin = strings.NewReader("")
 			return RunLines(ctx, s, stdin, stdout, stderr)
+		}
+		if cfg.DrainStdin {
+			// Like the real host, this waits for the end of stdin: a client that never closes
+			// it hangs the command (ocs-evidence.md #14).
+			if _, err := io.Copy(io.Discard, stdin); err != nil {
+				return 1
+			}
+			s.Stdin = strings.NewReader("")
 		}
 		return Run(ctx, s, inv.Script, stdout, stderr)
 	}
