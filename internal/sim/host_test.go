@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -11,10 +12,13 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
-// startHost starts the emulator on the real OCS host emulation.
+// startHost starts the emulator on the real OCS host emulation, with PowerShell 5.1: masterzen's
+// RunPS and RunCmd never close stdin, which a PowerShell 2.0 host waits for
+// (TestPowerShell2WithStdinClosed).
 func startHost(t testing.TB, users, contactsPerUser int) *Emulator {
 	t.Helper()
-	e, err := Start(context.Background(), Config{Users: users, ContactsPerUser: contactsPerUser, Admin: "127.0.0.1:0"})
+	e, err := Start(context.Background(), Config{Users: users, ContactsPerUser: contactsPerUser, Admin: "127.0.0.1:0",
+		Profile: Profile{PowerShell: "5.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +112,22 @@ func TestExportFlowThroughCmd(t *testing.T) {
 	}
 	if cmds := e.Commands("ocs1"); len(cmds) != 1 || cmds[0] != line {
 		t.Errorf("recorded commands %q", cmds)
+	}
+}
+
+// TestPowerShell2WithStdinClosed: the emulated PowerShell 2.0 host of OCS 2007 R2 reads a
+// redirected stdin to its end before the script runs (ocs-evidence.md #14), so a client must
+// close it, as the operator does; masterzen's RunPS does not (startHost uses 5.1 for it).
+func TestPowerShell2WithStdinClosed(t *testing.T) {
+	e, err := Start(context.Background(), Config{Users: 2, Admin: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	var out, errs bytes.Buffer
+	line := "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + ps.EncodeCommand("Write-Output 'hello'")
+	code, err := client(t, e, "ocs1", nil).RunWithContextWithInput(context.Background(), line, &out, &errs, strings.NewReader("ignored"))
+	if err != nil || code != 0 || out.String() != "hello\r\n" {
+		t.Fatalf("with stdin closed: %q %q %d %v", out.String(), errs.String(), code, err)
 	}
 }

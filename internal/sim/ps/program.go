@@ -173,11 +173,26 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 		if cfg.DrainStdin {
 			// Like the real host, this waits for the end of stdin: a client that never closes
 			// it hangs the command (ocs-evidence.md #14).
-			if _, err := io.Copy(io.Discard, stdin); err != nil {
+			if err := drain(ctx, stdin); err != nil {
 				return 1
 			}
 			s.Stdin = strings.NewReader("")
 		}
 		return Run(ctx, s, inv.Script, stdout, stderr)
+	}
+}
+
+// drain reads r to its end, or gives up when ctx ends (the command was stopped).
+func drain(ctx context.Context, r io.Reader) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, r)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
