@@ -71,6 +71,8 @@ func backupServers(pool *ocsv1.OCSPool) (serving []string, skipped []backupSkip)
 		switch {
 		case !ok:
 			skipped = append(skipped, backupSkip{Name: s.Name, Reason: "not probed yet"})
+		case backupServingStates[st.State] && !preflightAllows(st):
+			skipped = append(skipped, backupSkip{Name: s.Name, Reason: "preflight " + string(st.Preflight.Result) + " (" + st.Preflight.Reason + ")"})
 		case backupServingStates[st.State]:
 			serving = append(serving, s.Name)
 		default:

@@ -57,7 +57,7 @@ func homingServerFacts(pool *ocsv1.OCSPool) []serverFact {
 	for _, sp := range pool.Spec.Servers {
 		f := serverFact{name: sp.Name, maintenance: sp.Maintenance, state: ocsv1.ServerUnknown}
 		if st, ok := status[sp.Name]; ok {
-			f.state = stateOrUnknown(st.State)
+			f.state = stateOrUnknown(preflightGatedState(st))
 			if st.LastTransitionTime != nil {
 				f.since = st.LastTransitionTime.Time
 			}

@@ -202,6 +202,48 @@ type ServerStatus struct {
 	// Message explains the state.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Preflight is the last check that the server can be administered: PowerShell version,
+	// tools, management interface, directory access. No move, export or import runs on a server
+	// whose preflight has not passed.
+	// +optional
+	Preflight *PreflightStatus `json:"preflight,omitempty"`
+}
+
+// PreflightResult is the outcome of a server's preflight.
+// +kubebuilder:validation:Enum=Passed;Failed;Pending
+type PreflightResult string
+
+const (
+	// PreflightPassed: every check passed (a check that cannot be run is reported, not failed).
+	PreflightPassed PreflightResult = "Passed"
+	// PreflightFailed: a check failed; Reason names the first one.
+	PreflightFailed PreflightResult = "Failed"
+	// PreflightPending: the server answers but has not been checked since it (re)connected.
+	PreflightPending PreflightResult = "Pending"
+)
+
+// PreflightStatus is the last preflight of one server.
+type PreflightStatus struct {
+	// Result of the check.
+	Result PreflightResult `json:"result"`
+	// Reason names the first failed check, as the ServersCompatible condition does.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says what failed and how to fix it, or what was checked.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// PowerShellVersion is what the server runs ("1.0" when $PSVersionTable is absent).
+	// +optional
+	PowerShellVersion string `json:"powerShellVersion,omitempty"`
+	// Checks lists each check with its outcome, e.g. "DBImpExpPath=Passed".
+	// +optional
+	Checks []string `json:"checks,omitempty"`
+	// LastCheckTime is when the server was last checked.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+	// ObservedGeneration is the OCSPool generation checked: a spec change (tool paths) checks again.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // OCSPoolStatus is the observed state of the pool.

@@ -26,6 +26,9 @@ type dialect interface {
 	// importContacts imports the (validated) resources of doc into s and returns one result per
 	// resource, in order.
 	importContacts(ctx context.Context, s Server, doc *contacts.Document) ([]ImportResult, error)
+	// preflight runs the product's checks after the PowerShell version passed: tools, management
+	// interface, reading users.
+	preflight(ctx context.Context, s Server) ([]PreflightCheck, error)
 	// exportConfiguration exports the configuration as named files.
 	exportConfiguration(ctx context.Context, s Server) ([]ConfigFile, error)
 }

@@ -29,10 +29,11 @@ type Fake struct {
 }
 
 type fakeServer struct {
-	down     bool
-	services map[string]string // name -> State
-	db       map[string]contacts.Resource
-	config   []ConfigFile
+	down      bool
+	preflight *PreflightReport  // nil: every check passes
+	services  map[string]string // name -> State
+	db        map[string]contacts.Resource
+	config    []ConfigFile
 }
 
 type fakeUser struct {
@@ -92,6 +93,34 @@ func (f *Fake) SetService(server, service, state string) {
 		}
 		s.services[service] = state
 	}
+}
+
+// SetPreflight makes server's later preflights return report (nil: every check passes).
+func (f *Fake) SetPreflight(server string, report *PreflightReport) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.servers[server]; ok {
+		s.preflight = report
+	}
+}
+
+// Preflight implements Agent.
+func (f *Fake) Preflight(_ context.Context, server string) (PreflightReport, error) {
+	if err := f.hook(OpPreflight, server); err != nil {
+		return PreflightReport{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.begin(OpPreflight, server)
+	if err != nil {
+		return PreflightReport{}, err
+	}
+	if s.preflight != nil {
+		return *s.preflight, nil
+	}
+	return PreflightReport{PowerShellVersion: "2.0", Checks: []PreflightCheck{
+		{Name: CheckPowerShellVersion, Result: CheckPassed}, {Name: CheckReadUsers, Result: CheckPassed},
+	}}, nil
 }
 
 // FailUser makes every later move or import of sip fail with message ("" clears it).

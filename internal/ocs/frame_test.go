@@ -110,3 +110,22 @@ func TestReadBackSurvivesTheConsoleWidth(t *testing.T) {
 		}
 	}
 }
+
+// emulatorAgent is an agent for both servers of e through a real WinRM pool.
+func emulatorAgent(t *testing.T, e *sim.Emulator, product Product, opts ...Option) Agent {
+	t.Helper()
+	pool := winrm.NewPool(winrm.Options{MaxConcurrent: 2})
+	t.Cleanup(pool.Close)
+	var targets []winrm.Target
+	for _, s := range testServers {
+		targets = append(targets, winrm.Target{Server: s.Name, Endpoint: e.Endpoint(s.Name), Username: sim.DefaultUsername, Password: sim.DefaultPassword})
+	}
+	if err := pool.SetTargets(targets); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAgent(product, testServers, pool, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

@@ -12,6 +12,7 @@ const (
 	OpExportContacts      = "ExportContacts"
 	OpImportContacts      = "ImportContacts"
 	OpExportConfiguration = "ExportConfiguration"
+	OpPreflight           = "Preflight"
 )
 
 // DefaultService is the front-end service checked by default on both products.

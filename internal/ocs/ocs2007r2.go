@@ -250,6 +250,28 @@ func poolNameOf(dn string) (string, bool) {
 	return "", false
 }
 
+// preflight checks the tools, the WMI classes and that users can be read.
+func (d *ocsDialect) preflight(ctx context.Context, s Server) ([]PreflightCheck, error) {
+	lcs, err := psToolCheck(CheckLcscmdPath, "LCSCmd.exe", "lcscmdPath", d.tools.LcscmdPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", OpPreflight, s.Name, err)
+	}
+	dbi, err := psToolCheck(CheckDBImpExpPath, "DBImpExp.exe", "dbimpexpPath", d.tools.DBImpExpPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", OpPreflight, s.Name, err)
+	}
+	script := psHeader + lcs + dbi +
+		"$wmi = $true\n" +
+		psCheck(CheckWMIClasses, "  $x = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPPoolSetting\n  if ($x -eq $null) { throw 'MSFT_SIPPoolSetting has no instance: is OCS 2007 R2 installed?' }\n",
+			"The OCS 2007 R2 WMI classes answer.") +
+		"if ($row.Contains('\"Failed\"')) { $wmi = $false }\n" +
+		"if ($wmi) {\n" +
+		psCheck(CheckReadUsers, "  $x = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object -First 1 PrimaryURI\n",
+			"Users can be read.") +
+		"} else {\n$row = '\"" + CheckReadUsers + "\",\"Skipped\",\"Not checked: the WMI classes are missing.\"'\n" + psFrameCSV("row") + "}\n"
+	return d.preflightRows(ctx, s, script)
+}
+
 // --- scripts ----------------------------------------------------------------------------------
 
 func ocsPoolScript() string {

@@ -287,6 +287,18 @@ func (d *sfbDialect) exportConfiguration(ctx context.Context, s Server) ([]Confi
 	return []ConfigFile{{Name: "CsConfiguration.zip", Data: files[0]}}, nil
 }
 
+// preflight checks the SkypeForBusiness module and that users can be read. It imports the
+// module itself: the usual header would stop the script where the module is missing.
+func (d *sfbDialect) preflight(ctx context.Context, s Server) ([]PreflightCheck, error) {
+	script := psHeader + "$module = $true\n" +
+		psCheck(CheckSfBModule, "  Import-Module "+sfbModule+"\n", "The "+sfbModule+" module loads.") +
+		"if ($row.Contains('\"Failed\"')) { $module = $false }\n" +
+		"if ($module) {\n" +
+		psCheck(CheckReadUsers, "  $x = Get-CsUser -ResultSize 1\n", "Users can be read.") +
+		"} else {\n$row = '\"" + CheckReadUsers + "\",\"Skipped\",\"Not checked: the module is missing.\"'\n" + psFrameCSV("row") + "}\n"
+	return d.preflightRows(ctx, s, script)
+}
+
 // --- scripts ----------------------------------------------------------------------------------
 
 func sfbServicesScript(services []string) (string, error) {

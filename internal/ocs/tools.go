@@ -1,6 +1,7 @@
 package ocs
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -58,6 +59,7 @@ type options struct {
 	tools        Tools
 	confirmReads int
 	sleep        SleepFunc
+	writeCheck   func(ctx context.Context, server string) error
 }
 
 // WithTools sets where the OCS 2007 R2 tools are; empty fields keep DefaultTools.

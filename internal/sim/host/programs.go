@@ -280,7 +280,7 @@ func (w *World) powershellProgram(s *server) cmdexe.Program {
 			Run: func(_ context.Context, c *ps.Call) ([]any, error) { return nil, w.importModule(s, c) }})
 		return r
 	}, Sleep: w.sleep, Native: func(name string) cmdexe.Program { return cmdexe.Lookup(s.programs, name) },
-		ConsoleWidth: s.profile.ConsoleWidth, DrainStdin: s.profile.PowerShell != "5.1"})
+		ConsoleWidth: s.profile.ConsoleWidth, DrainStdin: s.profile.PowerShell != "5.1", Version: s.profile.PowerShell})
 }
 
 func errorf(category, reason, fqid, format string, args ...any) *ps.ErrorRecord {

@@ -55,3 +55,26 @@ func TestMoveLag(t *testing.T) {
 		t.Fatalf("a read after the lag: %+v", r)
 	}
 }
+
+// TestPowerShellVersions: 1.0 has no $PSVersionTable, no try and no ConvertTo-Csv (WMF 2.0
+// brought them); 2.0 and 5.1 report their version.
+func TestPowerShellVersions(t *testing.T) {
+	probe := "$v = '1.0'\nif ($PSVersionTable -ne $null) { $v = [string]$PSVersionTable.PSVersion.Major + '.' + [string]$PSVersionTable.PSVersion.Minor }\n'version ' + $v"
+	for _, version := range []string{"1.0", "2.0", "5.1"} {
+		w, err := NewWorld(Config{Servers: []ServerConfig{{Name: "ocs1"}}, Profile: Profile{PowerShell: version, ConsoleWidth: -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := runPS(t, w, "ocs1", probe, ""); r.stdout != "version "+version+"\r\n" || r.code != 0 {
+			t.Errorf("%s: %+v", version, r)
+		}
+		r := runPS(t, w, "ocs1", "try { 'in try' } catch { 'caught' }", "")
+		if (version == "1.0") != (r.code == 1 && strings.Contains(r.stderr, "The term 'try' is not recognized")) {
+			t.Errorf("%s: try: %+v", version, r)
+		}
+		r = runPS(t, w, "ocs1", "'x' | ConvertTo-Csv -NoTypeInformation", "")
+		if (version == "1.0") != (r.code == 1) {
+			t.Errorf("%s: ConvertTo-Csv: %+v", version, r)
+		}
+	}
+}

@@ -32,6 +32,9 @@ type Session struct {
 	// NonInteractive is powershell.exe -NonInteractive: a cmdlet that would ask for
 	// confirmation fails instead (Call.Confirmed).
 	NonInteractive bool
+	// Version is the PowerShell version emulated: "1.0" has no $PSVersionTable and no
+	// try/catch; "" is 2.0.
+	Version string
 }
 
 // SleepFunc waits d, or returns ctx's error when ctx ends first.
@@ -404,6 +407,10 @@ func (in *interp) runStmt(ctx context.Context, st Stmt, out func(any)) error {
 		}
 		return nil
 	case *TryStmt:
+		if in.s.Version == "1.0" {
+			// PowerShell 1.0 has no try statement: it reads `try` as a command name.
+			return commandNotFound("try")
+		}
 		in.tryDepth++
 		err := in.runBlock(ctx, s.Body, out)
 		in.tryDepth--
@@ -709,6 +716,11 @@ func (in *interp) variable(name string) any {
 		return nil
 	case "psitem":
 		n = "_"
+	case "psversiontable":
+		if v, ok := in.vars[n]; ok {
+			return v
+		}
+		return psVersionTable(in.s.Version)
 	}
 	if rest, ok := strings.CutPrefix(n, "env:"); ok {
 		if v, ok := in.s.Env[strings.ToUpper(rest)]; ok {

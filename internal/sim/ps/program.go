@@ -130,6 +130,8 @@ type ProgramConfig struct {
 	// ConsoleWidth wraps stdout and stderr at this many columns, as a PowerShell 2.0 host
 	// does over WinRM; 0 does not wrap.
 	ConsoleWidth int
+	// Version is the PowerShell version: "1.0", "2.0" (default) or "5.1".
+	Version string
 	// DrainStdin makes a command given on the command line (-EncodedCommand, -Command text)
 	// find standard input already consumed: powershell.exe reads redirected stdin to its end
 	// first and [Console]::In reads nothing. See host/inferred.go for why the emulated
@@ -153,6 +155,10 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 			stdin = strings.NewReader("")
 		}
 		reg := Builtins()
+		if cfg.Version == "1.0" {
+			// ConvertTo-Csv came with PowerShell 2.0.
+			delete(reg, "convertto-csv")
+		}
 		if cfg.Cmdlets != nil {
 			for k, c := range cfg.Cmdlets(p) {
 				reg[k] = c
@@ -164,7 +170,7 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 			env[k] = v
 		}
 		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep, Native: cfg.Native,
-			NonInteractive: inv.NonInteractive}
+			NonInteractive: inv.NonInteractive, Version: cfg.Version}
 		if inv.FromStdin {
 			// The script is standard input; [Console]::In in it reads nothing more.
 			s.Stdin = strings.NewReader("")
