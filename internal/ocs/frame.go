@@ -113,3 +113,10 @@ func csvOf(op, server string) func(Result, error) ([]byte, error) {
 		return bytes.Join(frames, []byte("\n")), nil
 	}
 }
+
+// ParseFrames returns the frames of a command's output, in order, for tools that read what the
+// agent's scripts print (hack/capture).
+func ParseFrames(out []byte) ([][]byte, error) { return parseFrames(out) }
+
+// FrameMarkers are the lines that open and close a frame.
+var FrameMarkers = [2]string{frameBegin, frameEnd}
