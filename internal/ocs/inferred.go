@@ -76,6 +76,22 @@ const (
 // nowhere (ocs-evidence.md #8). An import is judged by its exit code and a per-user read-back
 // (readback.go); an export by the file it wrote.
 
+// lcscmd's /poolname takes the pool's name (Get-OCSBackup.ps1 passes one: /poolname:OCSPool001);
+// the agent reads it from the server's PoolDN, the CN before CN=Pools (ocs-admin.md §3.1 "DN
+// shapes"; poolNameOf) [inferred: that an SE server's pool name is that CN].
+
+// Native tools and errors [inferred]: a PowerShell host whose output is redirected may turn a
+// native program's stderr into error records, which $ErrorActionPreference = 'Stop' would make
+// fatal; the agent therefore runs each tool with 'Continue' and judges it by its exit code and
+// files (psRunTool).
+
+// Skype for Business restores (ocs-evidence.md #20): Update-CsUserData gets -Confirm:$false, as
+// both public restore scripts pass it; the package imported is a real export's with
+// DocItemSet.xml replaced and every other part copied (public scripts re-zip the whole export;
+// admins pre-populate contacts from a template user's export, teamsadmin.com "docitemset-xml"),
+// because the second document of an export is not known and a package without it may be
+// refused [inferred]. The template is the agent's last full export, else one user's.
+
 var (
 	// scState matches the STATE line of `sc query`; real lines carry trailing spaces, so no
 	// fixed columns are assumed.
