@@ -62,6 +62,27 @@ var _ = Describe("Preflight", func() {
 	}
 })
 
+var _ = Describe("A Skype for Business pool", func() {
+	It("passes its preflight and drains a server with planned moves", func() {
+		ns := newNamespace()
+		emu := startEmulator(sim.Config{Users: 12, ContactsPerUser: 2, Product: string(ocsv1.ProductSkypeForBusiness)})
+		startManager(ns, Options{})
+		pool := createPoolFor(ns, emu, func(p *ocsv1.OCSPool) { p.Spec.Product = ocsv1.ProductSkypeForBusiness })
+		waitPoolReady(pool)
+		expectPoolCondition(pool, ocsv1.ConditionServersCompatible, metav1.ConditionTrue, ocsv1.ReasonPreflightPassed)
+		Expect(poolServer(pool, "ocs1").Preflight.PowerShellVersion).To(Equal("5.1"))
+
+		createHoming(ns, nil)
+		updateObject(pool, func() { pool.Spec.Servers[0].Maintenance = true })
+		Eventually(func(g Gomega) {
+			for _, u := range simUsers(emu) {
+				g.Expect(u.Home).To(Equal("ocs2"), u.SIP)
+				g.Expect(u.Contacts).To(Equal(2), "%s lost contacts in a planned move", u.SIP)
+			}
+		}).Should(Succeed())
+	})
+})
+
 // homes maps each emulated user to its home.
 func homes(emu *sim.Emulator) map[string]string {
 	GinkgoHelper()
