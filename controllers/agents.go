@@ -83,10 +83,12 @@ func (p *WinRMProvider) AgentFor(ctx context.Context, pool *ocsv1.OCSPool) (ocs.
 	for _, s := range pool.Spec.Servers {
 		servers = append(servers, ocs.Server{Name: s.Name, FQDN: s.FQDN})
 	}
+	tools := ocs.Tools{LcscmdPath: pool.Spec.Tools.LcscmdPath, DBImpExpPath: pool.Spec.Tools.DBImpExpPath}
 	shape := hashJSON(struct {
 		Product ocsv1.Product
 		Servers []ocs.Server
-	}{pool.Spec.Product, servers})
+		Tools   ocs.Tools
+	}{pool.Spec.Product, servers, tools})
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -105,7 +107,7 @@ func (p *WinRMProvider) AgentFor(ctx context.Context, pool *ocsv1.OCSPool) (ocs.
 			opts.Metrics = func(server, result string, d time.Duration) { onRequest(key, server, result, d) }
 		}
 		wp := winrm.NewPool(opts)
-		agent, err := ocs.NewAgent(ocs.Product(pool.Spec.Product), servers, wp)
+		agent, err := ocs.NewAgent(ocs.Product(pool.Spec.Product), servers, wp, ocs.WithTools(tools))
 		if err != nil {
 			wp.Close()
 			return nil, fmt.Errorf("building the agent of OCSPool %s: %w", key, err)

@@ -60,6 +60,8 @@ func backupServers(pool *ocsv1.OCSPool) (serving []string, skipped []backupSkip)
 		switch {
 		case !f.reported:
 			skipped = append(skipped, backupSkip{Name: f.name, Reason: "not probed yet"})
+		case f.preflightHold != "":
+			skipped = append(skipped, backupSkip{Name: f.name, Reason: f.preflightHold})
 		case f.answers():
 			serving = append(serving, f.name)
 		default:

@@ -132,6 +132,7 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 	}
 
 	results := r.probeServers(ctx, pool, agent, h)
+	preflights := r.preflightServers(ctx, pool, agent, prev.Servers, results, h, now)
 	previous := map[string]ocsv1.ServerStatus{}
 	for _, st := range prev.Servers {
 		previous[st.Name] = st
@@ -146,6 +147,12 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 		}
 		delete(previous, s.Name)
 		next := nextServerStatus(before, results[i], h.Threshold, stamp)
+		if p, ok := preflights[s.Name]; ok {
+			next.Preflight = p
+			if eventType, reason := preflightEvent(before.Preflight, p); reason != "" {
+				r.Recorder.Eventf(pool, nil, eventType, reason, "Preflight "+s.Name, "%s", p.Message)
+			}
+		}
 		servers = append(servers, next)
 		if results[i].Kind == probeRejected {
 			rejected = append(rejected, rejection{Server: s.Name, Reason: results[i].Reason, Detail: results[i].Detail})

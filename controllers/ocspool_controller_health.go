@@ -117,8 +117,11 @@ func nextServerStatus(prev ocsv1.ServerStatus, res probeResult, threshold int32,
 	return next
 }
 
-// isServing reports whether a server takes users: Healthy and not in maintenance.
-func isServing(st ocsv1.ServerStatus) bool { return st.State == ocsv1.ServerHealthy }
+// isServing reports whether a server takes users: Healthy, not in maintenance, and passed its
+// preflight.
+func isServing(st ocsv1.ServerStatus) bool {
+	return st.State == ocsv1.ServerHealthy && preflightAllows(st)
+}
 
 // classifyProbe turns a ServiceHealth answer into a probe result. server is the spec of the
 // probed server and namespace the pool's, so that a rejected probe names the Secret to fix.

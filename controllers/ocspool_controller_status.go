@@ -39,7 +39,11 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection) {
 			serving++
 			continue
 		}
-		names = append(names, fmt.Sprintf("%s (%s)", st.Name, st.State))
+		state := string(st.State)
+		if st.State == ocsv1.ServerHealthy {
+			state = "preflight " + string(st.Preflight.Result)
+		}
+		names = append(names, fmt.Sprintf("%s (%s)", st.Name, state))
 		notServing = append(notServing, describeServer(st))
 	}
 	total := len(pool.Spec.Servers)
@@ -59,6 +63,7 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection) {
 			strings.Join(notServing, " "))
 	}
 
+	setCompatibleCondition(pool)
 	if len(rejected) == 0 {
 		clearStalled(pool)
 		return
@@ -80,6 +85,9 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection) {
 
 // describeServer is one sentence on a server that does not serve.
 func describeServer(st ocsv1.ServerStatus) string {
+	if st.State == ocsv1.ServerHealthy && !preflightAllows(st) {
+		return st.Preflight.Message
+	}
 	if st.State == ocsv1.ServerUnknown {
 		return fmt.Sprintf("Server %s has not passed a probe yet: %s", st.Name, st.Message)
 	}

@@ -27,6 +27,9 @@ type serverFact struct {
 	maintenance bool
 	// reported: the pool's status has an entry for the server (it was probed at least once).
 	reported bool
+	// preflightHold says why a server that answers is held Unknown: its preflight has not
+	// passed (empty when it has, or when the server is down).
+	preflightHold string
 	// since is when state last changed; the failover delay is measured from it.
 	since time.Time
 	// homed is the number of users homed on the server in a UserHoming pass's directory
@@ -72,7 +75,10 @@ func newPoolView(pool *ocsv1.OCSPool) *poolView {
 		f := serverFact{name: sp.Name, maintenance: sp.Maintenance, state: ocsv1.ServerUnknown}
 		if st, ok := status[sp.Name]; ok {
 			f.reported = true
-			f.state = stateOrUnknown(st.State)
+			f.state = stateOrUnknown(preflightGatedState(st))
+			if f.state != stateOrUnknown(st.State) {
+				f.preflightHold = "preflight " + string(st.Preflight.Result) + " (" + st.Preflight.Reason + ")"
+			}
 			if st.LastTransitionTime != nil {
 				f.since = st.LastTransitionTime.Time
 			}

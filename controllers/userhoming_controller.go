@@ -164,7 +164,7 @@ func poolStates(p *ocsv1.OCSPool) string {
 	for _, s := range p.Status.Servers {
 		b.WriteString(s.Name)
 		b.WriteByte('=')
-		b.WriteString(string(s.State))
+		b.WriteString(string(preflightGatedState(s)))
 		if s.LastTransitionTime != nil {
 			b.WriteString(s.LastTransitionTime.UTC().Format(time.RFC3339))
 		}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 )
 
 func validPool(ns string) *ocsv1.OCSPool {
@@ -71,6 +72,11 @@ var _ = Describe("API validation", func() {
 		Expect(pool.Spec.Health.ProbeTimeout).To(Equal("5s"))
 		Expect(pool.Spec.Health.FailureThreshold).To(Equal(int32(3)))
 		Expect(pool.Spec.Servers[0].WinRM.Auth).To(Equal(ocsv1.WinRMAuthBasic))
+		Expect(pool.Spec.Tools.LcscmdPath).To(Equal(`%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\lcscmd.exe`))
+		Expect(pool.Spec.Tools.DBImpExpPath).To(Equal(`%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe`))
+		for _, p := range []string{pool.Spec.Tools.LcscmdPath, pool.Spec.Tools.DBImpExpPath} {
+			Expect(ocs.ValidateToolPath(p)).To(Succeed(), "the agent refuses a default the API gives")
+		}
 
 		homing := validHoming(ns)
 		Expect(k8sClient.Create(testCtx, homing)).To(Succeed())
@@ -136,6 +142,14 @@ var _ = Describe("API validation", func() {
 			mutate(pool)
 			expectRefused(pool, field, phrase)
 		},
+		Entry("a bare tool name", func(p *ocsv1.OCSPool) { p.Spec.Tools.DBImpExpPath = "dbimpexp.exe" },
+			"spec.tools.dbimpexpPath", "must be an absolute Windows path"),
+		Entry("a quote in a tool path", func(p *ocsv1.OCSPool) { p.Spec.Tools.LcscmdPath = `C:\OCS"\lcscmd.exe` },
+			"spec.tools.lcscmdPath", "no quotes"),
+		Entry("an ampersand in a tool path", func(p *ocsv1.OCSPool) { p.Spec.Tools.DBImpExpPath = `C:\a&calc\DBImpExp.exe` },
+			"spec.tools.dbimpexpPath", "must be an absolute Windows path"),
+		Entry("a tool that is not an .exe", func(p *ocsv1.OCSPool) { p.Spec.Tools.LcscmdPath = `C:\OCS\lcscmd.cmd` },
+			"spec.tools.lcscmdPath", "must be an absolute Windows path"),
 		Entry("one server", func(p *ocsv1.OCSPool) { p.Spec.Servers = p.Spec.Servers[:1] },
 			"spec.servers", "at least 2 items"),
 		Entry("seventeen servers", func(p *ocsv1.OCSPool) {

@@ -13,6 +13,36 @@ const (
 	// ConditionFailoverRequired is True on a UserHoming in Manual failover mode when a server
 	// has been down for failover.delay and its users wait for a human.
 	ConditionFailoverRequired = "FailoverRequired"
+	// ConditionServersCompatible is True on an OCSPool when every server passed its preflight
+	// (status.servers[].preflight): nothing is moved, exported or imported on one that did not.
+	ConditionServersCompatible = "ServersCompatible"
+)
+
+// ServersCompatible reasons. When False, the reason names the first failed check of the first
+// server (in spec order) that failed; the message names the server and the fix.
+const (
+	// ReasonPreflightPassed: every server passed its preflight.
+	ReasonPreflightPassed = "PreflightPassed"
+	// ReasonPreflightPending: a server answers WinRM but has not been checked yet, or is down.
+	ReasonPreflightPending = "PreflightPending"
+	// ReasonPowerShellTooOld: the server runs PowerShell 1.0 ($PSVersionTable is absent);
+	// Windows Management Framework 2.0 (KB968929) is needed.
+	ReasonPowerShellTooOld = "PowerShellTooOld"
+	// ReasonLcscmdNotFound: spec.tools.lcscmdPath names no file on the server.
+	ReasonLcscmdNotFound = "LcscmdNotFound"
+	// ReasonDBImpExpNotFound: spec.tools.dbimpexpPath names no file on the server.
+	ReasonDBImpExpNotFound = "DBImpExpNotFound"
+	// ReasonWMIClassesMissing: the OCS 2007 R2 WMI classes (MSFT_SIPPoolSetting, …) are missing.
+	ReasonWMIClassesMissing = "WMIClassesMissing"
+	// ReasonSkypeForBusinessModuleMissing: Import-Module SkypeForBusiness fails.
+	ReasonSkypeForBusinessModuleMissing = "SkypeForBusinessModuleMissing"
+	// ReasonUsersNotReadable: the account cannot list the users of the directory.
+	ReasonUsersNotReadable = "UsersNotReadable"
+	// ReasonDirectoryAccessDenied: the directory refuses the account (e.g. the second hop of an
+	// NTLM or Basic session), so moves would fail.
+	ReasonDirectoryAccessDenied = "DirectoryAccessDenied"
+	// ReasonPreflightError: the preflight itself could not be read; the message says why.
+	ReasonPreflightError = "PreflightError"
 )
 
 // Reasons shared by all kinds.

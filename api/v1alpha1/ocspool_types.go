@@ -109,6 +109,28 @@ type HealthSpec struct {
 	Services []string `json:"services,omitempty"`
 }
 
+// ToolsSpec says where the OCS 2007 R2 command-line tools are on every server of the pool. A path
+// may start with a %VARIABLE% of the server's environment; it is expanded there. The tools are
+// not on PATH on a real server, so the operator always runs them by this path.
+type ToolsSpec struct {
+	// LcscmdPath is LCSCmd.exe, installed with the product's administrative tools.
+	// +kubebuilder:default="%CommonProgramFiles%\\Microsoft Office Communications Server 2007 R2\\lcscmd.exe"
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=260
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'^(%[A-Za-z0-9_()]+%|[A-Za-z]:)([\\x5c][A-Za-z0-9 _.()-]+)+[.][eE][xX][eE]$')",message="tools.lcscmdPath must be an absolute Windows path (or start with a %VARIABLE%) to an .exe, of letters, digits, spaces and _ . ( ) -; no quotes or & | < > ^ !"
+	// +optional
+	LcscmdPath string `json:"lcscmdPath,omitempty"`
+
+	// DBImpExpPath is DBImpExp.exe. It ships in the \Support folder of the installation media
+	// and must be copied to the servers; the default is a Support folder beside LCSCmd.exe.
+	// +kubebuilder:default="%CommonProgramFiles%\\Microsoft Office Communications Server 2007 R2\\Support\\DBImpExp.exe"
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=260
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'^(%[A-Za-z0-9_()]+%|[A-Za-z]:)([\\x5c][A-Za-z0-9 _.()-]+)+[.][eE][xX][eE]$')",message="tools.dbimpexpPath must be an absolute Windows path (or start with a %VARIABLE%) to an .exe, of letters, digits, spaces and _ . ( ) -; no quotes or & | < > ^ !"
+	// +optional
+	DBImpExpPath string `json:"dbimpexpPath,omitempty"`
+}
+
 // OCSPoolSpec is the desired state of a pair (or more) of Standard Edition servers.
 // +kubebuilder:validation:XValidation:rule="self.servers.all(a, self.servers.exists_one(b, b.fqdn.lowerAscii() == a.fqdn.lowerAscii()))",message="spec.servers[].fqdn must be unique"
 type OCSPoolSpec struct {
@@ -129,6 +151,11 @@ type OCSPoolSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Health HealthSpec `json:"health,omitempty"`
+
+	// Tools says where the OCS 2007 R2 tools are (unused by Skype for Business).
+	// +kubebuilder:default={}
+	// +optional
+	Tools ToolsSpec `json:"tools,omitempty"`
 
 	// Suspend pauses all probes and actions.
 	// +optional
@@ -175,6 +202,48 @@ type ServerStatus struct {
 	// Message explains the state.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Preflight is the last check that the server can be administered: PowerShell version,
+	// tools, management interface, directory access. No move, export or import runs on a server
+	// whose preflight has not passed.
+	// +optional
+	Preflight *PreflightStatus `json:"preflight,omitempty"`
+}
+
+// PreflightResult is the outcome of a server's preflight.
+// +kubebuilder:validation:Enum=Passed;Failed;Pending
+type PreflightResult string
+
+const (
+	// PreflightPassed: every check passed (a check that cannot be run is reported, not failed).
+	PreflightPassed PreflightResult = "Passed"
+	// PreflightFailed: a check failed; Reason names the first one.
+	PreflightFailed PreflightResult = "Failed"
+	// PreflightPending: the server answers but has not been checked since it (re)connected.
+	PreflightPending PreflightResult = "Pending"
+)
+
+// PreflightStatus is the last preflight of one server.
+type PreflightStatus struct {
+	// Result of the check.
+	Result PreflightResult `json:"result"`
+	// Reason names the first failed check, as the ServersCompatible condition does.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says what failed and how to fix it, or what was checked.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// PowerShellVersion is what the server runs ("1.0" when $PSVersionTable is absent).
+	// +optional
+	PowerShellVersion string `json:"powerShellVersion,omitempty"`
+	// Checks lists each check with its outcome, e.g. "DBImpExpPath=Passed".
+	// +optional
+	Checks []string `json:"checks,omitempty"`
+	// LastCheckTime is when the server was last checked.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+	// ObservedGeneration is the OCSPool generation checked: a spec change (tool paths) checks again.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // OCSPoolStatus is the observed state of the pool.

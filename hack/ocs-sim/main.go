@@ -68,8 +68,19 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	fs.DurationVar(&cfg.Latency, "latency", 0, "delay added to every WS-Management request")
 	fs.DurationVar(&cfg.MoveCost, "move-cost", 0, "server-side cost of moving one user")
 	fs.DurationVar(&cfg.ImportCost, "import-cost", 0, "server-side cost of importing one user's contacts")
+	fs.DurationVar(&cfg.MoveLag, "move-lag", 0, "how long directory reads still show a moved user's old home, as replication would")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated contact lists")
+	fs.StringVar(&cfg.Product, "product", "OCS2007R2", "what the servers run: OCS2007R2 (WMI, dbimpexp, lcscmd) or SkypeForBusiness (Cs cmdlets)")
+	width := fs.Int("console-width", -1, "column at which powershell.exe wraps stdout and stderr with CRLF, as a PowerShell 2.0 host over WinRM does; "+
+		"0 turns wrapping off (default: 80 for OCS2007R2, 0 for SkypeForBusiness)")
+	psVersion := fs.String("powershell-version", "", "PowerShell of the servers, 1.0, 2.0 or 5.1, for all servers or per server as server=version, comma-separated "+
+		"(default: 2.0 for OCS2007R2, 5.1 for SkypeForBusiness)")
+	tools := fs.String("missing-tools", "", "OCS 2007 R2 tools absent from their install paths, lcscmd and/or dbimpexp, for all servers or per server as server=tool, comma-separated")
+	module := fs.String("missing-module", "", "servers without the product's management interface (the MSFT_SIP* WMI classes of OCS 2007 R2, the SkypeForBusiness module), comma-separated, or all")
 	if err := fs.Parse(args); err != nil {
+		return sim.Config{}, err
+	}
+	if err := applyProfileFlags(&cfg, *width, *psVersion, *tools, *module); err != nil {
 		return sim.Config{}, err
 	}
 	if fs.NArg() > 0 {
@@ -97,4 +108,62 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 		fmt.Fprintf(stderr, "ocs-sim: %s: %v\n", server, err)
 	}
 	return cfg, nil
+}
+
+// applyProfileFlags reads the flags that shape the servers' software into cfg.Profile and
+// cfg.ServerProfiles.
+func applyProfileFlags(cfg *sim.Config, width int, psVersion, tools, module string) error {
+	switch {
+	case width == 0:
+		cfg.Profile.ConsoleWidth = -1
+	case width > 0:
+		cfg.Profile.ConsoleWidth = width
+	case width != -1:
+		return fmt.Errorf("--console-width %d: want 0 (no wrapping) or a column count", width)
+	}
+	per := func(server string, set func(*sim.Profile)) {
+		if server == "" {
+			set(&cfg.Profile)
+			return
+		}
+		if cfg.ServerProfiles == nil {
+			cfg.ServerProfiles = map[string]sim.Profile{}
+		}
+		p := cfg.ServerProfiles[server]
+		set(&p)
+		cfg.ServerProfiles[server] = p
+	}
+	for _, item := range splitList(psVersion) {
+		server, v := serverValue(item)
+		per(server, func(p *sim.Profile) { p.PowerShell = v })
+	}
+	for _, item := range splitList(tools) {
+		server, t := serverValue(item)
+		per(server, func(p *sim.Profile) { p.MissingTools = append(p.MissingTools, t) })
+	}
+	for _, item := range splitList(module) {
+		if strings.EqualFold(item, "all") {
+			item = ""
+		}
+		per(item, func(p *sim.Profile) { p.MissingModule = true })
+	}
+	return nil
+}
+
+// serverValue splits "server=value"; a bare value applies to every server.
+func serverValue(item string) (server, value string) {
+	if s, v, ok := strings.Cut(item, "="); ok {
+		return strings.TrimSpace(s), strings.TrimSpace(v)
+	}
+	return "", item
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

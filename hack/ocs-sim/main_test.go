@@ -111,3 +111,28 @@ func TestRunRejectsAnUnknownAuthScheme(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFlagsServerSoftware(t *testing.T) {
+	cfg, err := parseFlags([]string{"--product", "SkypeForBusiness", "--console-width", "0", "--powershell-version", "2.0,ocs2=1.0",
+		"--missing-tools", "ocs1=dbimpexp,lcscmd", "--missing-module", "ocs2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Product != "SkypeForBusiness" || cfg.Profile.ConsoleWidth != -1 || cfg.Profile.PowerShell != "2.0" ||
+		len(cfg.Profile.MissingTools) != 1 || cfg.Profile.MissingTools[0] != "lcscmd" || cfg.Profile.MissingModule {
+		t.Fatalf("site profile %+v", cfg.Profile)
+	}
+	if p := cfg.ServerProfiles["ocs2"]; p.PowerShell != "1.0" || !p.MissingModule {
+		t.Fatalf("ocs2 profile %+v", p)
+	}
+	if p := cfg.ServerProfiles["ocs1"]; len(p.MissingTools) != 1 || p.MissingTools[0] != "dbimpexp" {
+		t.Fatalf("ocs1 profile %+v", p)
+	}
+	defaults, err := parseFlags(nil, io.Discard)
+	if err != nil || defaults.Profile.ConsoleWidth != 0 || defaults.Product != "OCS2007R2" {
+		t.Fatalf("defaults %+v, %v", defaults.Profile, err)
+	}
+	if _, err := parseFlags([]string{"--console-width", "-5"}, io.Discard); err == nil {
+		t.Fatal("a negative width was accepted")
+	}
+}

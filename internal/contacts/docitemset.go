@@ -126,3 +126,65 @@ func WriteUserDataZip(doc *Document) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// WriteUserDataZipFrom writes doc as an Export-CsUserData ZIP holding every part of template, a
+// ZIP that Export-CsUserData wrote, with DocItemSet.xml replaced: what public restore scripts
+// do ("unzip all of its files, edit DocItemSet.xml and re-zip all of them";
+// lync2013_contact_restore_tool.ps1), since an import may refuse a package without the parts a
+// real export holds. The other parts are copied byte for byte, whatever they are.
+func WriteUserDataZipFrom(template []byte, doc *Document) ([]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(template), int64(len(template)))
+	if err != nil {
+		return nil, fmt.Errorf("reading the template user data ZIP: %w", err)
+	}
+	body, err := MarshalDocItemSet(doc)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	wrote := false
+	for _, f := range zr.File {
+		if strings.EqualFold(path.Base(strings.ReplaceAll(f.Name, `\`, "/")), docItemSetEntry) {
+			if err := writeEntry(zw, f.Name, body); err != nil {
+				return nil, err
+			}
+			wrote = true
+			continue
+		}
+		if err := zw.Copy(f); err != nil {
+			return nil, fmt.Errorf("writing user data ZIP: %s: %w", f.Name, err)
+		}
+	}
+	if !wrote {
+		return nil, fmt.Errorf("reading the template user data ZIP: no %s in the archive", docItemSetEntry)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("writing user data ZIP: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func writeEntry(zw *zip.Writer, name string, body []byte) error {
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+	if err != nil {
+		return fmt.Errorf("writing user data ZIP: %w", err)
+	}
+	if _, err := w.Write(body); err != nil {
+		return fmt.Errorf("writing user data ZIP: %w", err)
+	}
+	return nil
+}
+
+// UserDataZipParts lists the names of the parts of a user data ZIP.
+func UserDataZipParts(data []byte) ([]string, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("reading user data ZIP: %w", err)
+	}
+	names := make([]string, 0, len(zr.File))
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	return names, nil
+}

@@ -88,6 +88,10 @@ type Agent interface {
 	ImportContacts(ctx context.Context, server string, doc *contacts.Document) ([]ImportResult, error)
 	// ExportConfiguration exports the configuration (global, pool, machine levels / Export-CsConfiguration).
 	ExportConfiguration(ctx context.Context, server string) ([]ConfigFile, error)
+	// Preflight checks that server can be administered: PowerShell 2.0 or later, the tools,
+	// the management interface, reading users, and (with a hook) directory writes. An error
+	// means the check could not run (the server did not answer); a failed check is in the report.
+	Preflight(ctx context.Context, server string) (PreflightReport, error)
 }
 
 // Result is the outcome of one command line.

@@ -5,32 +5,65 @@ import (
 	"encoding/base64"
 	"errors"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
-// call is one command the agent sent.
+// call is one command the agent sent; data is what it uploaded for the command (upload.go).
 type call struct {
-	server, line, stdin string
-	scripts             []string
+	server, line, stdin, data string
+	scripts                   []string
 }
 
-// scriptedExec answers commands with a function of the call and records every call.
+// scriptedExec answers commands with a function of the call and records every call. It keeps
+// the uploads as the server's %TEMP% would: echo lines append to them, and a command running a
+// script sees the upload's content as its data.
 type scriptedExec struct {
-	t      *testing.T
-	mu     sync.Mutex
-	calls  []call
-	answer func(c call) (Result, error)
+	t       *testing.T
+	mu      sync.Mutex
+	calls   []call
+	echoes  int
+	uploads map[string]string
+	answer  func(c call) (Result, error)
 }
+
+var echoPattern = regexp.MustCompile(`^echo ([A-Za-z0-9+/=]+) >> "%TEMP%\\(ocsha-[0-9a-f]{16}\.b64)"(?: && |$)`)
 
 func (e *scriptedExec) Run(_ context.Context, server, command string, stdin []byte) (Result, error) {
-	scripts, _ := decodeLine(e.t, command)
-	c := call{server: server, line: command, stdin: string(stdin), scripts: scripts}
 	e.mu.Lock()
+	if e.uploads == nil {
+		e.uploads = map[string]string{}
+	}
+	rest := command
+	if m := echoPattern.FindStringSubmatch(command); m != nil {
+		e.uploads[m[2]] += m[1]
+		e.echoes++
+		rest = command[len(m[0]):]
+	}
+	e.mu.Unlock()
+	if rest == "" {
+		return Result{}, nil
+	}
+	scripts, _ := decodeLine(e.t, rest)
+	c := call{server: server, line: rest, stdin: string(stdin), scripts: scripts}
+	e.mu.Lock()
+	for name, b64 := range e.uploads {
+		if strings.Contains(c.script(), "'"+name+"'") {
+			raw, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				e.t.Errorf("upload %s is not base64: %v", name, err)
+			}
+			c.data = string(raw)
+			delete(e.uploads, name)
+		}
+	}
 	e.calls = append(e.calls, c)
 	e.mu.Unlock()
 	return e.answer(c)
@@ -47,32 +80,66 @@ var testServers = []Server{{Name: "ocs1", FQDN: "ocs1.corp.example.com"}, {Name:
 
 func ok(out string) (Result, error) { return Result{Stdout: []byte(out)}, nil }
 
+// frame renders data as a script frames it, wrapped at 80 columns as the PowerShell 2.0
+// console wraps it.
+func frame(data string) string {
+	b64 := base64.StdEncoding.EncodeToString([]byte(data))
+	var out strings.Builder
+	out.WriteString(frameBegin + "\r\n")
+	for len(b64) > 76 {
+		out.WriteString(b64[:76] + "\r\n")
+		b64 = b64[76:]
+	}
+	out.WriteString(b64 + "\r\n" + frameEnd + " " + strconv.Itoa(len(data)) + "\r\n")
+	return out.String()
+}
+
+// framed is ok with the text as one frame.
+func framed(text string) (Result, error) { return ok(frame(text)) }
+
 // ocsAnswer emulates the OCS scripts just enough for the agent's parsing.
 func ocsAnswer(c call) (Result, error) {
 	s := c.script()
 	switch {
 	case strings.Contains(s, "MSFT_SIPPoolSetting"):
-		return ok("\"PoolFQDN\",\"PoolDN\"\r\n\"OCS1.corp.example.com\",\"" + dn1 + "\"\r\n\"ocs2.corp.example.com\",\"" + dn2 + "\"\r\n")
-	case strings.Contains(s, "[Console]::In.ReadToEnd().Split"):
+		return framed("\"PoolFQDN\",\"PoolDN\"\n\"OCS1.corp.example.com\",\"" + dn1 + "\"\n\"ocs2.corp.example.com\",\"" + dn2 + "\"")
+	case strings.Contains(s, "$h = ''"):
+		// The re-read after a move: everyone asked about is on ocs2.
 		var out strings.Builder
-		for _, sip := range strings.Fields(c.stdin) {
+		for _, sip := range strings.Fields(c.data) {
+			home := dn2
+			if strings.Contains(s, "Get-CsUser") {
+				home = "ocs2.corp.example.com"
+			}
+			out.WriteString(frame("\"" + sip + "\",\"" + home + "\""))
+		}
+		return ok(out.String())
+	case strings.Contains(s, "GetString($data).Split"):
+		var out strings.Builder
+		for _, sip := range strings.Fields(c.data) {
 			if strings.Contains(sip, "fail") {
-				out.WriteString("\"" + sip + "\",\"Failed\",\"The user was not found in the directory.\"\r\n")
+				out.WriteString(frame("\"" + sip + "\",\"Failed\",\"The user was not found in the directory.\""))
 			} else if !strings.Contains(sip, "silent") {
-				out.WriteString("\"" + sip + "\",\"OK\",\"\"\r\n")
+				out.WriteString(frame("\"" + sip + "\",\"OK\",\"\""))
 			}
 		}
 		return ok(out.String())
 	case strings.Contains(s, "MSFT_SIPESUserSetting"):
-		return ok("\"PrimaryURI\",\"HomeServerDN\",\"Enabled\"\r\n\"sip:a@corp.example.com\",\"" + dn1 + "\",\"True\"\r\n\"sip:b@corp.example.com\",\"" + strings.ToUpper(dn2) + "\",\"False\"\r\n\"sip:c@corp.example.com\",\"CN=elsewhere\",\"True\"\r\n")
+		return framed("\"PrimaryURI\",\"HomeServerDN\",\"Enabled\"\n\"sip:a@corp.example.com\",\"" + dn1 + "\",\"True\"\n\"sip:b@corp.example.com\",\"" + strings.ToUpper(dn2) + "\",\"False\"\n\"sip:c@corp.example.com\",\"CN=elsewhere\",\"True\"")
 	}
 	return Result{ExitCode: 9009, Stderr: []byte("unexpected")}, nil
 }
 
+// moveMarker is in the scripts of move batches only: the row of a moved user.
+const moveMarker = `"OK"`
+
+// noSleep ends a pause at once.
+func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
 func newTestAgent(t *testing.T, product Product, answer func(call) (Result, error)) (Agent, *scriptedExec) {
 	t.Helper()
 	e := &scriptedExec{t: t, answer: answer}
-	a, err := NewAgent(product, testServers, e)
+	a, err := NewAgent(product, testServers, e, WithMoveConfirmation(3, noSleep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +225,7 @@ func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
 			}
 			var moves []call
 			for _, c := range e.calls {
-				if strings.Contains(c.script(), "ReadToEnd().Split") {
+				if strings.Contains(c.script(), moveMarker) {
 					moves = append(moves, c)
 				}
 			}
@@ -171,7 +238,10 @@ func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
 					t.Errorf("user %q appears in the command text", u)
 				}
 			}
-			if m.stdin != "sip:a@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
+			if m.data != "sip:a@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
+				t.Errorf("uploaded %q", m.data)
+			}
+			if m.stdin != "" {
 				t.Errorf("stdin %q", m.stdin)
 			}
 			if product == ProductOCS2007R2 && !strings.Contains(m.script(), "$target = '"+dn2+"'") {
@@ -243,7 +313,7 @@ func TestServiceHealth(t *testing.T) {
 		t.Fatalf("OCS line %q", e.calls[0].line)
 	}
 	sfb, e := newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
-		return ok("\"Name\",\"Status\"\r\n\"RtcSrv\",\"Stopped\"\r\n")
+		return framed("\"Name\",\"Status\"\n\"RtcSrv\",\"Stopped\"")
 	})
 	st, err = sfb.ServiceHealth(context.Background(), "ocs1", nil)
 	if err != nil || st[0].Running || st[0].State != StateStopped || st[0].Name != DefaultService {
@@ -251,6 +321,19 @@ func TestServiceHealth(t *testing.T) {
 	}
 	if !strings.Contains(e.calls[0].script(), "Get-CsWindowsService -Name $n") {
 		t.Fatalf("SfB script:\n%s", e.calls[0].script())
+	}
+	// IIS and SQL Server are not Skype for Business services: sc query asks about them.
+	sfb, e = newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
+		return ok(scStopped + scMissing + frame("\"Name\",\"Status\"\n\"RtcSrv\",\"Running\""))
+	})
+	st, err = sfb.ServiceHealth(context.Background(), "ocs1", []string{"RtcSrv", "W3SVC", "MSSQL$RTC"})
+	want := []ServiceStatus{{Name: "RtcSrv", Running: true, State: StateRunning}, {Name: "W3SVC", State: StateStopped}, {Name: "MSSQL$RTC", State: StateNotFound}}
+	if err != nil || !reflect.DeepEqual(st, want) {
+		t.Fatalf("SfB mixed: %+v, %v", st, err)
+	}
+	if line := e.calls[0].line; !strings.HasPrefix(line, "sc query W3SVC & sc query MSSQL$RTC & powershell.exe ") || !strings.Contains(e.calls[0].script(), "$n = 'RtcSrv'") ||
+		strings.Contains(e.calls[0].script(), "W3SVC") {
+		t.Fatalf("SfB mixed line %q", line)
 	}
 }
 
@@ -268,12 +351,18 @@ func TestOCSExportAndImportContacts(t *testing.T) {
 	}
 	var imported []byte
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
-		switch {
-		case strings.HasPrefix(c.line, "dbimpexp.exe /hrxmlfile:\"%TEMP%\\ocsha-"):
-			return ok("DBImpExp: exported 2 homed resources to x.\r\n" + base64.StdEncoding.EncodeToString(xmlDoc) + "\r\n")
-		case strings.Contains(c.line, "dbimpexp.exe /import"):
-			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
-			return ok("Imported a@corp.example.com\r\nSkipped b@corp.example.com: the user is not homed on this server.\r\nDBImpExp: imported 1 of 2 homed resources.\r\n")
+		switch s := c.script(); {
+		case strings.Contains(s, `& $exe /import "/hrxmlfile:$p" /restype:user`):
+			users, file := splitPayload(t, c.data)
+			imported = file
+			if users != "a@corp.example.com\nb@corp.example.com" {
+				t.Errorf("read-back users %q", users)
+			}
+			// a reads back with what was imported, b was not homed here: no file.
+			back, _ := contacts.MarshalHomedResources(&contacts.Document{Resources: sampleDoc().Resources[:1]})
+			return ok("Imported a@corp.example.com\r\n" + frame(string(back)) + frame(noFileFrame+"1 b@corp.example.com"))
+		case strings.Contains(s, `& $exe "/hrxmlfile:$p" /restype:user`):
+			return ok("DBImpExp: exported 2 homed resources to x.\r\n" + frame(string(xmlDoc)))
 		}
 		return Result{ExitCode: 1}, nil
 	})
@@ -292,21 +381,22 @@ func TestOCSExportAndImportContacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 3 || !res[0].OK || res[1].OK || res[1].Message != "the user is not homed on this server." || res[2].OK {
+	if len(res) != 3 || !res[0].OK || res[1].OK || !strings.Contains(res[1].Message, "wrote no file (exit code 1)") || res[2].OK {
 		t.Fatalf("import results %+v", res)
+	}
+	utf16Doc, _ := contacts.MarshalHomedResources(sampleDoc())
+	text, _ := utf16Text(utf16Doc)
+	if string(imported) != text {
+		t.Fatalf("imported text is not the document as UTF-8:\n%s", imported)
 	}
 	got, err := contacts.ParseHomedResources(imported)
 	if err != nil || !reflect.DeepEqual(got, sampleDoc()) {
 		t.Fatalf("imported XML %+v, %v", got, err)
 	}
-	line := e.calls[len(e.calls)-1].line
-	tmp := line[strings.Index(line, `"%TEMP%\ocsha-`):]
-	tmp = tmp[:strings.Index(tmp, " ")]
-	if !strings.HasSuffix(tmp, `.xml"`) {
-		t.Fatalf("temporary path not quoted: %s", tmp)
-	}
-	if !strings.HasSuffix(line, " & del "+tmp) {
-		t.Fatalf("import line does not delete its file: %q", line)
+	script := e.calls[len(e.calls)-1].script()
+	if !strings.Contains(script, "$exe = [Environment]::ExpandEnvironmentVariables('"+defaultDBImpExpPath+"')") ||
+		!strings.Contains(script, "Remove-Item -LiteralPath $p") {
+		t.Fatalf("import script does not run dbimpexp at its path or keeps its file:\n%s", script)
 	}
 }
 
@@ -319,13 +409,20 @@ func TestSfBExportImportAndConfig(t *testing.T) {
 	a, e := newTestAgent(t, ProductSkypeForBusiness, func(c call) (Result, error) {
 		s := c.script()
 		switch {
+		case strings.Contains(s, "Update-CsUserData -FileName $p -Confirm:$false"):
+			_, file := splitPayload(t, c.data)
+			imported, _ = base64.StdEncoding.DecodeString(string(file))
+			// The read-back exports each user alone.
+			var out strings.Builder
+			for _, r := range sampleDoc().Resources {
+				z, _ := contacts.WriteUserDataZip(&contacts.Document{Resources: []contacts.Resource{r}})
+				out.WriteString(frame(string(z)))
+			}
+			return ok(out.String())
 		case strings.Contains(s, "Export-CsUserData -PoolFqdn 'ocs2.corp.example.com' -FileName $p"):
-			return ok(base64.StdEncoding.EncodeToString(zipDoc) + "\r\n")
-		case strings.Contains(s, "Update-CsUserData -FileName $p"):
-			imported, _ = base64.StdEncoding.DecodeString(c.stdin)
-			return ok("")
+			return ok(frame(string(zipDoc)))
 		case strings.Contains(s, "Export-CsConfiguration -FileName $p"):
-			return ok(base64.StdEncoding.EncodeToString([]byte("PK-config")) + "\r\n")
+			return ok(frame("PK-config"))
 		}
 		return Result{ExitCode: 1}, nil
 	})
@@ -353,21 +450,49 @@ func TestSfBExportImportAndConfig(t *testing.T) {
 
 func TestOCSExportConfiguration(t *testing.T) {
 	a, e := newTestAgent(t, ProductOCS2007R2, func(c call) (Result, error) {
-		enc := base64.StdEncoding.EncodeToString
-		return ok("Export succeeded.\r\n" + enc([]byte("<pool/>")) + "\r\n" + enc([]byte("<machine/>")) + "\r\n")
+		if strings.Contains(c.script(), "MSFT_SIPPoolSetting") {
+			return ocsAnswer(c)
+		}
+		return ok("Export succeeded.\r\n" + frame("<global/>") + frame("<pool/>") + frame("<machine/>"))
 	})
 	files, err := a.ExportConfiguration(context.Background(), "ocs1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ConfigFile{{Name: "global-pool.xml", Data: []byte("<pool/>")}, {Name: "machine-ocs1.corp.example.com.xml", Data: []byte("<machine/>")}}
+	want := []ConfigFile{{Name: "global.xml", Data: []byte("<global/>")}, {Name: "pool.xml", Data: []byte("<pool/>")},
+		{Name: "machine-ocs1.corp.example.com.xml", Data: []byte("<machine/>")}}
 	if !reflect.DeepEqual(files, want) {
 		t.Fatalf("got %+v", files)
 	}
-	line := e.calls[0].line
-	if !strings.HasPrefix(line, "lcscmd.exe /config /action:export /level:global,pool /configfile:\"%TEMP%\\ocsha-") ||
-		!strings.Contains(line, " && lcscmd.exe /config /action:export /level:machine /fqdn:ocs1.corp.example.com /configfile:\"%TEMP%\\ocsha-") {
-		t.Fatalf("line %q", line)
+	script := e.calls[len(e.calls)-1].script()
+	for _, level := range []string{"global", "pool", "machine"} {
+		if !strings.Contains(script, "& $exe /config /action:export /level:"+level+" \"/poolname:$pool\" \"/configfile:$p\"") {
+			t.Fatalf("no %s export with /poolname in:\n%s", level, script)
+		}
+	}
+	if !strings.Contains(script, "$pool = 'ocs1'") || strings.Contains(script, "/fqdn") || strings.Contains(script, "global,pool") {
+		t.Fatalf("script:\n%s", script)
+	}
+}
+
+func TestPoolNameOf(t *testing.T) {
+	tests := map[string]struct {
+		dn, want string
+		ok       bool
+	}{
+		"Standard Edition":      {dn1, "ocs1", true},
+		"escaped comma":         {`CN=LC Services,CN=Microsoft,CN=pool\,one,CN=Pools,CN=RTC Service,DC=x`, "pool,one", true},
+		"System container":      {`CN=LC Services,CN=Microsoft,CN=EEPool01,cn=pools,CN=RTC Service,CN=Microsoft,CN=System,DC=x`, "EEPool01", true},
+		"no Pools container":    {`CN=x,DC=y`, "", false},
+		"Pools at the very top": {`CN=Pools,DC=y`, "", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := poolNameOf(tc.dn)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("poolNameOf(%q) = %q, %v", tc.dn, got, ok)
+			}
+		})
 	}
 }
 
@@ -393,17 +518,17 @@ func TestCommandFailuresCarryReadableMessages(t *testing.T) {
 				_, err := a.ImportContacts(context.Background(), "ocs2", sampleDoc())
 				return err
 			},
-			answer: Result{ExitCode: 1, Stdout: []byte("\"\",\"Failed\",\"The file is \"\"corrupt\"\".\"\r\n")},
+			answer: Result{ExitCode: 1, Stdout: []byte(frame("\"\",\"Failed\",\"The file is \"\"corrupt\"\".\""))},
 			want:   &CommandError{Server: "ocs2", Op: OpImportContacts, ExitCode: 1, Message: `The file is "corrupt".`},
 		},
-		"an OCS import without a summary fails": {
+		"an OCS import that dbimpexp fails reports its output": {
 			product: ProductOCS2007R2,
 			run: func(a Agent) error {
 				_, err := a.ImportContacts(context.Background(), "ocs2", sampleDoc())
 				return err
 			},
-			answer: Result{Stderr: []byte("'dbimpexp.exe' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n")},
-			want:   &CommandError{Server: "ocs2", Op: OpImportContacts, ExitCode: 1, Message: "'dbimpexp.exe' is not recognized as an internal or external command,\r\noperable program or batch file."},
+			answer: Result{ExitCode: 5, Stdout: []byte(frame(`"","Failed","DBImpExp.exe /import exited with 5: Cannot open the database."`))},
+			want:   &CommandError{Server: "ocs2", Op: OpImportContacts, ExitCode: 5, Message: "DBImpExp.exe /import exited with 5: Cannot open the database."},
 		},
 	}
 	for name, tc := range tests {
@@ -418,6 +543,70 @@ func TestCommandFailuresCarryReadableMessages(t *testing.T) {
 			var ce *CommandError
 			if !errors.As(err, &ce) || !reflect.DeepEqual(ce, tc.want) {
 				t.Fatalf("err = %#v, want %#v", err, tc.want)
+			}
+		})
+	}
+}
+
+// splitPayload splits an import's uploaded data into its read-back user lines and its file.
+func splitPayload(t *testing.T, data string) (users string, file []byte) {
+	t.Helper()
+	u, f, ok := strings.Cut(data, "\n\n")
+	if !ok {
+		t.Fatalf("payload without a blank line: %q", data)
+	}
+	return u, []byte(f)
+}
+
+// TestImportIsJudgedByTheReadBack: the import of three users succeeds as a command, but the
+// read-back of one of them lacks an imported contact and another's lacks a container member:
+// exactly those two are reported failed, whatever the tool printed.
+func TestImportIsJudgedByTheReadBack(t *testing.T) {
+	want := &contacts.Document{Resources: []contacts.Resource{
+		{UserAtHost: "a@corp.example.com", Contacts: []contacts.Contact{{Buddy: "x@corp.example.com"}}},
+		{UserAtHost: "b@corp.example.com", Contacts: []contacts.Contact{{Buddy: "x@corp.example.com"}, {Buddy: "y@corp.example.com"}}},
+		{UserAtHost: "c@corp.example.com", Containers: []contacts.Container{{Number: 200, Members: []string{"sip:x@corp.example.com"}}}},
+	}}
+	back := &contacts.Document{Resources: []contacts.Resource{
+		// a has more than was imported (a merge keeps the user's own contacts): fine.
+		{UserAtHost: "A@corp.example.com", Contacts: []contacts.Contact{{Buddy: "own@corp.example.com"}, {Buddy: "X@corp.example.com"}}},
+		{UserAtHost: "b@corp.example.com", Contacts: []contacts.Contact{{Buddy: "x@corp.example.com"}}},
+		{UserAtHost: "c@corp.example.com"},
+	}}
+	for _, product := range []Product{ProductOCS2007R2, ProductSkypeForBusiness} {
+		t.Run(string(product), func(t *testing.T) {
+			a, _ := newTestAgent(t, product, func(c call) (Result, error) {
+				if strings.Contains(c.script(), "MSFT_SIPPoolSetting") {
+					return ocsAnswer(c)
+				}
+				if !strings.Contains(c.script(), "Update-CsUserData") && strings.Contains(c.script(), "-UserFilter 'a@corp.example.com'") {
+					// The first restore on a Skype for Business agent fetches a package to shape its own on.
+					z, _ := contacts.WriteUserDataZip(&contacts.Document{})
+					return ok(frame(string(z)))
+				}
+				var out strings.Builder
+				out.WriteString("DBImpExp: imported 3 of 3 homed resources.\r\n")
+				for _, r := range back.Resources {
+					one := &contacts.Document{Resources: []contacts.Resource{r}}
+					var data []byte
+					if product == ProductOCS2007R2 {
+						data, _ = contacts.MarshalHomedResources(one)
+					} else {
+						data, _ = contacts.WriteUserDataZip(one)
+					}
+					out.WriteString(frame(string(data)))
+				}
+				return ok(out.String())
+			})
+			res, err := a.ImportContacts(context.Background(), "ocs1", want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res[0].OK || res[1].OK || res[2].OK {
+				t.Fatalf("results %+v", res)
+			}
+			if !strings.Contains(res[1].Message, "contact y@corp.example.com") || !strings.Contains(res[2].Message, "container 200 member sip:x@corp.example.com") {
+				t.Fatalf("messages %q / %q", res[1].Message, res[2].Message)
 			}
 		})
 	}

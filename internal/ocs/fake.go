@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
@@ -30,27 +29,17 @@ type Fake struct {
 }
 
 type fakeServer struct {
-	down     bool
-	services map[string]string // name -> State
-	db       map[string]contacts.Resource
-	config   []ConfigFile
+	down      bool
+	preflight *PreflightReport  // nil: every check passes
+	services  map[string]string // name -> State
+	db        map[string]contacts.Resource
+	config    []ConfigFile
 }
 
 type fakeUser struct {
 	home    string
 	enabled bool
 }
-
-// Operation names used by Calls and FailOperation.
-const (
-	OpServiceHealth       = "ServiceHealth"
-	OpListUsers           = "ListUsers"
-	OpListHomedUsers      = "ListHomedUsers"
-	OpMoveUsers           = "MoveUsers"
-	OpExportContacts      = "ExportContacts"
-	OpImportContacts      = "ImportContacts"
-	OpExportConfiguration = "ExportConfiguration"
-)
 
 var _ Agent = (*Fake)(nil)
 
@@ -72,9 +61,6 @@ func NewFake(servers ...string) *Fake {
 	}
 	return f
 }
-
-// DefaultService is the front-end service checked by default on both products.
-const DefaultService = "RtcSrv"
 
 // AddUser adds an enabled user homed on home (a server name, or "" for none) with the given
 // contacts stored in the home's database.
@@ -107,6 +93,34 @@ func (f *Fake) SetService(server, service, state string) {
 		}
 		s.services[service] = state
 	}
+}
+
+// SetPreflight makes server's later preflights return report (nil: every check passes).
+func (f *Fake) SetPreflight(server string, report *PreflightReport) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.servers[server]; ok {
+		s.preflight = report
+	}
+}
+
+// Preflight implements Agent.
+func (f *Fake) Preflight(_ context.Context, server string) (PreflightReport, error) {
+	if err := f.hook(OpPreflight, server); err != nil {
+		return PreflightReport{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.begin(OpPreflight, server)
+	if err != nil {
+		return PreflightReport{}, err
+	}
+	if s.preflight != nil {
+		return *s.preflight, nil
+	}
+	return PreflightReport{PowerShellVersion: "2.0", Checks: []PreflightCheck{
+		{Name: CheckPowerShellVersion, Result: CheckPassed}, {Name: CheckReadUsers, Result: CheckPassed},
+	}}, nil
 }
 
 // FailUser makes every later move or import of sip fail with message ("" clears it).
@@ -375,7 +389,8 @@ func (f *Fake) ImportContacts(_ context.Context, server string, doc *contacts.Do
 		case !known || u.home != server:
 			res.Message = "the user is not homed on this server."
 		default:
-			s.db[r.UserAtHost] = r
+			// Imports merge, as dbimpexp and Update-CsUserData do.
+			s.db[r.UserAtHost] = contacts.Merge(s.db[r.UserAtHost], r)
 			res.OK = true
 		}
 		out = append(out, res)
@@ -395,12 +410,4 @@ func (f *Fake) ExportConfiguration(_ context.Context, server string) ([]ConfigFi
 		return nil, err
 	}
 	return append([]ConfigFile(nil), s.config...), nil
-}
-
-// userAtHost strips the "sip:" prefix (any case).
-func userAtHost(sip string) string {
-	if len(sip) >= 4 && strings.EqualFold(sip[:4], "sip:") {
-		return sip[4:]
-	}
-	return sip
 }

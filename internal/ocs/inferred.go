@@ -1,6 +1,10 @@
 package ocs
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+	"time"
+)
 
 // Facts about the servers' tools that no document confirms (marked [inferred] in the admin
 // reference). Each lives here once so that a correction is one edit; the emulator keeps its own
@@ -11,10 +15,24 @@ const (
 	// "Lync"; 2015 and later ship "SkypeForBusiness".
 	sfbModule = "SkypeForBusiness"
 
-	// dbimpexpExe and lcscmdExe are run by name: both are assumed to be on the PATH of the WinRM
-	// shell (real installs keep them under the Support folder and Common Files).
-	dbimpexpExe = "dbimpexp.exe"
-	lcscmdExe   = "lcscmd.exe"
+	// defaultLcscmdPath is where R2 installs LCSCmd.exe: the only public R2 backup script calls
+	// 'c:\Program Files\common files\microsoft office communications server 2007 R2\lcscmd.exe'
+	// (Get-OCSBackup.ps1), and MS bb905979 puts LCSCmd under %programfiles%\Common Files\Microsoft
+	// Office Communications Server 2007 (ocs-evidence.md #6). Neither tool is on PATH, so the
+	// agent never runs one by its bare name (cmd would answer 9009).
+	defaultLcscmdPath = `%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\lcscmd.exe`
+	// defaultDBImpExpPath: DBImpExp.exe is not installed by R2; it ships in the \Support folder
+	// of the media and admins copy it to the server (LyncAddContacts.vbs). Lync 2010 installs it
+	// in a Support folder of its Common Files directory
+	// (%CommonProgramFiles%\Microsoft Lync Server 2010\Support\DBImpExp.exe, UpdateLyncContacts.ps1),
+	// so the default asks for the same layout under R2's directory [inferred: an admin's choice;
+	// spec.tools.dbimpexpPath changes it, and preflight says when the file is not there].
+	defaultDBImpExpPath = `%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe`
+
+	// The tools are run from PowerShell with the call operator on their expanded path, as
+	// Get-OCSBackup.ps1 runs lcscmd (`& 'c:\…\lcscmd.exe' /config …`): PowerShell quotes the
+	// path for CreateProcess, and arguments that come from data (file names, SIP addresses)
+	// never pass through cmd.exe, whose %-expansion would rewrite them.
 
 	// tempPrefix names the agent's temporary files in %TEMP%: "ocsha-<16 hex>.<ext>".
 	tempPrefix = "ocsha-"
@@ -23,15 +41,58 @@ const (
 	scNotFound = "1060"
 )
 
-var (
-	// dbimpexpImported and dbimpexpSkipped match dbimpexp's per-resource import lines, e.g.
-	// "Imported user0001@corp.example.com" and
-	// "Skipped user0002@corp.example.com: the user is not homed on this server.".
-	dbimpexpImported = regexp.MustCompile(`(?i)^\s*Imported\s+(\S+?)\s*$`)
-	dbimpexpSkipped  = regexp.MustCompile(`(?i)^\s*Skipped\s+([^\s:]+):?\s*(.*?)\s*$`)
-	// dbimpexpSummary matches the import summary, "DBImpExp: imported 1 of 2 homed resources.".
-	dbimpexpSummary = regexp.MustCompile(`(?i)DBImpExp:\s*imported\s+(\d+)\s+of\s+(\d+)`)
+// Unverifiable behaviours, and what the agent does about each.
+//
+// Moves [unverifiable]: the OCS 2007 R2 planned move (HomeServerDN + Put()) and forced move
+// (TargetServerDNIfMoving) are reconstructions that no public script shows working
+// (ocs-evidence.md #3, #4), and the user class reads Active Directory (#5); SolidCP's R2
+// provider polls up to ten times after Put() before its change is visible. So a move is
+// counted only once the directory shows the user on the target: after a batch the agent
+// re-reads the users the server reported moved (confirm.go) up to defaultConfirmReads times,
+// the first at once and then with pauses doubling from firstConfirmPause to maxConfirmPause,
+// and reports those still elsewhere as failed, to be retried (a move to the current home is a
+// no-op). Skype for Business moves are documented (Move-CsUser.md) but get the same check.
+const (
+	defaultConfirmReads = 10
+	firstConfirmPause   = 250 * time.Millisecond
+	maxConfirmPause     = 4 * time.Second
+)
 
+// Standard input [unverifiable]: no public source shows [Console]::In receiving piped data
+// inside -EncodedCommand on PowerShell 2.0 (ocs-evidence.md #15; Ansible's stdin bootstrap uses
+// $input and requires 3.0), and a 2.0 host waits for the end of a redirected stdin (#14). So
+// the agent never relies on it: data moves as 2.0-era clients proved it does (Packer's winrmcp,
+// packer-community/winrmcp cp.go): its base64, in chunks, appended to a %TEMP% file by cmd's
+// echo, one command line each within cmd's 8,191 characters (upload.go); the last chunk rides
+// on the line that runs the script, which reads the file and deletes it. Base64 holds none of
+// cmd's special characters, and user names travel inside it, never as text on a command line.
+// stdin is still closed on every PowerShell line, as a 2.0 host waits for its end.
+
+// Console width (ocs-evidence.md #12; pywinrm #216): a PowerShell 2.0 host wraps output lines at
+// 80 columns with CRLF over WinRM. Every answer the agent reads travels in frames of base64 in
+// lines of 76 characters (frame.go), and CLIXML on stderr is unwrapped before parsing.
+
+// Tool output [not found]: dbimpexp's and lcscmd's console text and exit codes are documented
+// nowhere (ocs-evidence.md #8). An import is judged by its exit code and a per-user read-back
+// (readback.go); an export by the file it wrote.
+
+// lcscmd's /poolname takes the pool's name (Get-OCSBackup.ps1 passes one: /poolname:OCSPool001);
+// the agent reads it from the server's PoolDN, the CN before CN=Pools (ocs-admin.md §3.1 "DN
+// shapes"; poolNameOf) [inferred: that an SE server's pool name is that CN].
+
+// Native tools and errors [inferred]: a PowerShell host whose output is redirected may turn a
+// native program's stderr into error records, which $ErrorActionPreference = 'Stop' would make
+// fatal; the agent therefore runs each tool with 'Continue' and judges it by its exit code and
+// files (psRunTool).
+
+// Skype for Business restores (ocs-evidence.md #20): Update-CsUserData gets -Confirm:$false, as
+// both public restore scripts pass it; the package imported is a real export's with
+// DocItemSet.xml replaced and every other part copied (public scripts re-zip the whole export;
+// admins pre-populate contacts from a template user's export, teamsadmin.com "docitemset-xml"),
+// because the second document of an export is not known and a package without it may be
+// refused [inferred]. The template is the agent's last full export, else one user's.
+
+var (
 	// scState matches the STATE line of `sc query`; real lines carry trailing spaces, so no
 	// fixed columns are assumed.
 	scState = regexp.MustCompile(`STATE\s*:\s*(\d+)\s+(\w+)`)
@@ -39,3 +100,17 @@ var (
 	scServiceName = regexp.MustCompile(`^\s*SERVICE_NAME:\s*(\S+)`)
 	scFailed      = regexp.MustCompile(`FAILED\s+(\d+)`)
 )
+
+// isSfBService reports whether Get-CsWindowsService knows a service: it "can only return
+// information for Skype for Business Server services" (Get-CsWindowsService.md; ocs-evidence.md
+// #21). The product's services are the RTC* ones and FTA, LYNCBACKUP, MASTER, REPLICA and
+// MEDSVC (ocs-admin.md §8.2); W3SVC, FabricHostSvc and SQL Server's MSSQL$… are Windows' and are
+// asked with sc query.
+func isSfBService(name string) bool {
+	n := strings.ToUpper(name)
+	switch n {
+	case "FTA", "LYNCBACKUP", "MASTER", "REPLICA", "MEDSVC":
+		return true
+	}
+	return strings.HasPrefix(n, "RTC")
+}

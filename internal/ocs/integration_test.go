@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -31,14 +32,18 @@ type env struct {
 	agent ocs.Agent
 }
 
-func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool) *env {
+func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool, opts ...func(*sim.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e, err := sim.Start(ctx, sim.Config{
+	cfg := sim.Config{
 		Servers: []string{"ocs1", "ocs2"}, Users: users, ContactsPerUser: contactsPerUser,
-		Admin: "127.0.0.1:0", BasePort: 0, TLS: tls, Seed: 1,
-	})
+		Admin: "127.0.0.1:0", BasePort: 0, TLS: tls, Seed: 1, Product: string(product),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := sim.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("starting the emulator: %v", err)
 	}
@@ -251,7 +256,7 @@ func TestEmulatorBatchWithFailures(t *testing.T) {
 			if failed != 3 {
 				t.Fatalf("%d failures, want 3", failed)
 			}
-			if n := e.commands("ReadToEnd().Split"); n != 1 {
+			if n := e.commands(`"OK"`); n != 1 {
 				t.Fatalf("%d move commands, want 1", n)
 			}
 		})
@@ -401,7 +406,7 @@ func TestEmulatorHostileAddresses(t *testing.T) {
 			if !inDirectory["sip:50%off@corp.example.com"] {
 				t.Fatal("the emulator refused a valid address with %")
 			}
-			allowed := []string{"powershell.exe -NoProfile -NonInteractive -EncodedCommand ", "sc query ", "dbimpexp.exe ", "lcscmd.exe "}
+			allowed := []string{"powershell.exe -NoProfile -NonInteractive -EncodedCommand ", "sc query ", "echo "}
 			// Read the audit trail through the admin API, as an operator would.
 			resp, err := http.Get(e.sim.AdminURL() + "/commands")
 			if err != nil {
@@ -416,8 +421,12 @@ func TestEmulatorHostileAddresses(t *testing.T) {
 			if len(audit["ocs1"]) == 0 {
 				t.Fatal("GET /commands shows no command on ocs1")
 			}
+			echo := regexp.MustCompile(`^echo [A-Za-z0-9+/=]+ >> "%TEMP%\\ocsha-[0-9a-f]{16}\.b64"( && powershell\.exe |$)`)
 			for s, lines := range audit {
 				for _, line := range lines {
+					if strings.HasPrefix(line, "echo ") && !echo.MatchString(line) {
+						t.Fatalf("an upload line carries more than base64: %.120q", line)
+					}
 					okPrefix := false
 					for _, p := range allowed {
 						okPrefix = okPrefix || strings.HasPrefix(line, p)
@@ -464,7 +473,7 @@ func TestEmulatorRoundTripCounts(t *testing.T) {
 			if moved != 1000 {
 				t.Fatalf("moved %d users, want 1000", moved)
 			}
-			if n := e.commands("ReadToEnd().Split"); n > 10 {
+			if n := e.commands(`"OK"`); n > 10 {
 				t.Fatalf("moving %d users in batches of %d took %d move commands, want <= 10", moved, batch, n)
 			}
 			// An export costs the same number of commands whatever the user count.
@@ -475,6 +484,169 @@ func TestEmulatorRoundTripCounts(t *testing.T) {
 			}
 			if n := count() - start; n != 1 {
 				t.Fatalf("export of %d users took %d commands, want 1", len(e.homedOn("ocs2")), n)
+			}
+		})
+	}
+}
+
+func TestEmulatorToolPaths(t *testing.T) {
+	e := startEnv(t, ocs.ProductOCS2007R2, 10, 2, false, func(c *sim.Config) {
+		c.ServerProfiles = map[string]sim.Profile{"ocs2": {MissingTools: []string{"dbimpexp", "lcscmd"}}}
+	})
+	ctx := testCtx(t)
+	if _, err := e.agent.ExportContacts(ctx, "ocs1", nil); err != nil {
+		t.Fatalf("export with the tool at its default path: %v", err)
+	}
+	_, err := e.agent.ExportContacts(ctx, "ocs2", nil)
+	var ce *ocs.CommandError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, `DBImpExp.exe is not at C:\Program Files\Common Files\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe; install it there or set spec.tools.dbimpexpPath.`) {
+		t.Fatalf("export without the tool: %v", err)
+	}
+	if _, err := e.agent.ExportConfiguration(ctx, "ocs2"); err == nil || !strings.Contains(err.Error(), "spec.tools.lcscmdPath") {
+		t.Fatalf("configuration export without lcscmd: %v", err)
+	}
+	for _, line := range append(e.sim.Commands("ocs1"), e.sim.Commands("ocs2")...) {
+		if strings.Contains(strings.ToLower(line+strings.Join(scripts(t, line), "\n")), "dbimpexp.exe /") {
+			t.Fatalf("a tool ran by its bare name: %q", line)
+		}
+	}
+}
+
+// TestEmulatorLongDNsSurviveTheConsoleWidth lists users whose home DN is longer than the 80
+// columns at which the emulated PowerShell 2.0 console wraps: unframed, the CSV row comes back
+// with a line break inside the DN; through the agent, every user maps to its home.
+func TestEmulatorLongDNsSurviveTheConsoleWidth(t *testing.T) {
+	e := startEnv(t, ocs.ProductOCS2007R2, 30, 1, false)
+	ctx := testCtx(t)
+	raw := "Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object PrimaryURI,HomeServerDN | ConvertTo-Csv -NoTypeInformation"
+	res, err := e.pool.Run(ctx, "ocs1", "powershell.exe -NoProfile -NonInteractive -EncodedCommand "+encodeScript(raw), []byte{})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("raw listing: %v %+v", err, res)
+	}
+	first := strings.Split(string(res.Stdout), "\r\n")[1]
+	if len(first) != 80 || !strings.HasPrefix(first, `"sip:user0001@corp.example.com","CN=LC Services`) {
+		t.Fatalf("the emulator did not wrap the DN at 80 columns: %q", first)
+	}
+	users, err := e.agent.ListUsers(ctx, "ocs1")
+	if err != nil || len(users) != 30 {
+		t.Fatalf("ListUsers: %d users, %v", len(users), err)
+	}
+	homes := e.homes()
+	for _, u := range users {
+		if u.Server == "" || homes[strings.ToLower(u.SIP)] != u.Server {
+			t.Fatalf("%s mapped to %q, emulator says %q", u.SIP, u.Server, homes[strings.ToLower(u.SIP)])
+		}
+	}
+	homed, err := e.agent.ListHomedUsers(ctx, "ocs1", "ocs2")
+	if err != nil || len(homed) != 15 {
+		t.Fatalf("ListHomedUsers: %d, %v", len(homed), err)
+	}
+}
+
+func encodeScript(s string) string {
+	u := utf16.Encode([]rune(s))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i], b[2*i+1] = byte(c), byte(c>>8)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestEmulatorImportMergesIntoExistingLists restores onto a user who already has contacts:
+// the import merges, so the user ends with the union, once each; a user not homed on the server
+// is reported failed by the read-back, the others are not held back.
+func TestEmulatorImportMergesIntoExistingLists(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 10, 0, false)
+			ctx := testCtx(t)
+			user := e.homedOn("ocs1")[0]
+			elsewhere := e.homedOn("ocs2")[0]
+			at := strings.TrimPrefix(user, "sip:")
+			existing := contacts.Resource{UserAtHost: at,
+				Groups:   []contacts.Group{{Number: 1, DisplayName: "fg=="}},
+				Contacts: []contacts.Contact{{Buddy: "new@corp.example.com", SubscribePresence: true, Groups: []int{1}}, {Buddy: "both@corp.example.com", SubscribePresence: true, Groups: []int{1}}},
+			}
+			if err := e.sim.World().SetContacts(user, existing); err != nil {
+				t.Fatal(err)
+			}
+			backup := contacts.Resource{UserAtHost: at,
+				Groups:     []contacts.Group{{Number: 1, DisplayName: "fg=="}, {Number: 2, DisplayName: "T3Bz"}},
+				Contacts:   []contacts.Contact{{Buddy: "both@corp.example.com", SubscribePresence: true, Groups: []int{1}}, {Buddy: "old@corp.example.com", SubscribePresence: true, Groups: []int{2}}},
+				Containers: []contacts.Container{{Number: contacts.ContainerColleagues, Members: []string{"sip:old@corp.example.com"}}},
+			}
+			stray := contacts.Resource{UserAtHost: strings.TrimPrefix(elsewhere, "sip:"), Contacts: []contacts.Contact{{Buddy: "x@corp.example.com", SubscribePresence: true}}}
+			res, err := e.agent.ImportContacts(ctx, "ocs1", &contacts.Document{Resources: []contacts.Resource{backup, stray}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res[0].OK || res[1].OK || !strings.Contains(res[1].Message, "not verified") {
+				t.Fatalf("results %+v", res)
+			}
+			got, _ := e.sim.World().UserContacts(user)
+			var buddies []string
+			for _, c := range got.Contacts {
+				buddies = append(buddies, c.Buddy)
+			}
+			if strings.Join(buddies, ",") != "new@corp.example.com,both@corp.example.com,old@corp.example.com" || len(got.Groups) != 2 || len(got.Containers) != 1 {
+				t.Fatalf("after the restore: %+v", got)
+			}
+			// Restoring again (a retried batch) adds nothing.
+			if res, err := e.agent.ImportContacts(ctx, "ocs1", &contacts.Document{Resources: []contacts.Resource{backup}}); err != nil || !res[0].OK {
+				t.Fatalf("second restore: %+v, %v", res, err)
+			}
+			if again, _ := e.sim.World().UserContacts(user); !reflect.DeepEqual(again, got) {
+				t.Fatalf("a second restore changed the list:\n%+v\n%+v", again, got)
+			}
+			// dbimpexp imports only the users homed on its server; Update-CsUserData finds a user
+			// wherever homed, but the read-back through this pool cannot confirm it either way.
+			if r, _ := e.sim.World().UserContacts(elsewhere); product == ocs.ProductOCS2007R2 && r.Count() != 0 {
+				t.Fatalf("the stray user was changed: %+v", r)
+			}
+		})
+	}
+}
+
+// TestEmulatorHealthOfOtherServices: IIS and SQL Server are probed with sc query on both
+// products; Get-CsWindowsService would not know them.
+func TestEmulatorHealthOfOtherServices(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 2, 0, false)
+			st, err := e.agent.ServiceHealth(testCtx(t), "ocs1", []string{"W3SVC", "RtcSrv", "MSSQL$RTC", "RTCNOPE"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st[0].Running || !st[1].Running || !st[2].Running || st[3].State != ocs.StateNotFound {
+				t.Fatalf("health %+v", st)
+			}
+		})
+	}
+}
+
+// TestEmulatorMoveLag: the directory shows a moved user's new home only after a lag; the agent
+// re-reads until it does, and reports the move failed when the lag outlasts its reads.
+func TestEmulatorMoveLag(t *testing.T) {
+	for _, product := range products {
+		t.Run(string(product), func(t *testing.T) {
+			e := startEnv(t, product, 6, 1, false, func(c *sim.Config) { c.MoveLag = 400 * time.Millisecond })
+			ctx := testCtx(t)
+			users := e.homedOn("ocs1")
+			res, err := e.agent.MoveUsers(ctx, "ocs2", users[:2], "ocs2", false)
+			if err != nil || !res[0].OK || !res[1].OK {
+				t.Fatalf("moves within the re-reads: %+v, %v", res, err)
+			}
+			servers := []ocs.Server{{Name: "ocs1", FQDN: "ocs1.corp.example.com"}, {Name: "ocs2", FQDN: "ocs2.corp.example.com"}}
+			impatient, err := ocs.NewAgent(product, servers, e.pool, ocs.WithMoveConfirmation(1, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = impatient.MoveUsers(ctx, "ocs2", users[2:], "ocs2", false)
+			if err != nil || res[0].OK || !strings.Contains(res[0].Message, "still shows the user on ocs1") {
+				t.Fatalf("a move the directory does not show yet: %+v, %v", res, err)
+			}
+			if e.homes()[strings.ToLower(users[2])] != "ocs2" {
+				t.Fatal("the move itself did not run")
 			}
 		})
 	}

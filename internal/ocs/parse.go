@@ -2,7 +2,6 @@ package ocs
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/xml"
 	"errors"
@@ -175,6 +174,9 @@ func ErrorMessage(stderr []byte) string {
 		msgs = append(msgs, before)
 	}
 	for _, block := range strings.Split(rest, "#< CLIXML") {
+		// The document is one line, its own line breaks escaped as _x000D__x000A_: every CR and
+		// LF in it is the console's wrapping (80 columns on PowerShell 2.0) and goes.
+		block = strings.NewReplacer("\r", "", "\n", "").Replace(block)
 		if m := clixmlMessage(block); m != "" {
 			msgs = append(msgs, m)
 		}
@@ -240,53 +242,22 @@ func clixmlMessage(doc string) string {
 	return strings.TrimSpace(strings.Join(lines, " "))
 }
 
-// lastBase64Lines decodes the last n non-empty stdout lines as base64 (scripts print each file
-// as one line after whatever the tools printed).
-func lastBase64Lines(out []byte, n int) ([][]byte, error) {
-	var lines []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) < n {
-		return nil, fmt.Errorf("%w: %d output lines, want at least %d", ErrBadOutput, len(lines), n)
-	}
-	res := make([][]byte, n)
-	for i, l := range lines[len(lines)-n:] {
-		b, err := base64.StdEncoding.DecodeString(l)
-		if err != nil {
-			return nil, fmt.Errorf("%w: base64: %w", ErrBadOutput, err)
-		}
-		res[i] = b
-	}
-	return res, nil
-}
-
-// dbimpexpImport is the parsed stdout of a dbimpexp import.
-type dbimpexpImport struct {
-	imported map[string]bool   // lower-case user@host
-	skipped  map[string]string // lower-case user@host -> reason
-	summary  bool
-}
-
-func parseDBImpExpImport(out []byte) dbimpexpImport {
-	res := dbimpexpImport{imported: map[string]bool{}, skipped: map[string]string{}}
-	for _, line := range strings.Split(string(out), "\n") {
-		switch {
-		case dbimpexpSummary.MatchString(line):
-			res.summary = true
-		case dbimpexpImported.MatchString(line):
-			res.imported[strings.ToLower(dbimpexpImported.FindStringSubmatch(line)[1])] = true
-		case dbimpexpSkipped.MatchString(line):
-			m := dbimpexpSkipped.FindStringSubmatch(line)
-			res.skipped[strings.ToLower(m[1])] = m[2]
-		}
-	}
-	return res
-}
-
 // parseBool reads PowerShell's True/False; empty means unknown and counts as true (enabled).
 func parseBool(s string) bool {
 	return !strings.EqualFold(strings.TrimSpace(s), "false")
+}
+
+// homesOf reads homesLoop's rows: lower-case SIP address -> server, by server(home).
+func homesOf(out []byte, server func(home string) string) (map[string]string, error) {
+	records, err := readCSV(out)
+	if err != nil {
+		return nil, err
+	}
+	homes := map[string]string{}
+	for _, rec := range records {
+		if len(rec) == 2 {
+			homes[strings.ToLower(rec[0])] = server(rec[1])
+		}
+	}
+	return homes, nil
 }

@@ -1,7 +1,6 @@
 package ocs
 
 import (
-	"encoding/base64"
 	"errors"
 	"reflect"
 	"testing"
@@ -105,31 +104,6 @@ func TestParseResultRows(t *testing.T) {
 	}
 }
 
-func TestParseDBImpExpImport(t *testing.T) {
-	out := "Imported user0001@corp.example.com\r\nSkipped user0002@corp.example.com: the user is not homed on this server.\r\nDBImpExp: imported 1 of 2 homed resources.\r\n"
-	got := parseDBImpExpImport([]byte(out))
-	if !got.summary || !got.imported["user0001@corp.example.com"] || got.skipped["user0002@corp.example.com"] != "the user is not homed on this server." {
-		t.Fatalf("got %+v", got)
-	}
-	if parseDBImpExpImport([]byte("usage: ...")).summary {
-		t.Fatal("summary found in usage text")
-	}
-}
-
-func TestLastBase64Lines(t *testing.T) {
-	a, b := base64.StdEncoding.EncodeToString([]byte("first")), base64.StdEncoding.EncodeToString([]byte("second"))
-	got, err := lastBase64Lines([]byte("lcscmd: done.\r\n"+a+"\r\n"+b+"\r\n\r\n"), 2)
-	if err != nil || string(got[0]) != "first" || string(got[1]) != "second" {
-		t.Fatalf("got %q, %v", got, err)
-	}
-	if _, err := lastBase64Lines([]byte("not base64!\r\n"), 1); !errors.Is(err, ErrBadOutput) {
-		t.Fatalf("err = %v", err)
-	}
-	if _, err := lastBase64Lines([]byte(a), 2); !errors.Is(err, ErrBadOutput) {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 func TestParseSfBServices(t *testing.T) {
 	out := "\"Name\",\"Status\"\r\n\"RTCSRV\",\"Running\"\r\n\"Name\",\"Status\"\r\n\"W3SVC\",\"StopPending\"\r\n\"Nope\",\"NotFound\"\r\n"
 	got, err := parseSfBServices([]byte(out), []string{"RtcSrv", "W3SVC", "Nope", "Absent"})
@@ -185,6 +159,21 @@ func FuzzErrorMessage(f *testing.F) {
 		msg := ErrorMessage(data)
 		if len(msg) > 6*len(data)+16 {
 			t.Fatalf("message of %d bytes from %d bytes of input", len(msg), len(data))
+		}
+	})
+}
+
+func FuzzPoolNameOf(f *testing.F) {
+	f.Add("CN=LC Services,CN=Microsoft,CN=ocs1,CN=Pools,CN=RTC Service,DC=x")
+	f.Add(`CN=a\,b,CN=Pools`)
+	f.Add(`\`)
+	f.Fuzz(func(t *testing.T, dn string) {
+		name, ok := poolNameOf(dn)
+		if !ok && name != "" {
+			t.Fatalf("no pool, yet a name %q", name)
+		}
+		if ok && len(name) >= len(dn) {
+			t.Fatalf("pool name %q is not part of %q", name, dn)
 		}
 	})
 }

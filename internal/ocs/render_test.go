@@ -98,6 +98,9 @@ func TestEncodePSBudget(t *testing.T) {
 	}
 }
 
+// longToolPath is a tool path near the 260-character limit.
+var longToolPath = `%CommonProgramFiles%\` + strings.Repeat(`Folder Name `, 18) + `\DBImpExp.exe`
+
 func TestRenderedCommandsStayInBudget(t *testing.T) {
 	longDN := "CN=LC Services,CN=Microsoft,CN=" + strings.Repeat("p", 64) + ",CN=Pools,CN=RTC Service,CN=Services,CN=Configuration,DC=" + strings.Repeat("d", 60) + ",DC=example,DC=com"
 	fqdn := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + ".example.com"
@@ -106,17 +109,29 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 		"OCS pools":       func() (string, error) { return encodePS(ocsPoolScript()) },
 		"OCS users":       func() (string, error) { s, _ := ocsUsersScript(""); return encodePS(s) },
 		"OCS homed users": func() (string, error) { s, _ := ocsUsersScript(longDN); return encodePS(s) },
-		"OCS move":        func() (string, error) { s, _ := ocsMoveScript(longDN, true); return encodePS(s) },
-		"OCS export":      ocsExportCommand,
-		"OCS import":      ocsImportCommand,
-		"OCS config":      func() (string, error) { return ocsConfigCommand(fqdn) },
-		"OCS health":      func() (string, error) { return scQueryCommand(services) },
-		"SfB health":      func() (string, error) { s, _ := sfbServicesScript(services); return encodePS(s) },
-		"SfB users":       func() (string, error) { s, _ := sfbUsersScript(fqdn); return encodePS(s) },
-		"SfB move":        func() (string, error) { s, _ := sfbMoveScript(fqdn, true); return encodePS(s) },
-		"SfB export":      func() (string, error) { s, _ := sfbExportScript(fqdn, tempName(".zip")); return encodePS(s) },
-		"SfB import":      func() (string, error) { s, _ := sfbImportScript(tempName(".zip")); return encodePS(s) },
-		"SfB config":      func() (string, error) { s, _ := sfbConfigScript(tempName(".zip")); return encodePS(s) },
+		"OCS move":        func() (string, error) { s, _ := ocsMoveScript(longDN, true, tempName(".b64")); return encodePS(s) },
+		"OCS export": func() (string, error) {
+			s, _ := ocsExportScript(longToolPath, tempName(".xml"))
+			return encodePS(s)
+		},
+		"OCS import": func() (string, error) {
+			s, _ := ocsImportScript(longToolPath, tempName(".xml"), tempName(".b64"))
+			return encodePS(s)
+		},
+		"OCS config": func() (string, error) {
+			s, _ := ocsConfigScript(longToolPath, strings.Repeat("p", 64), []string{tempName("-global.xml"), tempName("-pool.xml"), tempName("-machine.xml")})
+			return encodePS(s)
+		},
+		"OCS health": func() (string, error) { return scQueryCommand(services) },
+		"SfB health": func() (string, error) { s, _ := sfbServicesScript(services); return encodePS(s) },
+		"SfB users":  func() (string, error) { s, _ := sfbUsersScript(fqdn); return encodePS(s) },
+		"SfB move":   func() (string, error) { s, _ := sfbMoveScript(fqdn, true, tempName(".b64")); return encodePS(s) },
+		"SfB export": func() (string, error) { s, _ := sfbExportScript(fqdn, tempName(".zip")); return encodePS(s) },
+		"SfB import": func() (string, error) {
+			s, _ := sfbImportScript(fqdn, tempName(".zip"), tempName(".b64"))
+			return encodePS(s)
+		},
+		"SfB config": func() (string, error) { s, _ := sfbConfigScript(tempName(".zip")); return encodePS(s) },
 	}
 	for name, fn := range render {
 		t.Run(name, func(t *testing.T) {
@@ -143,10 +158,18 @@ func TestRenderedCommandsStayInBudget(t *testing.T) {
 func TestRenderingRefusesUnsafeValues(t *testing.T) {
 	tests := map[string]func() error{
 		"FQDN with a quote in a SfB filter": func() error { _, err := sfbUsersScript(`a".example.com`); return err },
-		"FQDN with percent in lcscmd":       func() error { _, err := ocsConfigCommand("a%TEMP%.example.com"); return err },
-		"service name with ampersand":       func() error { _, err := scQueryCommand([]string{"RtcSrv&calc"}); return err },
-		"service name with space":           func() error { _, err := sfbServicesScript([]string{"Rtc Srv"}); return err },
-		"DN with a newline":                 func() error { _, err := ocsMoveScript("CN=a\nCN=b", false); return err },
+		"pool name with a newline": func() error {
+			_, err := ocsConfigScript(defaultLcscmdPath, "a\nb", []string{"g.xml", "p.xml", "m.xml"})
+			return err
+		},
+		"tool path with a quote": func() error { _, err := ocsExportScript(`C:\a"b\x.exe`, "x.xml"); return err },
+		"tool path with an ampersand": func() error {
+			_, err := ocsExportScript(`C:\a&calc\x.exe`, "x.xml")
+			return err
+		},
+		"service name with ampersand": func() error { _, err := scQueryCommand([]string{"RtcSrv&calc"}); return err },
+		"service name with space":     func() error { _, err := sfbServicesScript([]string{"Rtc Srv"}); return err },
+		"DN with a newline":           func() error { _, err := ocsMoveScript("CN=a\nCN=b", false, "ocsha-0000000000000000.b64"); return err },
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -158,21 +181,21 @@ func TestRenderingRefusesUnsafeValues(t *testing.T) {
 }
 
 func TestMoveScriptsQuoteTheTarget(t *testing.T) {
-	s, err := ocsMoveScript("CN=O'Neil,DC=x", true)
+	s, err := ocsMoveScript("CN=O'Neil,DC=x", true, "ocsha-0000000000000000.b64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(s, "$target = 'CN=O''Neil,DC=x'\n") || !strings.Contains(s, "$force = $true\n") {
 		t.Fatalf("target or force not rendered as literals:\n%s", s)
 	}
-	s, err = sfbMoveScript("se1.corp.example.com", false)
+	s, err = sfbMoveScript("se1.corp.example.com", false, "ocsha-0000000000000000.b64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(s, "-Force") || !strings.Contains(s, "Move-CsUser -Identity $sip -Target $target -Confirm:$false") {
 		t.Fatalf("planned SfB move:\n%s", s)
 	}
-	s, _ = sfbMoveScript("se1.corp.example.com", true)
+	s, _ = sfbMoveScript("se1.corp.example.com", true, "ocsha-0000000000000000.b64")
 	if !strings.Contains(s, "-Force -Confirm:$false") {
 		t.Fatalf("forced SfB move:\n%s", s)
 	}

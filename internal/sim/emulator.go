@@ -76,6 +76,32 @@ type Config struct {
 	// timer). It returns early with ctx's error when the command is stopped. Tests set it to
 	// decide when a sleep ends.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// Product is what the servers run: "OCS2007R2" (default) or "SkypeForBusiness".
+	Product string
+	// MoveLag is how long directory reads still show a moved user's old home (0: none).
+	MoveLag time.Duration
+	// Profile is every server's software beyond the product (zero: the product's defaults);
+	// ServerProfiles' set fields override it per server name.
+	Profile        Profile
+	ServerProfiles map[string]Profile
+}
+
+// Profile is an emulated server's software beyond its product, for tests of what the operator
+// finds on real servers (ocs-sim --console-width, --powershell-version, --missing-tools,
+// --missing-module).
+type Profile struct {
+	// PowerShell is "1.0", "2.0" or "5.1" ("": 2.0 on OCS 2007 R2, 5.1 on Skype for Business).
+	PowerShell string
+	// ConsoleWidth wraps powershell.exe's stdout and stderr at this many columns, as a
+	// PowerShell 2.0 host over WinRM does (0: 80 on OCS 2007 R2, none on Skype for Business;
+	// negative: none).
+	ConsoleWidth int
+	// MissingTools are OCS 2007 R2 tools absent from their install paths: "lcscmd", "dbimpexp".
+	MissingTools []string
+	// MissingModule removes the MSFT_SIP* WMI classes (OCS 2007 R2) or the SkypeForBusiness
+	// module (Skype for Business).
+	MissingModule bool
 }
 
 // Emulator is a running emulator.
@@ -120,14 +146,14 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg.NewWorld = newHostWorld
 	}
 	wc := WorldConfig{Domain: cfg.Domain, Users: cfg.Users, ContactsPerUser: cfg.ContactsPerUser, Seed: cfg.Seed,
-		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep}
+		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag}
 	seen := map[string]bool{}
 	for _, n := range cfg.Servers {
 		if n == "" || seen[strings.ToLower(n)] {
 			return nil, fmt.Errorf("server name %q is empty or repeated", n)
 		}
 		seen[strings.ToLower(n)] = true
-		wc.Servers = append(wc.Servers, ServerSpec{Name: n, FQDN: n + "." + cfg.Domain})
+		wc.Servers = append(wc.Servers, ServerSpec{Name: n, FQDN: n + "." + cfg.Domain, Profile: cfg.ServerProfiles[n]})
 	}
 	world, err := cfg.NewWorld(wc)
 	if err != nil {
@@ -386,7 +412,7 @@ func windowsEnvironment(server, netbios string, noProfile bool) *cmdexe.Environm
 		"ComSpec", `C:\Windows\system32\cmd.exe`,
 		"NUMBER_OF_PROCESSORS", "2",
 		"OS", "Windows_NT",
-		"Path", `C:\Windows\system32;C:\Windows;C:\Windows\System32\Wbem;C:\Windows\System32\WindowsPowerShell\v1.0\;C:\Program Files\Common Files\Microsoft Office Communications Server 2007 R2\`,
+		"Path", `C:\Windows\system32;C:\Windows;C:\Windows\System32\Wbem;C:\Windows\System32\WindowsPowerShell\v1.0\`,
 		"PATHEXT", ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC",
 		"PROCESSOR_ARCHITECTURE", "AMD64",
 		"PROCESSOR_IDENTIFIER", "Intel64 Family 6 Model 70 Stepping 1, GenuineIntel",

@@ -116,6 +116,9 @@ func replay(t *testing.T, file string) {
 		c.TimeoutMargin = time.Hour
 		c.NewWorld = nil // Start's default: the OCS host world
 		c.Sleep = gate.sleep
+		// The recordings come from Windows Server 2012 R2 to 2019: PowerShell 4.0 and later,
+		// which passes stdin on and does not wrap at 80 columns.
+		c.Profile = Profile{PowerShell: "5.1", ConsoleWidth: -1}
 	})
 	ids := map[string]string{}
 	sawFault := false

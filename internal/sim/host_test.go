@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -8,12 +9,16 @@ import (
 	"testing"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/ps"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
-// startHost starts the emulator on the real OCS host emulation.
+// startHost starts the emulator on the real OCS host emulation, with PowerShell 5.1: masterzen's
+// RunPS and RunCmd never close stdin, which a PowerShell 2.0 host waits for
+// (TestPowerShell2WithStdinClosed).
 func startHost(t testing.TB, users, contactsPerUser int) *Emulator {
 	t.Helper()
-	e, err := Start(context.Background(), Config{Users: users, ContactsPerUser: contactsPerUser, Admin: "127.0.0.1:0"})
+	e, err := Start(context.Background(), Config{Users: users, ContactsPerUser: contactsPerUser, Admin: "127.0.0.1:0",
+		Profile: Profile{PowerShell: "5.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,29 +85,49 @@ func BenchmarkStartLargeSite(b *testing.B) {
 	}
 }
 
-// TestExportFlowThroughCmd runs the documented contact export (dbimpexp, then a PowerShell
+// TestExportFlowThroughCmd runs a contact export (dbimpexp at its install path, then a PowerShell
 // read-and-delete of the %TEMP% file) as one command line: it needs cmd's && and %TEMP%, and one
 // file system shared by the programs.
 func TestExportFlowThroughCmd(t *testing.T) {
 	e := startHost(t, 4, 2)
 	script := "$ErrorActionPreference = 'Stop'\n$p = Join-Path $env:TEMP 'ocsha-0123456789abcdef.xml'\n" +
 		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p"
-	line := `dbimpexp.exe /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user && powershell.exe -NoProfile -NonInteractive -EncodedCommand ` +
-		ps.EncodeCommand(script)
+	// The tool is not on PATH: its quoted install path comes first, so the whole line takes an
+	// extra pair of quotes that cmd /C strips (cmd /?).
+	line := `""%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe" /hrxmlfile:%TEMP%\ocsha-0123456789abcdef.xml /restype:user && powershell.exe -NoProfile -NonInteractive -EncodedCommand ` +
+		ps.EncodeCommand(script) + `"`
 	out, errs, code, err := client(t, e, "ocs1", nil).RunCmdWithContext(context.Background(), line)
 	if err != nil || code != 0 {
 		t.Fatalf("export: %q %d %v", errs, code, err)
 	}
-	// dbimpexp's summary line comes first; the base64 is the last line.
+	// dbimpexp's summary line comes first; the base64 follows, wrapped at 80 columns by the
+	// PowerShell 2.0 console.
 	lines := strings.Split(strings.TrimSpace(out), "\r\n")
-	raw, err := base64.StdEncoding.DecodeString(lines[len(lines)-1])
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(lines[1:], ""))
 	if err != nil || len(raw) < 2 || raw[0] != 0xFF || raw[1] != 0xFE {
 		t.Fatalf("output is not base64 of UTF-16LE with BOM: %q", out)
 	}
-	if files := e.servers[0].fs.List(); len(files) != 0 {
+	if files := e.servers[0].fs.ListUnder(winfs.TempDir); len(files) != 0 {
 		t.Errorf("files left behind: %v", files)
 	}
 	if cmds := e.Commands("ocs1"); len(cmds) != 1 || cmds[0] != line {
 		t.Errorf("recorded commands %q", cmds)
+	}
+}
+
+// TestPowerShell2WithStdinClosed: the emulated PowerShell 2.0 host of OCS 2007 R2 reads a
+// redirected stdin to its end before the script runs (ocs-evidence.md #14), so a client must
+// close it, as the operator does; masterzen's RunPS does not (startHost uses 5.1 for it).
+func TestPowerShell2WithStdinClosed(t *testing.T) {
+	e, err := Start(context.Background(), Config{Users: 2, Admin: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	var out, errs bytes.Buffer
+	line := "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + ps.EncodeCommand("Write-Output 'hello'")
+	code, err := client(t, e, "ocs1", nil).RunWithContextWithInput(context.Background(), line, &out, &errs, strings.NewReader("ignored"))
+	if err != nil || code != 0 || out.String() != "hello\r\n" {
+		t.Fatalf("with stdin closed: %q %q %d %v", out.String(), errs.String(), code, err)
 	}
 }

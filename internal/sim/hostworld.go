@@ -9,10 +9,14 @@ import (
 
 // newHostWorld builds the OCS host emulation.
 func newHostWorld(wc WorldConfig) (World, error) {
+	product, err := host.ParseProduct(wc.Product)
+	if err != nil {
+		return nil, err
+	}
 	cfg := host.Config{Domain: wc.Domain, Users: wc.Users, ContactsPerUser: wc.ContactsPerUser, Seed: wc.Seed,
-		MoveCost: wc.MoveCost, ImportCost: wc.ImportCost, Sleep: wc.Sleep}
+		MoveCost: wc.MoveCost, ImportCost: wc.ImportCost, Sleep: wc.Sleep, Product: product, Profile: hostProfile(wc.Profile), MoveLag: wc.MoveLag}
 	for _, s := range wc.Servers {
-		cfg.Servers = append(cfg.Servers, host.ServerConfig{Name: s.Name, FQDN: s.FQDN})
+		cfg.Servers = append(cfg.Servers, host.ServerConfig{Name: s.Name, FQDN: s.FQDN, Profile: hostProfile(s.Profile)})
 	}
 	w, err := host.NewWorld(cfg)
 	if err != nil {
@@ -50,4 +54,9 @@ func (h hostWorld) Users() []UserView {
 		out = append(out, UserView{SIP: u.SIP, Home: u.Home, Contacts: u.Contacts})
 	}
 	return out
+}
+
+func hostProfile(p Profile) host.Profile {
+	return host.Profile{PowerShell: p.PowerShell, ConsoleWidth: p.ConsoleWidth,
+		MissingTools: append([]string(nil), p.MissingTools...), MissingModule: p.MissingModule}
 }

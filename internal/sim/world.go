@@ -57,7 +57,14 @@ type WorldConfig struct {
 	ImportCost      time.Duration
 	// Sleep is Config.Sleep (nil: a real timer).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Product, Profile and MoveLag are Config's.
+	Product string
+	Profile Profile
+	MoveLag time.Duration
 }
 
-// ServerSpec names one emulated server.
-type ServerSpec struct{ Name, FQDN string }
+// ServerSpec names one emulated server; Profile is Config.ServerProfiles' entry for it.
+type ServerSpec struct {
+	Name, FQDN string
+	Profile    Profile
+}

@@ -286,19 +286,31 @@ func splitProgram(text string) (name, rest string) {
 	return text[:i], strings.TrimLeft(text[i:], " \t")
 }
 
-// lookup finds a program by its base name, case-insensitively, with or without ".exe".
+// lookup finds the program a command names, as CreateProcess and cmd.exe's PATH search would:
+// a name with a directory must match an installed path (a key holding a backslash) exactly,
+// case-insensitively and with or without ".exe"; a bare name finds only the programs on PATH
+// (keys without a directory). A name with a directory that no installed path matches falls
+// back to a PATH program of that base name, which stands for a copy found anywhere.
 func lookup(programs map[string]Program, name string) Program {
+	name = strings.ReplaceAll(strings.ToLower(name), "/", `\`)
 	base := name
-	if i := strings.LastIndexAny(base, `\/`); i >= 0 {
+	if i := strings.LastIndexByte(base, '\\'); i >= 0 {
+		for _, p := range []string{name, name + ".exe"} {
+			if prog := programs[p]; prog != nil {
+				return prog
+			}
+		}
 		base = base[i+1:]
 	}
-	base = strings.ToLower(base)
 	base = strings.TrimSuffix(base, ".exe")
-	if base == "" {
+	if base == "" || strings.ContainsRune(base, '\\') {
 		return nil
 	}
 	return programs[base]
 }
+
+// Lookup is lookup for other emulated programs that start processes (PowerShell's & operator).
+func Lookup(programs map[string]Program, name string) Program { return lookup(programs, name) }
 
 func (it *interp) exec(ctx context.Context, text string, in io.Reader, out, errw io.Writer) (bool, *exitRequest) {
 	text = strings.TrimLeft(text, " \t@")

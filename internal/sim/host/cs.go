@@ -50,8 +50,8 @@ func (w *World) csUserObject(u *user) *ps.Object {
 	o.Set("Identity", u.dn)
 	o.Set("SipAddress", u.sip)
 	var pool, home any
-	if u.home != nil {
-		pool, home = u.home.fqdn, u.home.dn
+	if h := u.visibleHome(); h != nil {
+		pool, home = h.fqdn, h.dn
 	}
 	o.Set("RegistrarPool", pool)
 	o.Set("HomeServer", home)
@@ -87,7 +87,7 @@ func (w *World) getCsUser(c *ps.Call) ([]any, error) {
 	}
 	var users []*user
 	for _, u := range w.users {
-		if !filtered || u.home != nil && strings.EqualFold(u.home.fqdn, pool) {
+		if h := u.visibleHome(); !filtered || h != nil && strings.EqualFold(h.fqdn, pool) {
 			users = append(users, u)
 		}
 	}
@@ -113,6 +113,9 @@ func (w *World) userByIdentity(id string) *user {
 }
 
 func (w *World) moveCsUser(ctx context.Context, c *ps.Call) ([]any, error) {
+	if err := c.Confirmed(); err != nil {
+		return nil, err
+	}
 	targetName := c.String("Target", 1)
 	target := w.serverByFQDN(targetName)
 	if target == nil {
@@ -183,7 +186,7 @@ func (w *World) exportCsUserData(s *server, c *ps.Call) ([]any, error) {
 		}
 		res = kept
 	}
-	data, err := contacts.WriteUserDataZip(&contacts.Document{Resources: res})
+	data, err := userDataPackage(&contacts.Document{Resources: res}, pool.fqdn)
 	if err != nil {
 		return nil, csError("WriteError", "ExportUserDataCmdlet", "%s", err.Error())
 	}
@@ -204,10 +207,16 @@ func (w *World) importCsUserData(ctx context.Context, s *server, c *ps.Call, sta
 	if staged {
 		cmdlet = "ImportUserDataCmdlet"
 	}
+	if err := c.Confirmed(); err != nil {
+		return nil, err
+	}
 	path := c.String("FileName", 0)
 	data, err := s.fs.ReadFile(path)
 	if err != nil {
 		return nil, csError("ObjectNotFound", cmdlet, "%s", errCsFileNotFound(path))
+	}
+	if missing := missingPackageParts(data); missing != "" {
+		return nil, csError("InvalidData", cmdlet, "%s", errCsIncompletePackage(path, missing))
 	}
 	doc, err := contacts.ReadUserDataZip(data)
 	if err != nil {
@@ -243,60 +252,11 @@ func (w *World) importCsUserData(ctx context.Context, s *server, c *ps.Call, sta
 		case staged && u.home == pool:
 			pool.staged = append(pool.staged, r)
 		case !staged:
-			u.home.db[r.UserAtHost] = mergeResource(u.home.db[r.UserAtHost], r)
+			u.home.db[r.UserAtHost] = contacts.Merge(u.home.db[r.UserAtHost], r)
 		}
 		w.mu.Unlock()
 	}
 	return nil, nil
-}
-
-// mergeResource adds what in has and base lacks: groups by number, contacts by buddy,
-// container members by container and member.
-func mergeResource(base, in contacts.Resource) contacts.Resource {
-	out := contacts.Resource{UserAtHost: in.UserAtHost}
-	out.Groups = append(out.Groups, base.Groups...)
-	haveGroup := map[int]bool{}
-	for _, g := range base.Groups {
-		haveGroup[g.Number] = true
-	}
-	for _, g := range in.Groups {
-		if !haveGroup[g.Number] {
-			out.Groups = append(out.Groups, g)
-		}
-	}
-	out.Contacts = append(out.Contacts, base.Contacts...)
-	haveBuddy := map[string]bool{}
-	for _, ct := range base.Contacts {
-		haveBuddy[strings.ToLower(ct.Buddy)] = true
-	}
-	for _, ct := range in.Contacts {
-		if !haveBuddy[strings.ToLower(ct.Buddy)] {
-			out.Contacts = append(out.Contacts, ct)
-		}
-	}
-	byNumber := map[int]int{}
-	for _, ct := range base.Containers {
-		byNumber[ct.Number] = len(out.Containers)
-		out.Containers = append(out.Containers, contacts.Container{Number: ct.Number, Members: append([]string(nil), ct.Members...)})
-	}
-	for _, ct := range in.Containers {
-		i, ok := byNumber[ct.Number]
-		if !ok {
-			byNumber[ct.Number] = len(out.Containers)
-			out.Containers = append(out.Containers, contacts.Container{Number: ct.Number, Members: append([]string(nil), ct.Members...)})
-			continue
-		}
-		have := map[string]bool{}
-		for _, m := range out.Containers[i].Members {
-			have[strings.ToLower(m)] = true
-		}
-		for _, m := range ct.Members {
-			if !have[strings.ToLower(m)] {
-				out.Containers[i].Members = append(out.Containers[i].Members, m)
-			}
-		}
-	}
-	return out
 }
 
 func (w *World) exportCsConfiguration(s *server, c *ps.Call) ([]any, error) {
@@ -332,7 +292,7 @@ func (w *World) getCsWindowsService(s *server, c *ps.Call) ([]any, error) {
 	defer w.mu.Unlock()
 	var out []any
 	for _, svc := range serviceCatalog {
-		if name != "" && !strings.EqualFold(svc.Name, name) {
+		if !svc.Cs || name != "" && !strings.EqualFold(svc.Name, name) {
 			continue
 		}
 		o := ps.NewObject(csNamespace + ".Deployment.Core.NTService")
@@ -351,4 +311,42 @@ func (w *World) getCsWindowsService(s *server, c *ps.Call) ([]any, error) {
 		return nil, csError("ObjectNotFound", "GetWindowsServiceCmdlet", "%s", errCsServiceNotFound(name))
 	}
 	return out, nil
+}
+
+// userDataPackage is the ZIP Export-CsUserData writes: the parts of packageParts, with the
+// DocItemSet of doc.
+func userDataPackage(doc *contacts.Document, poolFQDN string) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, p := range packageParts(poolFQDN, len(doc.Resources)) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: p.name, Method: zip.Deflate})
+		if err == nil {
+			_, err = w.Write([]byte(p.body))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return contacts.WriteUserDataZipFrom(buf.Bytes(), doc)
+}
+
+// missingPackageParts names the first part of a real export that the ZIP lacks, "" if none.
+func missingPackageParts(data []byte) string {
+	names, err := contacts.UserDataZipParts(data)
+	if err != nil {
+		return ""
+	}
+	have := map[string]bool{}
+	for _, n := range names {
+		have[strings.ToLower(n)] = true
+	}
+	for _, p := range packageParts("", 0) {
+		if !have[strings.ToLower(p.name)] {
+			return p.name
+		}
+	}
+	return ""
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestGetCsUser(t *testing.T) {
-	w := newTestWorld(t, 3, 1)
+	w := newSfBWorld(t, 3, 1)
 	r := runPS(t, w, "ocs1", "Import-Module SkypeForBusiness\nGet-CsUser | Select-Object SipAddress,RegistrarPool | ConvertTo-Csv -NoTypeInformation", "")
 	want := "\"SipAddress\",\"RegistrarPool\"\r\n\"sip:user0001@corp.example.com\",\"ocs1.corp.example.com\"\r\n" +
 		"\"sip:user0002@corp.example.com\",\"ocs2.corp.example.com\"\r\n\"sip:user0003@corp.example.com\",\"ocs1.corp.example.com\"\r\n"
@@ -37,7 +37,7 @@ func TestGetCsUser(t *testing.T) {
 }
 
 func TestMoveCsUser(t *testing.T) {
-	w := newTestWorld(t, 10, 4)
+	w := newSfBWorld(t, 10, 4)
 	before, _ := w.UserContacts("sip:user0001@corp.example.com")
 	r := runPS(t, w, "ocs2", moveScript(csMoveTemplate, "ocs2.corp.example.com", false), "sip:user0001@corp.example.com\nsip:nobody@corp.example.com\n")
 	want := "\"sip:user0001@corp.example.com\",\"OK\",\"\"\r\n" +
@@ -75,7 +75,7 @@ func TestMoveCsUser(t *testing.T) {
 }
 
 func TestCsUserDataExportUpdateImport(t *testing.T) {
-	w := newTestWorld(t, 6, 3)
+	w := newSfBWorld(t, 6, 3)
 	script := "$ErrorActionPreference = 'Stop'\n$p = Join-Path $env:TEMP 'ocsha-aa.zip'\n" +
 		"Export-CsUserData -PoolFqdn 'ocs1.corp.example.com' -FileName $p\n" +
 		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\nRemove-Item -LiteralPath $p\n"
@@ -109,7 +109,7 @@ func TestCsUserDataExportUpdateImport(t *testing.T) {
 	// Import is staged until RtcSrv restarts.
 	_ = w.SetContacts("user0003@corp.example.com", contacts.Resource{})
 	_ = w.FS("ocs1").WriteFile(winfs.TempDir+`\cc.zip`, zipData)
-	r = runPS(t, w, "ocs1", "$ErrorActionPreference = 'Stop'\nImport-CsUserData -PoolFqdn 'ocs1.corp.example.com' -FileName (Join-Path $env:TEMP 'cc.zip')", "")
+	r = runPS(t, w, "ocs1", "$ErrorActionPreference = 'Stop'\nImport-CsUserData -PoolFqdn 'ocs1.corp.example.com' -FileName (Join-Path $env:TEMP 'cc.zip') -Confirm:$false", "")
 	if r.code != 0 {
 		t.Fatalf("import: %+v", r)
 	}
@@ -128,7 +128,7 @@ func TestCsUserDataExportUpdateImport(t *testing.T) {
 }
 
 func TestCsConfigurationAndServices(t *testing.T) {
-	w := newTestWorld(t, 2, 1)
+	w := newSfBWorld(t, 2, 1)
 	r := runPS(t, w, "ocs1", "$ErrorActionPreference = 'Stop'\n$p = Join-Path $env:TEMP 'cfg.zip'\nExport-CsConfiguration -FileName $p\n[Convert]::ToBase64String([IO.File]::ReadAllBytes($p)).Length -ne 0", "")
 	if r.code != 0 || r.stdout != "True\r\n" {
 		t.Errorf("configuration: %+v", r)

@@ -18,7 +18,21 @@ type result struct {
 
 func newTestWorld(t *testing.T, users, contactsPerUser int) *World {
 	t.Helper()
+	return newProductWorld(t, ProductOCS2007R2, users, contactsPerUser)
+}
+
+// newSfBWorld is a Skype for Business site: the Cs cmdlets, no MSFT_SIP* classes.
+func newSfBWorld(t *testing.T, users, contactsPerUser int) *World {
+	t.Helper()
+	return newProductWorld(t, ProductSkypeForBusiness, users, contactsPerUser)
+}
+
+// newProductWorld is a site whose powershell.exe does not wrap: these tests read the programs'
+// answers line by line (wrap_test.go and the agent's tests run at the default width).
+func newProductWorld(t *testing.T, product Product, users, contactsPerUser int) *World {
+	t.Helper()
 	w, err := NewWorld(Config{
+		Product: product, Profile: Profile{ConsoleWidth: -1},
 		Servers: []ServerConfig{{Name: "ocs1"}, {Name: "ocs2"}},
 		Users:   users, ContactsPerUser: contactsPerUser, Seed: 7,
 	})
@@ -36,7 +50,7 @@ func runProg(t *testing.T, w *World, server, prog string, args []string, stdin s
 
 func runProgCtx(ctx context.Context, t *testing.T, w *World, server, prog string, args []string, stdin string) result {
 	t.Helper()
-	p := w.Programs(server)[prog]
+	p := w.Programs(server)[programKey(prog)]
 	if p == nil {
 		t.Fatalf("no program %s on %s", prog, server)
 	}
@@ -47,11 +61,20 @@ func runProgCtx(ctx context.Context, t *testing.T, w *World, server, prog string
 	return result{out.String(), errb.String(), code}
 }
 
-// runPS sends a script the way the agent does: -EncodedCommand with data on stdin.
-func runPS(t *testing.T, w *World, server, script, stdin string) result {
+// runPS sends a script as -EncodedCommand; data, when given, waits in %TEMP%\ocsha-in.txt (read
+// with inFile), as the agent uploads its data before a script runs.
+func runPS(t *testing.T, w *World, server, script, data string) result {
 	t.Helper()
-	return runProg(t, w, server, "powershell", []string{"-NoProfile", "-NonInteractive", "-EncodedCommand", ps.EncodeCommand(script)}, stdin)
+	if data != "" {
+		if err := w.FS(server).WriteFile(winfs.TempDir+`\ocsha-in.txt`, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return runProg(t, w, server, "powershell", []string{"-NoProfile", "-NonInteractive", "-EncodedCommand", ps.EncodeCommand(script)}, "")
 }
+
+// inFile is the script expression reading runPS's data.
+const inFile = "[IO.File]::ReadAllText((Join-Path $env:TEMP 'ocsha-in.txt'))"
 
 func (w *World) dbOf(server, userAtHost string) (int, bool) {
 	w.mu.Lock()
@@ -70,3 +93,14 @@ func homeOf(w *World, sip string) string {
 }
 
 func encode(s string) string { return ps.EncodeCommand(s) }
+
+// programKey is the Programs key of a program the tests name by its base name.
+func programKey(prog string) string {
+	switch prog {
+	case "dbimpexp":
+		return strings.ToLower(DBImpExpPath)
+	case "lcscmd":
+		return strings.ToLower(LcscmdPath)
+	}
+	return prog
+}

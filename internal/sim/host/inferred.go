@@ -16,6 +16,49 @@ const (
 	ocsMinorVersion = 5
 )
 
+// Install paths of the OCS 2007 R2 tools. lcscmd.exe sits in the Common Files folder of the
+// product, as the only public R2 backup script calls it (Get-OCSBackup.ps1:
+// 'c:\Program Files\common files\microsoft office communications server 2007 R2\lcscmd.exe';
+// ocs-evidence.md #6). DBImpExp.exe ships in the \Support folder of the media and is not
+// installed; admins copy it next to the tools (LyncAddContacts.vbs), and Lync 2010 installs it as
+// %CommonProgramFiles%\Microsoft Lync Server 2010\Support\DBImpExp.exe (UpdateLyncContacts.ps1),
+// so the emulator keeps R2's copy in a Support folder of the R2 directory [inferred]. Neither is
+// on PATH: a bare name gets cmd's 9009.
+const (
+	ocsToolsDir  = `C:\Program Files\Common Files\Microsoft Office Communications Server 2007 R2`
+	LcscmdPath   = ocsToolsDir + `\lcscmd.exe`
+	DBImpExpPath = ocsToolsDir + `\Support\DBImpExp.exe`
+)
+
+// defaultPowerShell is the PowerShell of a product's servers: OCS 2007 R2 runs on Windows Server
+// 2008 / 2008 R2, whose PowerShell is 2.0 with WMF 2.0 (KB968929) or built in (ocs-evidence.md
+// #11); Skype for Business 2015/2019 runs on 2012 R2 or later, here with 5.1 [inferred].
+func defaultPowerShell(p Product) string {
+	if p == ProductSkypeForBusiness {
+		return "5.1"
+	}
+	return "2.0"
+}
+
+// defaultConsoleWidth is where a product's powershell.exe wraps its output over WinRM: the 2.0
+// host wraps stdout and stderr every 80 columns with CRLF (pywinrm #216, ocs-evidence.md #12);
+// later hosts of the SfB era are not reported to, so they do not wrap [inferred].
+func defaultConsoleWidth(p Product) int {
+	if p == ProductSkypeForBusiness {
+		return 0
+	}
+	return 80
+}
+
+// Standard input under -EncodedCommand [unverifiable]: no public source shows
+// [Console]::In.ReadToEnd() receiving piped data inside -EncodedCommand on PowerShell 2.0
+// (ocs-evidence.md #15; Ansible reads stdin with $input and requires 3.0), and a 2.0 host is
+// known to wait for the end of a redirected stdin (StackStorm st2 #1695, ocs-evidence.md #14).
+// The emulated 1.0 and 2.0 hosts therefore consume stdin before the script runs, so that a
+// script reading [Console]::In finds nothing: the agent must, and does, move data as 2.0-era
+// clients proved to work, in base64 chunks appended to a %TEMP% file by cmd's echo (Packer's
+// winrmcp), each command line within cmd's 8191 characters. The 5.1 host (SfB) passes stdin on.
+
 // poolType is MSFT_SIPPoolSetting.PoolType of an SE server (§3.1 names the property) [inferred].
 const poolType = "Standard Edition"
 
@@ -51,6 +94,11 @@ func userDN(display, domain string) string { return "CN=" + display + ",CN=Users
 //   - After a forced move the user starts with an empty list on the target: a record left
 //     there by an earlier forced move is discarded, so nothing stale reappears.
 //   - A move to the server the user is already homed on is a no-op success.
+//   - With MoveLag set, directory reads (MSFT_SIPESUserSetting, Get-CsUser) keep showing the old
+//     home for that long after a move: the class reads Active Directory (ocs-evidence.md #5), and
+//     SolidCP's R2 provider polls up to ten times after Put() before the change is visible. That
+//     R2 moves behave so is unverifiable; the default lag is 0, and tests set one to hold the
+//     agent to re-reading until the directory shows the new home.
 
 func errSourceUnavailable(fqdn string) string {
 	return fmt.Sprintf("The move failed: the source server %s is not available.", fqdn)
@@ -114,21 +162,54 @@ func errCsBadPackage(path string) string {
 // Export-CsConfiguration writes a ZIP whose DocItemSet.xml holds the lcscmd document below
 // (§7.2 documents only that it is a ZIP).
 
+// The parts of an Export-CsUserData ZIP: "a .ZIP file containing a pair of XML documents"
+// (Export-CsUserData.md), one of them DocItemSet.xml, opened as an OPC package by Backup-Lync
+// ([System.IO.Packaging.Package]::Open), so it also holds the OPC [Content_Types].xml. The second
+// document's name and content were not found [inferred: ExportSummary.xml, invented]. Update-
+// and Import-CsUserData refuse a ZIP that lacks any of them — an [inferred] strictness that keeps
+// the agent restoring from a package shaped like a real export (public restore scripts re-zip
+// every part of the original export, lync2013_contact_restore_tool.ps1; ocs-evidence.md #20).
+type packagePart struct{ name, body string }
+
+func packageParts(poolFQDN string, users int) []packagePart {
+	return []packagePart{
+		{"[Content_Types].xml", `<?xml version="1.0" encoding="utf-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="text/xml" /></Types>`},
+		{"DocItemSet.xml", ""},
+		{"ExportSummary.xml", fmt.Sprintf(`<?xml version="1.0" encoding="utf-8"?><ExportSummary Source="%s" Users="%d" />`, poolFQDN, users)},
+	}
+}
+
+func errCsIncompletePackage(path, part string) string {
+	return fmt.Sprintf("The file %q is not a valid user data package: it has no %s.", path, part)
+}
+
+// Confirmation: Move-CsUser, Update-CsUserData and Import-CsUserData ask before they act unless
+// given -Confirm:$false (or -Force); under powershell.exe -NonInteractive the question is the
+// host's terminating error (ps.Call.Confirmed). That these cmdlets prompt is [inferred] from both
+// public restore scripts passing -Confirm:$False and Move-CsUser.md's "-Confirm:$False bypasses
+// the prompt" (ocs-evidence.md #17, #20); the error text is PowerShell's own.
+
 func errCsFilterUnsupported(f string) string {
 	return fmt.Sprintf("The filter %q is not supported: use {RegistrarPool -eq \"<fqdn>\"}.", f)
 }
 
 // Services of an emulated server: short name, display name (§8.1, §8.2; OCS short names other
-// than RtcSrv are [inferred] from the Lync/SfB lineage).
-var serviceCatalog = []struct{ Name, Display, Role string }{
-	{"RtcSrv", "Front-End", "FrontEnd"},
-	{"RTCIMMCU", "IM Conferencing", "FrontEnd"},
-	{"RTCDATAMCU", "Web Conferencing", "FrontEnd"},
-	{"RTCAVMCU", "Audio/Video Conferencing", "FrontEnd"},
-	{"RTCASMCU", "Application Sharing", "FrontEnd"},
-	{"REPLICA", "Replica Replicator Agent", "FrontEnd"},
-	{"MSSQL$RTC", "SQL Server (RTC)", "BackEnd"},
-	{"W3SVC", "World Wide Web Publishing Service", "WebServer"},
+// than RtcSrv are [inferred] from the Lync/SfB lineage). Cs marks the product's own services,
+// the only ones Get-CsWindowsService reports: it "can only return information for Skype for
+// Business Server services; you cannot use this cmdlet … for other Windows services"
+// (Get-CsWindowsService.md; ocs-evidence.md #21). IIS and SQL Server answer sc query only.
+var serviceCatalog = []struct {
+	Name, Display, Role string
+	Cs                  bool
+}{
+	{"RtcSrv", "Front-End", "FrontEnd", true},
+	{"RTCIMMCU", "IM Conferencing", "FrontEnd", true},
+	{"RTCDATAMCU", "Web Conferencing", "FrontEnd", true},
+	{"RTCAVMCU", "Audio/Video Conferencing", "FrontEnd", true},
+	{"RTCASMCU", "Application Sharing", "FrontEnd", true},
+	{"REPLICA", "Replica Replicator Agent", "FrontEnd", true},
+	{"MSSQL$RTC", "SQL Server (RTC)", "BackEnd", false},
+	{"W3SVC", "World Wide Web Publishing Service", "WebServer", false},
 }
 
 // scQuery renders `sc query <name>` (§11 "Output layouts": the usual Windows Server 2008 layout).
@@ -195,18 +276,45 @@ func dbimpexpSQLError(sql string) string {
 
 // sqlServerIsLocal decides whether dbimpexp's /sqlserver names this SE server's own back end
 // (§11 table: "/sqlserver naming another server → message, exit 1"): its FQDN or name, "." or
-// "(local)", with any instance. An import replaces each user's data (§11 "replace"; merge vs
-// replace is unconfirmed).
+// "(local)", with any instance.
+//
+// An import MERGES into each user's data (contacts.Merge: groups by number, contacts by buddy,
+// container members; what the user has wins): a public restore script imports an XML holding
+// only the missing contacts and says "Existing contacts in address books won't be affected"
+// (UpdateLyncContacts.ps1, Lync 2010 DBImpExp; ocs-evidence.md #9). That R2's dbimpexp does the
+// same is [inferred]. Its console text above is invented (ocs-evidence.md #8); the agent reads
+// only its exit code and the files it writes.
 func sqlServerIsLocal(s *server, sql string) bool {
 	host, _, _ := strings.Cut(sql, `\`)
 	return strings.EqualFold(host, s.fqdn) || strings.EqualFold(host, s.name) || host == "." || strings.EqualFold(host, "(local)")
 }
 
 // lcscmd /config (§7.1, all [inferred]): an emulator-defined XML document and short messages.
+// The argument rules follow the only real R2 script (Get-OCSBackup.ps1; ocs-evidence.md #10):
+// one level per call, global, pool or machine, each with /poolname:<pool>. The emulator refuses
+// what no source shows, so that the agent cannot depend on it: a list of levels
+// (/level:global,pool), /fqdn, or a missing or unknown /poolname. The pool name is the CN of the
+// pool in its DN (CN=<pool>,CN=Pools,…; ocs-admin.md §3.1); for a Standard Edition server the
+// emulator names its pool after the server. The wording of the refusals is invented.
 const (
 	lcscmdNamespace = "urn:ocsha:sim:lcscmd-config"
-	lcscmdUsage     = "LCSCmd: usage: LCSCmd.exe /Config /Action:Export|Import /Level:Global[,Pool][,Machine] /ConfigFile:<file> [/FQDN:<server>] [/PoolName:<pool>]\r\n"
+	lcscmdUsage     = "LCSCmd: usage: LCSCmd.exe /Config /Action:Export|Import /Level:Global|Pool|Machine /PoolName:<pool> /ConfigFile:<file>\r\n"
 )
+
+func lcscmdUnknownParameter(name string) string {
+	return fmt.Sprintf("/%s is not a valid parameter of the /Config context.", name)
+}
+
+func lcscmdBadLevel(level string) string {
+	return fmt.Sprintf("/Level:%s is not valid: give one of Global, Pool or Machine.", level)
+}
+
+func lcscmdUnknownPool(name string) string {
+	if name == "" {
+		return "/PoolName is required."
+	}
+	return fmt.Sprintf("cannot find the pool %s.", name)
+}
 
 func lcscmdExported(levels, file string) string {
 	return fmt.Sprintf("LCSCmd: exported %s configuration to %s.\r\nSuccess\r\n", levels, file)

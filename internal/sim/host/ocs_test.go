@@ -304,37 +304,44 @@ func TestDbimpexpOptionsAndErrors(t *testing.T) {
 
 func TestLcscmd(t *testing.T) {
 	w := newTestWorld(t, 2, 1)
-	pool := winfs.TempDir + `\ocsha-1-pool.xml`
-	machine := winfs.TempDir + `\ocsha-1-machine.xml`
-	r := runProg(t, w, "ocs1", "lcscmd", []string{"/config", "/action:export", "/level:global,pool", "/configfile:" + pool}, "")
-	if r.code != 0 || !strings.Contains(r.stdout, "exported global,pool configuration") {
-		t.Fatalf("export: %+v", r)
+	file := func(level string) string { return winfs.TempDir + `\ocsha-1-` + level + `.xml` }
+	for _, level := range []string{"global", "Pool", "MACHINE"} {
+		r := runProg(t, w, "ocs1", "lcscmd", []string{"/Config", "/Action:Export", "/Level:" + level, "/PoolName:ocs2", "/ConfigFile:" + file(strings.ToLower(level))}, "")
+		if r.code != 0 || !strings.Contains(r.stdout, "exported "+strings.ToLower(level)+" configuration") {
+			t.Fatalf("%s export: %+v", level, r)
+		}
 	}
-	r = runProg(t, w, "ocs1", "lcscmd", []string{"/Config", "/Action:Export", "/Level:Machine", "/FQDN:ocs1.corp.example.com", "/ConfigFile:" + machine}, "")
-	if r.code != 0 {
-		t.Fatalf("machine export: %+v", r)
+	read := func(level string) string { data, _ := w.FS("ocs1").ReadFile(file(level)); return string(data) }
+	if g := read("global"); !strings.Contains(g, `SipDomain="corp.example.com"`) || strings.Contains(g, "<Pool ") {
+		t.Errorf("global export: %s", g)
 	}
-	data, _ := w.FS("ocs1").ReadFile(pool)
-	if !strings.Contains(string(data), dn2) || !strings.Contains(string(data), `SipDomain="corp.example.com"`) {
-		t.Errorf("pool export: %s", data)
+	if p := read("pool"); !strings.Contains(p, dn2) || strings.Contains(p, dn1) {
+		t.Errorf("pool export of ocs2: %s", p)
 	}
-	data, _ = w.FS("ocs1").ReadFile(machine)
-	if !strings.Contains(string(data), "RtcSrv") {
-		t.Errorf("machine export: %s", data)
+	if m := read("machine"); !strings.Contains(m, "RtcSrv") || !strings.Contains(m, `FQDN="ocs1.corp.example.com"`) {
+		t.Errorf("machine export (the server running it): %s", m)
 	}
-	if r := runProg(t, w, "ocs1", "lcscmd", []string{"/config", "/action:import", "/level:pool", "/configfile:" + pool}, ""); r.code != 0 {
+	if r := runProg(t, w, "ocs1", "lcscmd", []string{"/config", "/action:import", "/level:pool", "/poolname:ocs1", "/configfile:" + file("pool")}, ""); r.code != 0 {
 		t.Errorf("import: %+v", r)
 	}
-	for _, bad := range [][]string{
-		{"/forest", "/action:export"},
-		{"/config", "/action:export", "/level:global"},
-		{"/config", "/action:destroy", "/configfile:" + pool},
-		{"/config", "/action:export", "/level:galaxy", "/configfile:" + pool},
-		{"/config", "/action:import", `/configfile:C:\missing.xml`},
-	} {
-		if r := runProg(t, w, "ocs1", "lcscmd", bad, ""); r.code == 0 {
-			t.Errorf("%v succeeded", bad)
+	refused := map[string][]string{
+		"a list of levels":      {"/config", "/action:export", "/level:global,pool", "/poolname:ocs1", "/configfile:" + file("x")},
+		"/fqdn":                 {"/config", "/action:export", "/level:machine", "/fqdn:ocs1.corp.example.com", "/poolname:ocs1", "/configfile:" + file("x")},
+		"no /poolname":          {"/config", "/action:export", "/level:global", "/configfile:" + file("x")},
+		"an unknown pool":       {"/config", "/action:export", "/level:global", "/poolname:nope", "/configfile:" + file("x")},
+		"another context":       {"/forest", "/action:export"},
+		"no /configfile":        {"/config", "/action:export", "/level:global", "/poolname:ocs1"},
+		"an unknown action":     {"/config", "/action:destroy", "/configfile:" + file("x")},
+		"an unknown level":      {"/config", "/action:export", "/level:galaxy", "/poolname:ocs1", "/configfile:" + file("x")},
+		"a missing import file": {"/config", "/action:import", `/configfile:C:\missing.xml`},
+	}
+	for name, args := range refused {
+		if r := runProg(t, w, "ocs1", "lcscmd", args, ""); r.code == 0 || !strings.Contains(r.stdout, "Failure") && !strings.Contains(r.stdout, "usage") {
+			t.Errorf("%s: %+v", name, r)
 		}
+	}
+	if w.FS("ocs1").Exists(file("x")) {
+		t.Error("a refused export wrote its file")
 	}
 }
 

@@ -149,8 +149,9 @@ func (w *World) dbImport(ctx context.Context, s *server, p *cmdexe.Proc, file, o
 		// Re-checked: the user may have moved while the cost was spent.
 		ok := w.homedOnLocked(r.UserAtHost, s)
 		if ok {
+			// dbimpexp merges (inferred.go): what the user has stays, what the file adds joins it.
 			r.UserAtHost = atHost(r.UserAtHost)
-			s.db[r.UserAtHost] = r
+			s.db[r.UserAtHost] = contacts.Merge(s.db[r.UserAtHost], r)
 		}
 		w.mu.Unlock()
 		if !ok {
@@ -175,13 +176,22 @@ func (w *World) homedOnLocked(userAtHost string, s *server) bool {
 	return u != nil && u.home == s
 }
 
-// lcscmdProgram is LCSCmd.exe /Config (§7.1, emulator-defined format).
+// lcscmdProgram is LCSCmd.exe /Config (§7.1, emulator-defined format; the argument rules are in
+// inferred.go).
 func (w *World) lcscmdProgram(s *server) cmdexe.Program {
 	return func(_ context.Context, p *cmdexe.Proc) int {
 		opts, ok := slashArgs(p.Args)
 		if _, cfg := opts["config"]; !ok || !cfg {
 			write(p.Stdout, lcscmdUsage)
 			return 1
+		}
+		for k := range opts {
+			switch k {
+			case "config", "action", "level", "configfile", "poolname", "l":
+			default:
+				write(p.Stdout, lcscmdFailed(lcscmdUnknownParameter(k)))
+				return 1
+			}
 		}
 		file := opts["configfile"]
 		if file == "" || !winfs.ValidPath(file) {
@@ -206,38 +216,31 @@ func (w *World) lcscmdProgram(s *server) cmdexe.Program {
 	}
 }
 
+// lcsExport writes one level's settings of the pool /PoolName names; the machine level is the
+// server running the command.
 func (w *World) lcsExport(s *server, p *cmdexe.Proc, opts map[string]string, file string) int {
-	doc := lcsConfig{Xmlns: lcscmdNamespace, Source: s.fqdn}
-	var levels []string
-	machine := s
-	if f := opts["fqdn"]; f != "" {
-		if machine = w.serverByFQDN(f); machine == nil {
-			write(p.Stdout, lcscmdFailed("unknown server "+f+"."))
-			return 1
-		}
+	level := strings.ToLower(strings.TrimSpace(opts["level"]))
+	if level != "global" && level != "pool" && level != "machine" {
+		write(p.Stdout, lcscmdFailed(lcscmdBadLevel(opts["level"])))
+		return 1
 	}
+	poolName := opts["poolname"]
+	pool := w.server(poolName)
+	if poolName == "" || pool == nil {
+		write(p.Stdout, lcscmdFailed(lcscmdUnknownPool(poolName)))
+		return 1
+	}
+	doc := lcsConfig{Xmlns: lcscmdNamespace, Levels: level, Source: s.fqdn}
 	w.mu.Lock()
-	for _, lv := range strings.Split(opts["level"], ",") {
-		switch strings.ToLower(strings.TrimSpace(lv)) {
-		case "global":
-			doc.Global = &lcsGlobal{SipDomain: w.domain, Users: len(w.users)}
-		case "pool":
-			for _, sv := range w.servers {
-				if pn := opts["poolname"]; pn == "" || strings.EqualFold(pn, sv.name) {
-					doc.Pools = append(doc.Pools, lcsPool{Name: sv.name, FQDN: sv.fqdn, PoolDN: sv.dn, Type: poolType})
-				}
-			}
-		case "machine":
-			doc.Machines = append(doc.Machines, lcsMachine{FQDN: machine.fqdn, InstanceID: machine.instanceID, Services: strings.Join(machine.services, ",")})
-		default:
-			w.mu.Unlock()
-			write(p.Stdout, lcscmdFailed("unknown level "+lv+"."))
-			return 1
-		}
-		levels = append(levels, strings.ToLower(strings.TrimSpace(lv)))
+	switch level {
+	case "global":
+		doc.Global = &lcsGlobal{SipDomain: w.domain, Users: len(w.users)}
+	case "pool":
+		doc.Pools = append(doc.Pools, lcsPool{Name: pool.name, FQDN: pool.fqdn, PoolDN: pool.dn, Type: poolType})
+	case "machine":
+		doc.Machines = append(doc.Machines, lcsMachine{FQDN: s.fqdn, InstanceID: s.instanceID, Services: strings.Join(s.services, ",")})
 	}
 	w.mu.Unlock()
-	doc.Levels = strings.Join(levels, ",")
 	data, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil || s.fs.WriteFile(file, append([]byte(xml.Header), data...)) != nil {
 		write(p.Stdout, lcscmdFailed("cannot write "+file+"."))
@@ -270,11 +273,35 @@ func (w *World) powershellProgram(s *server) cmdexe.Program {
 	return ps.NewProgram(ps.ProgramConfig{Cmdlets: func(_ *cmdexe.Proc) ps.Registry {
 		r := ps.Registry{}
 		w.addWMI(r, s)
-		w.addCs(r, s)
+		if w.product == ProductSkypeForBusiness && !s.profile.MissingModule {
+			w.addCs(r, s)
+		}
+		r.Add(&ps.Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"},
+			Run: func(_ context.Context, c *ps.Call) ([]any, error) { return nil, w.importModule(s, c) }})
 		return r
-	}, Sleep: w.sleep})
+	}, Sleep: w.sleep, Native: func(name string) cmdexe.Program { return cmdexe.Lookup(s.programs, name) },
+		ConsoleWidth: s.profile.ConsoleWidth, DrainStdin: s.profile.PowerShell != "5.1", Version: s.profile.PowerShell})
 }
 
 func errorf(category, reason, fqid, format string, args ...any) *ps.ErrorRecord {
 	return ps.NewError(category, reason, fqid, format, args...)
+}
+
+// importModule loads the product's management module: SkypeForBusiness (and Lync 2010's Lync)
+// exist on Skype for Business servers only; OCS 2007 R2 has no PowerShell module (ocs-admin.md
+// §2). The cmdlets of a present module are always loaded, as PowerShell 3.0+ autoloads them.
+func (w *World) importModule(s *server, c *ps.Call) error {
+	names := c.Positional
+	if v, ok := c.Named["name"]; ok {
+		names = []any{v}
+	}
+	for _, n := range names {
+		name := strings.ToLower(ps.ToString(n))
+		present := (name == "skypeforbusiness" || name == "lync") &&
+			w.product == ProductSkypeForBusiness && !s.profile.MissingModule
+		if !present {
+			return ps.ModuleNotFound(ps.ToString(n))
+		}
+	}
+	return nil
 }

@@ -17,7 +17,7 @@ Get-WmiObject -Namespace 'root\cimv2' -Class MSFT_SIPESUserSetting -Filter ('Hom
 const moveTemplate = `$ErrorActionPreference = 'Stop'
 $target = '<TARGET>'
 $force = <FORCE>                       # $true for a forced move
-foreach ($line in [Console]::In.ReadToEnd().Split("` + "`" + `n")) {
+foreach ($line in ` + inFile + `.Split("` + "`" + `n")) {
   $sip = $line.Trim()
   if ($sip -eq '') { continue }
   try {
@@ -37,7 +37,7 @@ const csMoveTemplate = `$ErrorActionPreference = 'Stop'
 Import-Module SkypeForBusiness
 $target = '<TARGET>'
 $force = <FORCE>
-foreach ($line in [Console]::In.ReadToEnd().Split("` + "`" + `n")) {
+foreach ($line in ` + inFile + `.Split("` + "`" + `n")) {
   $sip = $line.Trim()
   if ($sip -eq '') { continue }
   try {
@@ -69,7 +69,7 @@ Remove-Item -LiteralPath $p
 func writeFromStdin(name string) string {
 	return `$ErrorActionPreference = 'Stop'
 $p = Join-Path $env:TEMP '` + name + `'
-[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String([Console]::In.ReadToEnd()))
+[IO.File]::WriteAllBytes($p, [Convert]::FromBase64String(` + inFile + `))
 `
 }
 

@@ -55,7 +55,7 @@ func (w *World) getWmiObject(s *server, c *ps.Call) ([]any, error) {
 	}
 	key := strings.ToLower(q.Class)
 	props, ok := wmiClasses[key]
-	if !ok {
+	if !ok || w.product != ProductOCS2007R2 || s.profile.MissingModule {
 		return nil, wmiError(wmiInvalidClass)
 	}
 	known := map[string]bool{}
@@ -213,8 +213,8 @@ func (w *World) serverObjectLocked(s *server) *ps.Object {
 func (w *World) userObject(u *user) *ps.Object {
 	o := ps.NewObject("MSFT_SIPESUserSetting")
 	var home any
-	if u.home != nil {
-		home = u.home.dn
+	if h := u.visibleHome(); h != nil {
+		home = h.dn
 	}
 	for _, p := range esUserProps {
 		switch p {

@@ -18,11 +18,19 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
-// ServerConfig names one emulated Standard Edition server.
-type ServerConfig struct{ Name, FQDN string }
+// ServerConfig names one emulated Standard Edition server; Profile's set fields override the
+// site's Config.Profile for this server.
+type ServerConfig struct {
+	Name, FQDN string
+	Profile    Profile
+}
 
 // Config describes the emulated site.
 type Config struct {
+	// Product is what every server runs (default OCS 2007 R2).
+	Product Product
+	// Profile is every server's software beyond the product (zero: the product's defaults).
+	Profile Profile
 	Servers []ServerConfig
 	// Domain is the AD and SIP domain (default corp.example.com).
 	Domain string
@@ -32,6 +40,9 @@ type Config struct {
 	Seed int64
 	// MoveCost and ImportCost are spent per moved and per imported user inside the command.
 	MoveCost, ImportCost time.Duration
+	// MoveLag is how long a moved user still shows the old home to directory reads (WMI,
+	// Get-CsUser), as replication would (inferred.go).
+	MoveLag time.Duration
 	// Sleep is what PowerShell's Start-Sleep waits with (nil: a real timer).
 	Sleep ps.SleepFunc
 }
@@ -65,8 +76,10 @@ var ErrNotFound = errors.New("not found")
 // World is the emulated site: a shared directory and one server (database, services, files) per
 // configured server. It is safe for concurrent use.
 type World struct {
+	product              Product
 	domain               string
 	moveCost, importCost time.Duration
+	moveLag              time.Duration
 	sleep                ps.SleepFunc
 
 	mu      sync.Mutex
@@ -77,6 +90,8 @@ type World struct {
 type server struct {
 	name, fqdn, dn, instanceID string
 	fs                         *winfs.FS
+	profile                    Profile
+	programs                   map[string]cmdexe.Program
 	// Guarded by World.mu.
 	state    State
 	stopped  map[string]bool              // services not running, lower-case names
@@ -89,6 +104,18 @@ type user struct {
 	sip, dn, display, instanceID string
 	home                         *server // nil: no home server
 	enabled                      bool
+	// shownHome is what directory reads return until shownUntil, after a move (MoveLag).
+	shownHome  *server
+	shownUntil time.Time
+}
+
+// visibleHome is the home a directory read returns: the old one for MoveLag after a move.
+// The caller holds w.mu.
+func (u *user) visibleHome() *server {
+	if !u.shownUntil.IsZero() && time.Now().Before(u.shownUntil) {
+		return u.shownHome
+	}
+	return u.home
 }
 
 // sipPattern is what the emulator accepts as a new user's SIP address.
@@ -102,8 +129,12 @@ func NewWorld(cfg Config) (*World, error) {
 	if cfg.Users < 0 || cfg.ContactsPerUser < 0 {
 		return nil, errors.New("negative user or contact count")
 	}
-	w := &World{domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
-		users: map[string]*user{}}
+	product, err := ParseProduct(string(cfg.Product))
+	if err != nil {
+		return nil, err
+	}
+	w := &World{product: product, domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
+		moveLag: cfg.MoveLag, users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
 	}
@@ -119,11 +150,16 @@ func NewWorld(cfg Config) (*World, error) {
 		if fqdn == "" {
 			fqdn = sc.Name + "." + w.domain
 		}
+		profile, err := cfg.Profile.merge(sc.Profile).resolve(product)
+		if err != nil {
+			return nil, fmt.Errorf("server %s: %w", sc.Name, err)
+		}
 		s := &server{name: sc.Name, fqdn: fqdn, dn: poolDN(sc.Name, w.domain), instanceID: guid(rng),
-			fs: winfs.New(), state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
+			fs: winfs.New(), profile: profile, state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
 		for _, svc := range serviceCatalog {
 			s.services = append(s.services, svc.Name)
 		}
+		w.install(s)
 		w.servers = append(w.servers, s)
 	}
 	for i := 1; i <= cfg.Users; i++ {
@@ -192,18 +228,37 @@ func generateContacts(seed int64, i, users, n int, domain string) contacts.Resou
 	return r
 }
 
-// Programs returns the emulated executables of a server, keyed "sc", "dbimpexp", "lcscmd",
-// "powershell"; nil for an unknown server.
+// Programs returns the emulated executables of a server: "sc" and "powershell" on PATH, and the
+// OCS 2007 R2 tools under their install paths (LcscmdPath, DBImpExpPath, lower-case); nil for
+// an unknown server.
 func (w *World) Programs(name string) map[string]cmdexe.Program {
 	s := w.server(name)
 	if s == nil {
 		return nil
 	}
-	return map[string]cmdexe.Program{
+	return s.programs
+}
+
+// install puts a server's programs in place: system programs on PATH, the OCS 2007 R2 tools at
+// their install paths (with a file there, so that a script can test for them) unless the
+// profile says they are missing.
+func (w *World) install(s *server) {
+	s.programs = map[string]cmdexe.Program{
 		"sc":         w.scProgram(s),
-		"dbimpexp":   w.dbimpexpProgram(s),
-		"lcscmd":     w.lcscmdProgram(s),
 		"powershell": w.powershellProgram(s),
+	}
+	if w.product != ProductOCS2007R2 {
+		return
+	}
+	for _, t := range []struct {
+		name, path string
+		prog       cmdexe.Program
+	}{{ToolLcscmd, LcscmdPath, w.lcscmdProgram(s)}, {ToolDBImpExp, DBImpExpPath, w.dbimpexpProgram(s)}} {
+		if s.profile.missing(t.name) {
+			continue
+		}
+		s.programs[strings.ToLower(t.path)] = t.prog
+		_ = s.fs.WriteFile(t.path, []byte("MZ"))
 	}
 }
 
@@ -453,6 +508,9 @@ func (w *World) move(ctx context.Context, sip string, target *server, kind moveK
 			delete(src.db, key)
 		}
 		target.db[key] = contacts.Resource{UserAtHost: key}
+	}
+	if w.moveLag > 0 {
+		u.shownHome, u.shownUntil = u.visibleHome(), time.Now().Add(w.moveLag)
 	}
 	u.home = target
 	return nil

@@ -48,9 +48,11 @@ type (
 
 // Pipeline elements.
 type (
-	// CommandElem is a cmdlet call with its arguments.
+	// CommandElem is a cmdlet call with its arguments; with Call set it is `& Call args`, the
+	// call operator running the cmdlet or program the value names.
 	CommandElem struct {
 		Name string
+		Call Expr
 		Args []CmdArg
 		Line int
 	}

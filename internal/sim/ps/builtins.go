@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
@@ -69,12 +70,22 @@ func (in *interp) staticMember(typ, name string) (any, error) {
 	if !knownType(t) {
 		return cast(typ, nil)
 	}
+	switch t + "::" + strings.ToLower(name) {
+	case "text.encoding::utf8":
+		return textEncoding("UTF8"), nil
+	case "text.encoding::unicode":
+		return textEncoding("Unicode"), nil
+	case "base64formattingoptions::insertlinebreaks":
+		return "InsertLineBreaks", nil
+	case "base64formattingoptions::none":
+		return "None", nil
+	}
 	return nil, nil
 }
 
 func knownType(t string) bool {
 	switch t {
-	case "console", "convert", "io.file", "io.path":
+	case "console", "convert", "io.file", "io.path", "environment", "text.encoding", "base64formattingoptions":
 		return true
 	}
 	return false
@@ -113,7 +124,11 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return base64.StdEncoding.EncodeToString(b), nil
+		s := base64.StdEncoding.EncodeToString(b)
+		if len(args) == 2 && strings.EqualFold(ToString(arg(1)), "InsertLineBreaks") {
+			s = insertLineBreaks(s)
+		}
+		return s, nil
 	case "convert::frombase64string":
 		s := strings.Map(func(r rune) rune {
 			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
@@ -149,9 +164,39 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 			return nil, fmt.Errorf("The given path's format is not supported.")
 		}
 		return void, nil
+	case "io.file::readalltext":
+		p, err := in.path(arg(0))
+		if err != nil {
+			return nil, err
+		}
+		data, err := in.s.FS.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("Could not find file '%s'.", p)
+		}
+		// .NET detects a BOM and otherwise reads UTF-8.
+		return decodeFileText(data), nil
+	case "io.file::writealltext":
+		p, err := in.path(arg(0))
+		if err != nil {
+			return nil, err
+		}
+		data := []byte(ToString(arg(1)))
+		if enc, ok := arg(2).(*Object); ok && enc.TypeName == "System.Text.UnicodeEncoding" {
+			b, _ := enc.Methods["getbytes"](context.Background(), []any{ToString(arg(1))})
+			data = append([]byte{0xFF, 0xFE}, b.([]byte)...)
+		}
+		if err := in.s.FS.WriteFile(p, data); err != nil {
+			return nil, fmt.Errorf("The given path's format is not supported.")
+		}
+		return void, nil
 	case "io.file::exists":
 		p := ToString(arg(0))
 		return winfs.ValidPath(p) && in.s.FS.Exists(p), nil
+	case "environment::expandenvironmentvariables":
+		if len(args) != 1 {
+			return nil, errNoMethod
+		}
+		return expandEnv(ToString(arg(0)), in.s.Env), nil
 	case "io.path::combine":
 		if len(args) == 0 {
 			return nil, errNoMethod
@@ -490,10 +535,110 @@ func importModule(_ context.Context, c *Call) ([]any, error) {
 	return nil, nil
 }
 
+// ModuleNotFound is Import-Module's error for a module that is not installed.
+func ModuleNotFound(name string) *ErrorRecord { return moduleNotFound(name) }
+
 func moduleNotFound(name string) *ErrorRecord {
 	rec := NewError("ResourceUnavailable", "FileNotFoundException",
 		"Modules_ModuleNotFound,Microsoft.PowerShell.Commands.ImportModuleCommand",
 		"The specified module '%s' was not loaded because no valid module file was found in any module directory.", name)
 	rec.Target = name + ":String"
 	return rec
+}
+
+// expandEnv replaces each %NAME% naming a variable of env (keys in upper case) with its value and
+// leaves the rest as written, as Environment.ExpandEnvironmentVariables does.
+func expandEnv(s string, env map[string]string) string {
+	var sb strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			sb.WriteString(s)
+			return sb.String()
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			sb.WriteString(s)
+			return sb.String()
+		}
+		name := s[i+1 : i+1+j]
+		if v, ok := env[strings.ToUpper(name)]; ok && name != "" {
+			sb.WriteString(s[:i] + v)
+			s = s[i+j+2:]
+			continue
+		}
+		// Not a variable: keep the first % and look again from the second.
+		sb.WriteString(s[:i+1+j])
+		s = s[i+1+j:]
+	}
+}
+
+// insertLineBreaks is Base64FormattingOptions.InsertLineBreaks: CRLF after every 76 characters.
+func insertLineBreaks(s string) string {
+	const line = 76
+	if len(s) <= line {
+		return s
+	}
+	var sb strings.Builder
+	for len(s) > line {
+		sb.WriteString(s[:line] + "\r\n")
+		s = s[line:]
+	}
+	sb.WriteString(s)
+	return sb.String()
+}
+
+// textEncoding is [Text.Encoding]::UTF8 or ::Unicode (UTF-16LE): GetBytes without a preamble,
+// GetString without dropping one, as .NET's do.
+func textEncoding(name string) *Object {
+	o := NewObject("System.Text." + name + "Encoding")
+	o.Set("EncodingName", name)
+	o.Text = "System.Text." + name + "Encoding"
+	o.Methods = map[string]func(context.Context, []any) (any, error){
+		"getbytes": func(_ context.Context, args []any) (any, error) {
+			if len(args) != 1 {
+				return nil, errors.New("GetBytes takes one argument.")
+			}
+			s := ToString(args[0])
+			if name == "UTF8" {
+				return []byte(s), nil
+			}
+			u := utf16.Encode([]rune(s))
+			out := make([]byte, 2*len(u))
+			for i, c := range u {
+				out[2*i], out[2*i+1] = byte(c), byte(c>>8)
+			}
+			return out, nil
+		},
+		"getstring": func(_ context.Context, args []any) (any, error) {
+			if len(args) != 1 {
+				return nil, errors.New("GetString takes one argument.")
+			}
+			data, err := toBytes(args[0])
+			if err != nil {
+				return nil, err
+			}
+			if name == "UTF8" {
+				return strings.ToValidUTF8(string(data), "\uFFFD"), nil
+			}
+			u := make([]uint16, len(data)/2)
+			for i := range u {
+				u[i] = uint16(data[2*i]) | uint16(data[2*i+1])<<8
+			}
+			return string(utf16.Decode(u)), nil
+		},
+	}
+	return o
+}
+
+// decodeFileText is File.ReadAllText's decoding: UTF-16LE after its BOM, else UTF-8 without a BOM.
+func decodeFileText(data []byte) string {
+	if len(data) >= 2 && data[0] == 0xFF && data[1] == 0xFE {
+		u := make([]uint16, (len(data)-2)/2)
+		for i := range u {
+			u[i] = uint16(data[2+2*i]) | uint16(data[3+2*i])<<8
+		}
+		return string(utf16.Decode(u))
+	}
+	return strings.TrimPrefix(string(data), "\uFEFF")
 }

@@ -156,3 +156,34 @@ func getLocation(_ context.Context, c *Call) ([]any, error) {
 	o.Table = []string{"Path"}
 	return []any{o}, nil
 }
+
+// psVersionTable is $PSVersionTable: absent (null) in PowerShell 1.0, else an object whose
+// PSVersion has Major and Minor and prints as "2.0".
+func psVersionTable(version string) any {
+	if version == "" {
+		version = "2.0"
+	}
+	if version == "1.0" {
+		return nil
+	}
+	major, minor, _ := strings.Cut(version, ".")
+	v := NewObject("System.Version")
+	v.Set("Major", atoiOr(major))
+	v.Set("Minor", atoiOr(minor))
+	v.Text = version
+	t := NewObject("System.Collections.Hashtable")
+	t.Set("PSVersion", v)
+	t.Set("CLRVersion", map[string]string{"2.0": "2.0.50727.5485", "5.1": "4.0.30319.42000"}[version])
+	return t
+}
+
+func atoiOr(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return n
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}

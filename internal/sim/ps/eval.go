@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
@@ -26,6 +27,14 @@ type Session struct {
 	// Sleep waits d or until ctx ends (Start-Sleep); nil waits on a real timer. Tests set it so
 	// that they decide when a sleep ends.
 	Sleep SleepFunc
+	// Native finds the program a native command names (the & operator), nil when none exists.
+	Native func(name string) cmdexe.Program
+	// NonInteractive is powershell.exe -NonInteractive: a cmdlet that would ask for
+	// confirmation fails instead (Call.Confirmed).
+	NonInteractive bool
+	// Version is the PowerShell version emulated: "1.0" has no $PSVersionTable and no
+	// try/catch; "" is 2.0.
+	Version string
 }
 
 // SleepFunc waits d, or returns ctx's error when ctx ends first.
@@ -89,6 +98,17 @@ func (c *Call) Get(name string, pos int) (any, bool) {
 func (c *Call) String(name string, pos int) string {
 	v, _ := c.Get(name, pos)
 	return ToString(v)
+}
+
+// Confirmed reports whether a cmdlet that asks before it acts (ConfirmImpact High) may go on:
+// -Confirm:$false or -Force answers for the user; otherwise it would prompt, which a
+// -NonInteractive session refuses with the host's error.
+func (c *Call) Confirmed() error {
+	if v, ok := c.Named["confirm"]; ok && !truthy(v) || c.Switch("Force") || c.Session == nil || !c.Session.NonInteractive {
+		return nil
+	}
+	return (&ErrorRecord{Message: "Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
+		Category: "InvalidOperation", Reason: "PSInvalidOperationException", FQID: "HostException"}).Terminating()
 }
 
 // Switch reports whether a switch parameter is set (and not set to $false).
@@ -156,6 +176,8 @@ type interp struct {
 	tryDepth int
 	stdin    *textReader
 	stdout   io.Writer
+	// stderr receives native programs' standard error as they write it.
+	stderr io.Writer
 }
 
 func newInterp(s *Session, stdout io.Writer) *interp {
@@ -170,6 +192,7 @@ func newInterp(s *Session, stdout io.Writer) *interp {
 // returns the exit code powershell.exe would.
 func Run(ctx context.Context, s *Session, script string, stdout, stderr io.Writer) int {
 	in := newInterp(s, stdout)
+	in.stderr = stderr
 	blk, err := Parse(script)
 	ex, _ := in.runChunk(ctx, blk, err)
 	return in.finish(ex, stderr)
@@ -182,6 +205,7 @@ func Run(ctx context.Context, s *Session, script string, stdout, stderr io.Write
 // end.
 func RunLines(ctx context.Context, s *Session, r io.Reader, stdout, stderr io.Writer) int {
 	in := newInterp(s, stdout)
+	in.stderr = stderr
 	br := bufio.NewReader(r)
 	var pending strings.Builder
 	first := true
@@ -383,6 +407,10 @@ func (in *interp) runStmt(ctx context.Context, st Stmt, out func(any)) error {
 		}
 		return nil
 	case *TryStmt:
+		if in.s.Version == "1.0" {
+			// PowerShell 1.0 has no try statement: it reads `try` as a command name.
+			return commandNotFound("try")
+		}
 		in.tryDepth++
 		err := in.runBlock(ctx, s.Body, out)
 		in.tryDepth--
@@ -505,6 +533,9 @@ func (in *interp) runPipeline(ctx context.Context, pl *Pipeline, out func(any)) 
 }
 
 func (in *interp) invoke(ctx context.Context, ce *CommandElem, input []any, hasInput bool) ([]any, error) {
+	if ce.Call != nil {
+		return in.callOperator(ctx, ce, input, hasInput)
+	}
 	c, ok := in.s.Cmdlets[strings.ToLower(ce.Name)]
 	if !ok {
 		return nil, commandNotFound(ce.Name)
@@ -685,6 +716,11 @@ func (in *interp) variable(name string) any {
 		return nil
 	case "psitem":
 		n = "_"
+	case "psversiontable":
+		if v, ok := in.vars[n]; ok {
+			return v
+		}
+		return psVersionTable(in.s.Version)
 	}
 	if rest, ok := strings.CutPrefix(n, "env:"); ok {
 		if v, ok := in.s.Env[strings.ToUpper(rest)]; ok {
@@ -729,6 +765,15 @@ func (in *interp) binary(ctx context.Context, e *BinaryExpr) (any, error) {
 		return equal(l, r) == want, nil
 	case "replace":
 		return replace(l, r)
+	case "join":
+		// PowerShell 2.0's binary -join: the elements as strings, separated by the right side.
+		var parts []string
+		if l != nil {
+			for _, it := range enumerate(l) {
+				parts = append(parts, ToString(it))
+			}
+		}
+		return strings.Join(parts, ToString(r)), nil
 	case "+":
 		return add(l, r)
 	}

@@ -149,6 +149,9 @@ func (p *parser) statement() Stmt {
 
 // pipelineStmt parses an assignment or a pipeline.
 func (p *parser) pipelineStmt() Stmt {
+	if p.lx.peekc() == '&' {
+		return &PipelineStmt{Pipe: p.pipeline()}
+	}
 	if !isLetter(p.lx.peekc()) {
 		p.enter()
 		defer p.leave()
@@ -191,6 +194,9 @@ func (p *parser) pipeline() *Pipeline {
 	if isLetter(p.lx.peekc()) {
 		return p.pipelineFrom(p.command())
 	}
+	if p.lx.peekc() == '&' {
+		return p.pipelineFrom(p.callCommand())
+	}
 	return p.pipelineFrom(&ExprElem{X: p.expr()})
 }
 
@@ -204,22 +210,46 @@ func (p *parser) pipelineFrom(first PipeElem) *Pipeline {
 		}
 		p.lx.pos++
 		p.lx.skipSpaceNL()
-		if !isLetter(p.lx.peekc()) {
+		switch {
+		case p.lx.peekc() == '&':
+			pl.Elems = append(pl.Elems, p.callCommand())
+		case isLetter(p.lx.peekc()):
+			pl.Elems = append(pl.Elems, p.command())
+		default:
 			p.fail("ExpressionsMustBeFirstInPipeline", "Expressions are only allowed as the first element of a pipeline.")
 		}
-		pl.Elems = append(pl.Elems, p.command())
 	}
 }
 
 func (p *parser) command() *CommandElem {
 	line, _ := p.lx.lineCol(p.lx.pos)
 	cmd := &CommandElem{Name: p.lx.bareword(), Line: line}
+	p.commandArgs(cmd)
+	return cmd
+}
+
+// callCommand parses `& <value> args…`: the call operator, which real R2 scripts use to run a
+// tool by its quoted path (Get-OCSBackup.ps1: `& 'c:\…\lcscmd.exe' /config …`).
+func (p *parser) callCommand() *CommandElem {
+	line, _ := p.lx.lineCol(p.lx.pos)
+	p.lx.pos++
+	p.lx.skipSpace()
+	if p.lx.peekc() == '&' || p.lx.eof() {
+		p.fail("MissingExpression", "Missing expression after unary operator '&'.")
+	}
+	cmd := &CommandElem{Call: p.argValue(), Line: line}
+	p.commandArgs(cmd)
+	return cmd
+}
+
+// commandArgs parses a command's arguments up to the end of the pipeline element.
+func (p *parser) commandArgs(cmd *CommandElem) {
 	for {
 		p.lx.skipSpace()
 		c := p.lx.peekc()
 		switch {
 		case p.lx.eof() || strings.IndexByte("\n;|)}", c) >= 0:
-			return cmd
+			return
 		case c == '-' && isLetter(p.lx.peekAt(1)):
 			p.lx.pos++
 			name := p.lx.ident()
@@ -392,7 +422,7 @@ func (p *parser) dashOp(ops ...string) (string, bool) {
 func (p *parser) comparison() Expr {
 	l := p.additive()
 	for {
-		op, ok := p.dashOp("eq", "ne", "replace", "ieq", "ine", "ireplace")
+		op, ok := p.dashOp("eq", "ne", "replace", "ieq", "ine", "ireplace", "join")
 		if !ok {
 			save := p.lx.pos
 			p.lx.skipSpace()

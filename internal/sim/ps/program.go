@@ -22,6 +22,8 @@ type Invocation struct {
 	// FromStdin is `-Command -`, `-` or no command: the script is standard input, run line by
 	// line.
 	FromStdin bool
+	// NonInteractive is -NonInteractive: a prompt is an error instead of a question.
+	NonInteractive bool
 }
 
 // errUsage is a command line powershell.exe would refuse.
@@ -29,6 +31,13 @@ var errUsage = errors.New("powershell usage")
 
 // DecodeArgs interprets powershell.exe parameters (case-insensitive, unambiguous prefixes).
 func DecodeArgs(args []string) (Invocation, error) {
+	nonInteractive := false
+	inv, err := decodeArgs(args, &nonInteractive)
+	inv.NonInteractive = nonInteractive
+	return inv, err
+}
+
+func decodeArgs(args []string, nonInteractive *bool) (Invocation, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-" {
@@ -62,8 +71,9 @@ func DecodeArgs(args []string) (Invocation, error) {
 			if _, err := value(); err != nil {
 				return Invocation{}, err
 			}
+		case len(name) >= 4 && strings.HasPrefix("noninteractive", name):
+			*nonInteractive = true
 		case len(name) >= 3 && strings.HasPrefix("noprofile", name),
-			len(name) >= 4 && strings.HasPrefix("noninteractive", name),
 			len(name) >= 3 && strings.HasPrefix("nologo", name),
 			name == "sta", name == "mta":
 		case strings.HasPrefix("command", name):
@@ -115,6 +125,18 @@ type ProgramConfig struct {
 	Cmdlets func(p *cmdexe.Proc) Registry
 	// Sleep is what Start-Sleep waits with (nil: a real timer).
 	Sleep SleepFunc
+	// Native finds the program a native command names (the & operator); nil: none can run.
+	Native func(name string) cmdexe.Program
+	// ConsoleWidth wraps stdout and stderr at this many columns, as a PowerShell 2.0 host
+	// does over WinRM; 0 does not wrap.
+	ConsoleWidth int
+	// Version is the PowerShell version: "1.0", "2.0" (default) or "5.1".
+	Version string
+	// DrainStdin makes a command given on the command line (-EncodedCommand, -Command text)
+	// find standard input already consumed: powershell.exe reads redirected stdin to its end
+	// first and [Console]::In reads nothing. See host/inferred.go for why the emulated
+	// PowerShell 1.0 and 2.0 hosts do so.
+	DrainStdin bool
 }
 
 // NewProgram returns powershell.exe with the built-in cmdlets plus those of cfg.Cmdlets. A
@@ -122,9 +144,10 @@ type ProgramConfig struct {
 // `-Command -`) runs line by line as it arrives (see RunLines).
 func NewProgram(cfg ProgramConfig) cmdexe.Program {
 	return func(ctx context.Context, p *cmdexe.Proc) int {
+		stdout, stderr := newWrapWriter(p.Stdout, cfg.ConsoleWidth), newWrapWriter(p.Stderr, cfg.ConsoleWidth)
 		inv, err := DecodeArgs(p.Args)
 		if err != nil {
-			_, _ = io.WriteString(p.Stderr, encodedUsage)
+			_, _ = io.WriteString(stderr, encodedUsage)
 			return 1
 		}
 		stdin := p.Stdin
@@ -132,6 +155,10 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 			stdin = strings.NewReader("")
 		}
 		reg := Builtins()
+		if cfg.Version == "1.0" {
+			// ConvertTo-Csv came with PowerShell 2.0.
+			delete(reg, "convertto-csv")
+		}
 		if cfg.Cmdlets != nil {
 			for k, c := range cfg.Cmdlets(p) {
 				reg[k] = c
@@ -142,12 +169,36 @@ func NewProgram(cfg ProgramConfig) cmdexe.Program {
 		for k, v := range p.Env {
 			env[k] = v
 		}
-		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep}
+		s := &Session{FS: p.FS, Env: env, Stdin: stdin, Dir: p.Dir, Cmdlets: reg, Sleep: cfg.Sleep, Native: cfg.Native,
+			NonInteractive: inv.NonInteractive, Version: cfg.Version}
 		if inv.FromStdin {
 			// The script is standard input; [Console]::In in it reads nothing more.
 			s.Stdin = strings.NewReader("")
-			return RunLines(ctx, s, stdin, p.Stdout, p.Stderr)
+			return RunLines(ctx, s, stdin, stdout, stderr)
 		}
-		return Run(ctx, s, inv.Script, p.Stdout, p.Stderr)
+		if cfg.DrainStdin {
+			// Like the real host, this waits for the end of stdin: a client that never closes
+			// it hangs the command (ocs-evidence.md #14).
+			if err := drain(ctx, stdin); err != nil {
+				return 1
+			}
+			s.Stdin = strings.NewReader("")
+		}
+		return Run(ctx, s, inv.Script, stdout, stderr)
+	}
+}
+
+// drain reads r to its end, or gives up when ctx ends (the command was stopped).
+func drain(ctx context.Context, r io.Reader) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, r)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

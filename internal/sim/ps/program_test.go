@@ -40,7 +40,7 @@ func TestDecodeArgs(t *testing.T) {
 		want Invocation
 	}{
 		{"masterzen vector", []string{"-EncodedCommand", masterzen}, Invocation{Script: "dir"}},
-		{"enc prefix", []string{"-NoProfile", "-NonInteractive", "-enc", EncodeCommand("'x'")}, Invocation{Script: "'x'"}},
+		{"enc prefix", []string{"-NoProfile", "-NonInteractive", "-enc", EncodeCommand("'x'")}, Invocation{Script: "'x'", NonInteractive: true}},
 		{"e prefix with BOM", []string{"-e", EncodeCommand("\uFEFF'x'")}, Invocation{Script: "'x'"}},
 		{"ec and execution policy", []string{"-ExecutionPolicy", "Bypass", "-ec", EncodeCommand("1")}, Invocation{Script: "1"}},
 		{"pywinrm lower case", []string{"-encodedcommand", EncodeCommand("1")}, Invocation{Script: "1"}},

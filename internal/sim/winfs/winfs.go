@@ -112,3 +112,16 @@ func (f *FS) List() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ListUnder returns the paths of the files below dir, sorted: tests look for files left
+// behind in %TEMP% without counting the programs a server has installed.
+func (f *FS) ListUnder(dir string) []string {
+	prefix := strings.TrimSuffix(key(dir), `\`) + `\`
+	var out []string
+	for _, p := range f.List() {
+		if strings.HasPrefix(key(p), prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
