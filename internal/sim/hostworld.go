@@ -10,7 +10,7 @@ import (
 // newHostWorld builds the OCS host emulation.
 func newHostWorld(wc WorldConfig) (World, error) {
 	cfg := host.Config{Domain: wc.Domain, Users: wc.Users, ContactsPerUser: wc.ContactsPerUser, Seed: wc.Seed,
-		MoveCost: wc.MoveCost, ImportCost: wc.ImportCost, Sleep: wc.Sleep}
+		MoveCost: wc.MoveCost, ImportCost: wc.ImportCost, Sleep: wc.Sleep, DoubleHop: wc.DoubleHop}
 	for _, s := range wc.Servers {
 		cfg.Servers = append(cfg.Servers, host.ServerConfig{Name: s.Name, FQDN: s.FQDN})
 	}

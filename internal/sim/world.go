@@ -57,6 +57,8 @@ type WorldConfig struct {
 	ImportCost      time.Duration
 	// Sleep is Config.Sleep (nil: a real timer).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DoubleHop is Config.DoubleHop.
+	DoubleHop bool
 }
 
 // ServerSpec names one emulated server.

@@ -34,6 +34,9 @@ type Config struct {
 	MoveCost, ImportCost time.Duration
 	// Sleep is what PowerShell's Start-Sleep waits with (nil: a real timer).
 	Sleep ps.SleepFunc
+	// DoubleHop makes directory commands fail unless their session holds delegated credentials
+	// (WithDelegatedCredentials), as on a domain (doublehop.go).
+	DoubleHop bool
 }
 
 // State is the state of an emulated server.
@@ -68,6 +71,7 @@ type World struct {
 	domain               string
 	moveCost, importCost time.Duration
 	sleep                ps.SleepFunc
+	doubleHop            bool
 
 	mu      sync.Mutex
 	servers []*server
@@ -103,7 +107,7 @@ func NewWorld(cfg Config) (*World, error) {
 		return nil, errors.New("negative user or contact count")
 	}
 	w := &World{domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
-		users: map[string]*user{}}
+		doubleHop: cfg.DoubleHop, users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
 	}

@@ -63,10 +63,10 @@ func TestPubKeyAuthVectors(t *testing.T) {
 	tests := map[string]struct {
 		got, want []byte
 	}{
-		"client before version 5 sends the key":           {ClientPubKeyAuth(2, nil, key), []byte{0, 1}},
+		"client before version 5 sends the key":             {ClientPubKeyAuth(2, nil, key), []byte{0, 1}},
 		"server before version 5 increments the first byte": {ServerPubKeyAuth(4, nil, key), []byte{1, 1}},
-		"client from version 5 hashes with the nonce":     {ClientPubKeyAuth(5, nonce, key), mustHex(t, pyspnegoClientHash)},
-		"server from version 5 hashes with its own magic": {ServerPubKeyAuth(6, nonce, key), mustHex(t, pyspnegoServerHash)},
+		"client from version 5 hashes with the nonce":       {ClientPubKeyAuth(5, nonce, key), mustHex(t, pyspnegoClientHash)},
+		"server from version 5 hashes with its own magic":   {ServerPubKeyAuth(6, nonce, key), mustHex(t, pyspnegoServerHash)},
 	}
 	for name, tt := range tests {
 		if !bytes.Equal(tt.got, tt.want) {
