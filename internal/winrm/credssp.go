@@ -143,24 +143,44 @@ func innerTLS() *tls.Config {
 // logon runs a CredSSP logon on the lane's connection with empty POSTs (MS-CSSP 3.1.5).
 func (t *credsspTransport) logon(l *csspLane) error {
 	l.drop()
-	tun := cssp.NewClientTunnel(innerTLS())
-	pending, err := t.tlsHandshake(l, tun)
-	if err != nil {
-		tun.Close()
+	g := &csspLogon{creds: t.creds, ntlmUser: t.ntlmUser, ntlmDomain: t.ntlmDomain,
+		tun: cssp.NewClientTunnel(innerTLS()), leg: func(token []byte) ([]byte, int, error) { return t.leg(l, token) }}
+	if err := g.run(); err != nil {
+		g.tun.Close()
 		return err
 	}
-	lg := &csspLogon{t: t, l: l, tun: tun, pending: pending}
-	if err := lg.authenticate(); err != nil {
-		tun.Close()
-		return err
-	}
-	l.tunnel = tun
+	l.tunnel = g.tun
 	return nil
+}
+
+// legFunc posts one CredSSP token and returns the answer's token (nil: none) and status.
+type legFunc func(token []byte) ([]byte, int, error)
+
+// csspLogon is one logon: the TLS handshake, then NTLM inside TSRequests, the key binding and
+// the delegation.
+type csspLogon struct {
+	creds                cssp.PasswordCreds
+	ntlmUser, ntlmDomain string
+	leg                  legFunc
+	tun                  *cssp.Tunnel
+	pending              []byte // TLS bytes still to send before the next record
+	version              int    // the TSRequest version both ends speak
+	nonce                []byte
+	pubKey               []byte
+}
+
+func (g *csspLogon) run() error {
+	var err error
+	if g.pending, err = g.tlsHandshake(); err != nil {
+		return err
+	}
+	return g.authenticate()
 }
 
 // tlsHandshake runs the TLS handshake leg by leg. It returns the client's last flight when TLS
 // finished by writing it (TLS 1.3), which travels with the first TSRequest.
-func (t *credsspTransport) tlsHandshake(l *csspLane, tun *cssp.Tunnel) ([]byte, error) {
+func (g *csspLogon) tlsHandshake() ([]byte, error) {
+	tun := g.tun
 	out, done, err := tun.Step(nil)
 	for legs := 0; !done; legs++ {
 		if err != nil {
@@ -169,7 +189,7 @@ func (t *credsspTransport) tlsHandshake(l *csspLane, tun *cssp.Tunnel) ([]byte, 
 		if legs > 8 {
 			return nil, errors.New("credssp: the TLS handshake does not end")
 		}
-		token, status, err := t.leg(l, out)
+		token, status, err := g.leg(out)
 		if err != nil {
 			return nil, err
 		}
@@ -215,21 +235,10 @@ func credsspToken(values []string) []byte {
 	return nil
 }
 
-// csspLogon is the authentication phase of one logon, after the TLS handshake.
-type csspLogon struct {
-	t       *credsspTransport
-	l       *csspLane
-	tun     *cssp.Tunnel
-	pending []byte // TLS bytes still to send before the next record
-	version int    // the TSRequest version both ends speak
-	nonce   []byte
-	pubKey  []byte
-}
-
 // authenticate runs NTLM inside TSRequests, binds the server key and delegates the credentials.
 func (g *csspLogon) authenticate() error {
-	ntlm, err := ntlmssp.NewClient(ntlmssp.SetUserInfo(g.t.ntlmUser, g.t.creds.Password),
-		ntlmssp.SetDomain(g.t.ntlmDomain), ntlmssp.SetVersion(ntlmssp.DefaultVersion()))
+	ntlm, err := ntlmssp.NewClient(ntlmssp.SetUserInfo(g.ntlmUser, g.creds.Password),
+		ntlmssp.SetDomain(g.ntlmDomain), ntlmssp.SetVersion(ntlmssp.DefaultVersion()))
 	if err != nil {
 		return fmt.Errorf("ntlm client: %w", err)
 	}
@@ -300,7 +309,7 @@ func (g *csspLogon) bindKey(sess *ntlmssp.SecuritySession, authenticate []byte) 
 // delegate sends the credentials (TSCredentials, NTLM-sealed inside TLS) on the final leg, which
 // the server answers like the empty POST it is.
 func (g *csspLogon) delegate(sess *ntlmssp.SecuritySession) error {
-	creds, err := cssp.MarshalCredentials(g.t.creds)
+	creds, err := cssp.MarshalCredentials(g.creds)
 	if err != nil {
 		return err
 	}
@@ -346,7 +355,7 @@ func (g *csspLogon) send(req *cssp.TSRequest) ([]byte, int, error) {
 	}
 	token := append(g.pending, records...)
 	g.pending = nil
-	return g.t.leg(g.l, token)
+	return g.leg(token)
 }
 
 // parse decrypts and decodes a server TSRequest; an errorCode is the server's refusal.

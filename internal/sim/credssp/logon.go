@@ -95,10 +95,12 @@ func (s *Server) version() int {
 // with done when the logon just completed and the request is to be served). On an error the
 // logon is over; out, when not nil, is the errorCode TSRequest to answer with.
 func (l *Logon) Step(in []byte) (out []byte, done bool, err error) {
-	switch l.phase {
-	case phaseDone, phaseFailed:
+	switch {
+	case l.phase == phaseDone || l.phase == phaseFailed:
 		return nil, false, fmt.Errorf("token after the logon ended: %w", ErrProtocol)
-	case phaseTLS:
+	case len(in) == 0:
+		return nil, false, l.fail(fmt.Errorf("empty token: %w", ErrProtocol))
+	case l.phase == phaseTLS:
 		return l.stepTLS(in)
 	}
 	der, err := l.tun.Unwrap(in)
@@ -112,6 +114,10 @@ func (l *Logon) stepTLS(in []byte) ([]byte, bool, error) {
 	out, hsDone, err := l.tun.Step(in)
 	if err != nil {
 		return nil, false, l.fail(err)
+	}
+	if !hsDone && len(out) == 0 {
+		// Each leg carries a whole flight; TLS waiting for more means a truncated one.
+		return nil, false, l.fail(fmt.Errorf("incomplete TLS flight: %w", ErrProtocol))
 	}
 	if !hsDone || len(out) > 0 {
 		if hsDone {
