@@ -70,7 +70,7 @@ var _ = Describe("API validation", func() {
 		Expect(pool.Spec.Health.ProbeInterval).To(Equal("10s"))
 		Expect(pool.Spec.Health.ProbeTimeout).To(Equal("5s"))
 		Expect(pool.Spec.Health.FailureThreshold).To(Equal(int32(3)))
-		Expect(pool.Spec.Servers[0].WinRM.Auth).To(Equal(ocsv1.WinRMAuthBasic))
+		Expect(pool.Spec.Servers[0].WinRM.Auth).To(Equal(ocsv1.WinRMAuthCredSSP))
 
 		homing := validHoming(ns)
 		Expect(k8sClient.Create(testCtx, homing)).To(Succeed())

@@ -49,6 +49,11 @@ const (
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonTLSFailed: the server's certificate did not verify.
 	ReasonTLSFailed = "TLSFailed"
+	// ReasonDirectoryAccessDenied: the servers answer, but Active Directory refuses the account's
+	// user listings (and so its moves): the WinRM logon cannot make the second hop to a domain
+	// controller (auth NTLM or Basic; use CredSSP) or the account lacks the OCS user-admin rights.
+	// Stalled is True; nothing is moved until it is fixed.
+	ReasonDirectoryAccessDenied = "DirectoryAccessDenied"
 )
 
 // UserHoming reasons.
