@@ -95,6 +95,9 @@ func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPoo
 	users, err := agent.ListUsers(lctx, via)
 	if errors.Is(err, ocs.ErrDirectoryAccessDenied) {
 		// The servers answer, but no listing (and so no move) can work: a human must act.
+		for i := range results {
+			results[i].UsersUncountable = true
+		}
 		return results, &rejection{Server: via, Reason: ocsv1.ReasonDirectoryAccessDenied, Detail: directoryDeniedMessage(pool, via, err)}
 	}
 	if err != nil {

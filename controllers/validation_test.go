@@ -88,6 +88,15 @@ var _ = Describe("API validation", func() {
 		Expect(backup.Spec.IncludeConfiguration).To(Equal(ptr.To(true)))
 	})
 
+	It("accepts the default auth, CredSSP, over plain http://: it encrypts every message", func() {
+		pool := validPool(ns)
+		for i := range pool.Spec.Servers {
+			pool.Spec.Servers[i].WinRM.Endpoint = "http://" + pool.Spec.Servers[i].FQDN + ":5985/wsman"
+		}
+		Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+		Expect(pool.Spec.Servers[1].WinRM.Auth).To(Equal(ocsv1.WinRMAuthCredSSP))
+	})
+
 	It("accepts every sample in config/samples", func() {
 		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
@@ -161,6 +170,7 @@ var _ = Describe("API validation", func() {
 			"spec.servers[0].winrm.auth", "Unsupported value"),
 		Entry("Basic over plain http", func(p *ocsv1.OCSPool) {
 			p.Spec.Servers[0].WinRM.Endpoint = "http://ocs1.corp.example.com:5985/wsman"
+			p.Spec.Servers[0].WinRM.Auth = ocsv1.WinRMAuthBasic
 		}, "spec.servers[0].winrm", "allowUnencryptedBasic"),
 		Entry("unknown product", func(p *ocsv1.OCSPool) { p.Spec.Product = "Lync2010" },
 			"spec.product", "Unsupported value"),

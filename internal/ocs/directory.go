@@ -45,6 +45,11 @@ type DirectoryError struct {
 	*CommandError
 }
 
+// Error names the refusal before the command's own error.
+func (e *DirectoryError) Error() string {
+	return ErrDirectoryAccessDenied.Error() + ": " + e.CommandError.Error()
+}
+
 // Is makes errors.Is(err, ErrDirectoryAccessDenied) hold.
 func (e *DirectoryError) Is(target error) bool { return target == ErrDirectoryAccessDenied }
 

@@ -2,6 +2,7 @@ package ocs
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -26,8 +27,11 @@ func TestDirectoryErrorRecognisesTheDirectorysRefusal(t *testing.T) {
 				t.Fatalf("errors.Is(ErrDirectoryAccessDenied) = %v, want %v", got, tt.want)
 			}
 			var as *CommandError
-			if !errors.As(err, &as) || as != ce || err.Error() != ce.Error() {
+			if !errors.As(err, &as) || as != ce || !strings.HasSuffix(err.Error(), ce.Error()) {
 				t.Fatalf("the CommandError is lost: %v", err)
+			}
+			if tt.want && !strings.HasPrefix(err.Error(), "directory access denied: ") {
+				t.Fatalf("the refusal is not named: %v", err)
 			}
 		})
 	}
