@@ -161,6 +161,9 @@ func classifyProbe(namespace string, server ocsv1.ServerSpec, services []string,
 		res.Kind, res.Reason = probeRejected, ocsv1.ReasonAuthenticationFailed
 		res.Detail = fmt.Sprintf("WinRM at %s refused the credentials of Secret %s/%s (HTTP 401): fix its username and password keys.",
 			server.WinRM.Endpoint, namespace, server.WinRM.CredentialsSecretRef.Name)
+		if server.WinRM.Auth == ocsv1.WinRMAuthCredSSP || server.WinRM.Auth == "" {
+			res.Detail += " With auth CredSSP the server must also accept CredSSP (Enable-WSManCredSSP -Role Server)."
+		}
 		return res
 	case errors.Is(err, ocs.ErrTLS):
 		res.Kind, res.Reason = probeRejected, ocsv1.ReasonTLSFailed

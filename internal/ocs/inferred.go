@@ -39,3 +39,6 @@ var (
 	scServiceName = regexp.MustCompile(`^\s*SERVICE_NAME:\s*(\S+)`)
 	scFailed      = regexp.MustCompile(`FAILED\s+(\d+)`)
 )
+
+// The texts that mark a directory command refused for want of the second hop (NTLM or Basic on a
+// domain) are in directory.go (directoryDenied) with their evidence: none is recorded publicly.
