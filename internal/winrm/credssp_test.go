@@ -3,11 +3,14 @@ package winrm_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,56 +141,67 @@ func TestCredSSPEncryptsEveryBodyOnTheWire(t *testing.T) {
 	}
 }
 
-// TestCredSSPParallelCommandsReuseTheirLogons runs 20 commands at once, then 20 more: the second
-// round reuses the authenticated connections of the first instead of logging on again.
-func TestCredSSPParallelCommandsReuseTheirLogons(t *testing.T) {
+// TestCredSSPParallelCommands runs 20 commands at once on one target: each request keeps its
+// logon and its messages on one connection, so none is refused.
+func TestCredSSPParallelCommands(t *testing.T) {
 	for _, tls := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls=%v", tls), func(t *testing.T) {
 			var failures logonFailures
 			e := startProtoWith(t, credsspOnly(tls, &failures))
-			endpoint := e.Endpoint("ocs1")
-			var tap *wireTap
-			if !tls { // the tap counts connections; over HTTPS the pool checks the emulator's certificate name
-				tap = startWireTap(t, strings.TrimSuffix(strings.TrimPrefix(endpoint, "http://"), "/wsman"))
-				endpoint = "http://" + tap.ln.Addr().String() + "/wsman"
-			}
-			p := credsspPool(t, e, endpoint, `CORP\`+sim.DefaultUsername, sim.DefaultPassword, 20)
+			p := credsspPool(t, e, e.Endpoint("ocs1"), `CORP\`+sim.DefaultUsername, sim.DefaultPassword, 20)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			round := func() {
-				errs := make(chan error, 20)
-				for i := range 20 {
-					go func() {
-						res, err := p.Run(ctx, "ocs1", "stdinlen", bytes.Repeat([]byte("x"), i))
-						if err == nil && strings.TrimSpace(string(res.Stdout)) != strconv.Itoa(i) {
-							err = fmt.Errorf("command %d printed %q", i, res.Stdout)
-						}
-						errs <- err
-					}()
-				}
-				for range 20 {
-					if err := <-errs; err != nil {
-						t.Error(err)
+			errs := make(chan error, 20)
+			for i := range 20 {
+				go func() {
+					res, err := p.Run(ctx, "ocs1", "stdinlen", bytes.Repeat([]byte("x"), i))
+					if err == nil && strings.TrimSpace(string(res.Stdout)) != strconv.Itoa(i) {
+						err = fmt.Errorf("command %d printed %q", i, res.Stdout)
 					}
-				}
+					errs <- err
+				}()
 			}
-			round()
-			if tap != nil {
-				first := tap.connections()
-				round()
-				// A lane is taken per request, so the second round can need a few more lanes at its
-				// peak than were idle; most of its requests must run on logons of the first.
-				if again := tap.connections() - first; again*5 > first {
-					t.Errorf("the second round opened %d new connections, the first %d", again, first)
+			for range 20 {
+				if err := <-errs; err != nil {
+					t.Error(err)
 				}
-				t.Logf("connections: %d in the first round, %d more in the second", first, tap.connections()-first)
-			} else {
-				round()
 			}
 			if f := failures.list(); len(f) != 0 {
 				t.Errorf("the emulator refused %d logons: %v", len(f), f)
 			}
 		})
+	}
+}
+
+// TestCredSSPReusesItsLogon: commands one after the other run on one authenticated connection,
+// logged on once, not a handshake per command.
+func TestCredSSPReusesItsLogon(t *testing.T) {
+	var failures logonFailures
+	e := startProtoWith(t, credsspOnly(false, &failures))
+	tap := startWireTap(t, strings.TrimSuffix(strings.TrimPrefix(e.Endpoint("ocs1"), "http://"), "/wsman"))
+	p := credsspPool(t, e, "http://"+tap.ln.Addr().String()+"/wsman", `CORP\`+sim.DefaultUsername, sim.DefaultPassword, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 10 {
+		if res, err := p.Run(ctx, "ocs1", "exit3", nil); err != nil || res.ExitCode != 3 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+	logons, messages := 0, 0
+	for _, reqs := range tap.requests(t) {
+		for _, r := range reqs {
+			token, isLeg := strings.CutPrefix(r.Header.Get("Authorization"), "CredSSP ")
+			raw, _ := base64.StdEncoding.DecodeString(token)
+			switch {
+			case isLeg && len(raw) > 5 && raw[0] == 22 && raw[5] == 1: // a handshake record holding a ClientHello
+				logons++
+			case !isLeg:
+				messages++
+			}
+		}
+	}
+	if tap.connections() != 1 || logons != 1 || messages < 50 {
+		t.Fatalf("%d connections, %d logons for %d messages; want 1 connection logged on once", tap.connections(), logons, messages)
 	}
 }
 
@@ -209,5 +223,44 @@ func TestCredSSPLogsOnAgainAfterAServerRestart(t *testing.T) {
 	}
 	if res, err := p.Run(ctx, "ocs1", "exit3", nil); err != nil || res.ExitCode != 3 {
 		t.Fatalf("after restart: %+v, %v", res, err)
+	}
+}
+
+// TestCredSSPLeavesNoGoroutinesBehind: Close releases every lane, and a refused logon leaves no
+// TLS handshake waiting.
+func TestCredSSPLeavesNoGoroutinesBehind(t *testing.T) {
+	var failures logonFailures
+	e := startProtoWith(t, credsspOnly(false, &failures))
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, password := range []string{sim.DefaultPassword, "wrong"} {
+		p := winrm.NewPool(winrm.Options{MaxConcurrent: 4, Attempts: 1})
+		if err := p.SetTargets([]winrm.Target{{Server: "ocs1", Endpoint: e.Endpoint("ocs1"), Auth: winrm.AuthCredSSP,
+			Username: `CORP\` + sim.DefaultUsername, Password: password}}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := p.Run(ctx, "ocs1", "stdinlen", []byte("data"))
+				if (err == nil) != (password == sim.DefaultPassword) {
+					t.Errorf("password %q: %v", password, err)
+				}
+			}()
+		}
+		wg.Wait()
+		p.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		runtime.Gosched()
+		time.Sleep(5 * time.Millisecond) // polling for goroutines to end, bounded by the deadline
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines left, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
