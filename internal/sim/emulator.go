@@ -179,37 +179,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}
 	for i, spec := range wc.Servers {
-		port := 0
-		if cfg.BasePort != 0 {
-			port = cfg.BasePort + i
-		}
-		fs := winfs.New()
-		if p, ok := world.(fsProvider); ok && p.FS(spec.Name) != nil {
-			fs = p.FS(spec.Name) // the world's programs keep their files there too
-		}
-		s := &server{name: spec.Name, fqdn: spec.FQDN, fs: fs, addr: net.JoinHostPort(cfg.Listen, strconv.Itoa(port))}
-		s.handler = wsman.NewHandler(wsman.Config{
-			Runner:   e.runner(s),
-			Validate: e.validate(s),
-			Authenticate: func(r *http.Request) (string, bool) {
-				id, ok := ntlm.IdentityFromContext(r.Context())
-				return id.Name(), ok
-			},
-			Delegated: func(r *http.Request) bool {
-				id, _ := ntlm.IdentityFromContext(r.Context())
-				return id.Delegated
-			},
-			IdleTimeout:   cfg.IdleTimeout,
-			TimeoutMargin: cfg.TimeoutMargin,
-			Latency:       cfg.Latency,
-		})
-		if s.auth, err = e.newAuth(spec, schemes, s.handler); err != nil {
-			e.Close()
-			return nil, err
-		}
-		e.servers = append(e.servers, s)
-		e.byName[strings.ToLower(s.name)] = s
-		if err := e.listen(s); err != nil {
+		if err := e.startServer(i, spec, schemes); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -230,6 +200,43 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}()
 	return e, nil
+}
+
+// startServer builds the i-th server's WS-Management handler behind its authentication and
+// starts listening.
+func (e *Emulator) startServer(i int, spec ServerSpec, schemes authConfig) error {
+	cfg := e.cfg
+	port := 0
+	if cfg.BasePort != 0 {
+		port = cfg.BasePort + i
+	}
+	fs := winfs.New()
+	if p, ok := e.world.(fsProvider); ok && p.FS(spec.Name) != nil {
+		fs = p.FS(spec.Name) // the world's programs keep their files there too
+	}
+	s := &server{name: spec.Name, fqdn: spec.FQDN, fs: fs, addr: net.JoinHostPort(cfg.Listen, strconv.Itoa(port))}
+	s.handler = wsman.NewHandler(wsman.Config{
+		Runner:   e.runner(s),
+		Validate: e.validate(s),
+		Authenticate: func(r *http.Request) (string, bool) {
+			id, ok := ntlm.IdentityFromContext(r.Context())
+			return id.Name(), ok
+		},
+		Delegated: func(r *http.Request) bool {
+			id, _ := ntlm.IdentityFromContext(r.Context())
+			return id.Delegated
+		},
+		IdleTimeout:   cfg.IdleTimeout,
+		TimeoutMargin: cfg.TimeoutMargin,
+		Latency:       cfg.Latency,
+	})
+	var err error
+	if s.auth, err = e.newAuth(spec, schemes, s.handler); err != nil {
+		return err
+	}
+	e.servers = append(e.servers, s)
+	e.byName[strings.ToLower(s.name)] = s
+	return e.listen(s)
 }
 
 // listen (re)opens a server's endpoint on its address; the first call fixes a random port.

@@ -143,8 +143,12 @@ func innerTLS() *tls.Config {
 // logon runs a CredSSP logon on the lane's connection with empty POSTs (MS-CSSP 3.1.5).
 func (t *credsspTransport) logon(l *csspLane) error {
 	l.drop()
-	g := &csspLogon{creds: t.creds, ntlmUser: t.ntlmUser, ntlmDomain: t.ntlmDomain,
-		tun: cssp.NewClientTunnel(innerTLS()), leg: func(token []byte) ([]byte, int, error) { return t.leg(l, token) }}
+	g := &csspLogon{creds: t.creds, ntlmUser: t.ntlmUser, ntlmDomain: t.ntlmDomain, tun: cssp.NewClientTunnel(innerTLS())}
+	g.leg = func(token []byte) ([]byte, int, error) {
+		in, offered, status, err := t.leg(l, token)
+		g.offered = g.offered || offered
+		return in, status, err
+	}
 	if err := g.run(); err != nil {
 		g.tun.Close()
 		return err
@@ -153,7 +157,8 @@ func (t *credsspTransport) logon(l *csspLane) error {
 	return nil
 }
 
-// legFunc posts one CredSSP token and returns the answer's token (nil: none) and status.
+// legFunc posts one CredSSP token and returns the answer's token (nil: none) and status; a
+// 401 without a token that still offers CredSSP counts as offered (see csspLogon.offered).
 type legFunc func(token []byte) ([]byte, int, error)
 
 // csspLogon is one logon: the TLS handshake, then NTLM inside TSRequests, the key binding and
@@ -162,6 +167,7 @@ type csspLogon struct {
 	creds                cssp.PasswordCreds
 	ntlmUser, ntlmDomain string
 	leg                  legFunc
+	offered              bool // the server listed CredSSP among its schemes
 	tun                  *cssp.Tunnel
 	pending              []byte // TLS bytes still to send before the next record
 	version              int    // the TSRequest version both ends speak
@@ -194,6 +200,9 @@ func (g *csspLogon) tlsHandshake() ([]byte, error) {
 			return nil, err
 		}
 		if token == nil {
+			if g.offered {
+				return nil, &kindError{ErrUnauthorized, fmt.Sprintf("http response error: %d - credssp: the server ended the TLS handshake", status)}
+			}
 			return nil, errCredSSPNotOffered(status)
 		}
 		out, done, err = tun.Step(token)
@@ -205,34 +214,36 @@ func (g *csspLogon) tlsHandshake() ([]byte, error) {
 }
 
 // leg posts one CredSSP token and returns the server's answering token (nil when the answer
-// carries none) and the status.
-func (t *credsspTransport) leg(l *csspLane, token []byte) ([]byte, int, error) {
+// carries none), whether the answer offers CredSSP at all, and the status.
+func (t *credsspTransport) leg(l *csspLane, token []byte) ([]byte, bool, int, error) {
 	resp, err := t.authLeg(l.rt, "CredSSP", token)
 	if err != nil {
-		return nil, 0, err
+		return nil, false, 0, err
 	}
 	discard(resp)
-	in := credsspToken(resp.Header.Values("Www-Authenticate"))
+	in, offered := credsspToken(resp.Header.Values("Www-Authenticate"))
 	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusOK {
-		return nil, resp.StatusCode, fmt.Errorf("http response error: %d - unexpected answer to a CredSSP logon", resp.StatusCode)
+		return nil, offered, resp.StatusCode, fmt.Errorf("http response error: %d - unexpected answer to a CredSSP logon", resp.StatusCode)
 	}
-	return in, resp.StatusCode, nil
+	return in, offered, resp.StatusCode, nil
 }
 
-// credsspToken returns the token of a "CredSSP <base64>" header value.
-func credsspToken(values []string) []byte {
+// credsspToken returns the token of a "CredSSP <base64>" header value, and whether any value
+// names the CredSSP scheme (a bare "CredSSP" is an offer without a token).
+func credsspToken(values []string) (token []byte, offered bool) {
 	for _, v := range values {
 		for _, part := range strings.Split(v, ",") {
-			scheme, token, ok := strings.Cut(strings.TrimSpace(part), " ")
-			if !ok || !strings.EqualFold(scheme, "CredSSP") {
+			scheme, tok, _ := strings.Cut(strings.TrimSpace(part), " ")
+			if !strings.EqualFold(scheme, "CredSSP") {
 				continue
 			}
-			if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token)); err == nil && len(b) > 0 {
-				return b
+			offered = true
+			if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(tok)); err == nil && len(b) > 0 {
+				return b, true
 			}
 		}
 	}
-	return nil
+	return nil, offered
 }
 
 // authenticate runs NTLM inside TSRequests, binds the server key and delegates the credentials.

@@ -87,8 +87,9 @@ func FuzzCredSSPToken(f *testing.F) {
 	f.Add("Negotiate, CredSSP YWJj, Basic realm=\"WSMAN\"")
 	f.Add("credssp ====")
 	f.Fuzz(func(t *testing.T, v string) {
-		if b := credsspToken([]string{v}); b != nil && len(b) == 0 {
-			t.Fatal("empty token returned as present")
+		b, offered := credsspToken([]string{v})
+		if b != nil && (len(b) == 0 || !offered) {
+			t.Fatalf("token %q, offered %v", b, offered)
 		}
 	})
 }
