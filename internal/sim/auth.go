@@ -52,7 +52,7 @@ type serverAuth struct {
 // newAuth puts Basic, NTLM (with message encryption) and CredSSP (with its own) in front of a
 // server's handler. The account exists both locally, for Basic (which Windows allows for local
 // accounts only), and in the domain, for NTLM and CredSSP.
-func (e *Emulator) newAuth(spec ServerSpec, schemes authConfig, next http.Handler) (serverAuth, error) {
+func (e *Emulator) newAuth(spec ServerSpec, schemes authConfig, next http.Handler) serverAuth {
 	cfg := e.cfg
 	accounts := []ntlm.Account{
 		{User: cfg.Username, Password: cfg.Password},
@@ -75,15 +75,11 @@ func (e *Emulator) newAuth(spec ServerSpec, schemes authConfig, next http.Handle
 		na.OnLogonFailure = func(_ *http.Request, err error) { cfg.OnLogonFailure(spec.Name, err) }
 	}
 	if !schemes.credssp {
-		return serverAuth{handler: na.Wrap(next), connContext: na.ConnContext}, nil
-	}
-	cert, err := credsspCertificate()
-	if err != nil {
-		return serverAuth{}, err
+		return serverAuth{handler: na.Wrap(next), connContext: na.ConnContext}
 	}
 	ca := &credssp.Authenticator{
 		// NTLM inside CredSSP logs on domain accounts even where the listener offers no Negotiate.
-		Server: credssp.Server{NTLM: &na.Server, Certificate: cert},
+		Server: credssp.Server{NTLM: &na.Server, GetCertificate: credsspCertificate},
 		Other:  na.Wrap(next), RequireEncryptionOverHTTP: cfg.RequireEncryption,
 	}
 	if cfg.OnLogonFailure != nil {
@@ -94,7 +90,7 @@ func (e *Emulator) newAuth(spec ServerSpec, schemes authConfig, next http.Handle
 		connContext: func(ctx context.Context, c net.Conn) context.Context {
 			return ca.ConnContext(na.ConnContext(ctx, c), c)
 		},
-	}, nil
+	}
 }
 
 var credsspCert struct {
@@ -104,7 +100,8 @@ var credsspCert struct {
 }
 
 // credsspCertificate is the certificate of the TLS channel inside CredSSP: a self-signed RSA
-// certificate as WinRM makes for it, made once per process because RSA keys are slow to generate.
+// certificate as WinRM makes for it, made once per process, at the first CredSSP logon, because
+// RSA keys are slow to generate.
 func credsspCertificate() (tls.Certificate, error) {
 	credsspCert.once.Do(func() {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -230,10 +230,7 @@ func (e *Emulator) startServer(i int, spec ServerSpec, schemes authConfig) error
 		TimeoutMargin: cfg.TimeoutMargin,
 		Latency:       cfg.Latency,
 	})
-	var err error
-	if s.auth, err = e.newAuth(spec, schemes, s.handler); err != nil {
-		return err
-	}
+	s.auth = e.newAuth(spec, schemes, s.handler)
 	e.servers = append(e.servers, s)
 	e.byName[strings.ToLower(s.name)] = s
 	return e.listen(s)

@@ -28,6 +28,9 @@ type Server struct {
 	NTLM *ntlm.Server
 	// Certificate is the TLS channel's certificate; CredSSP binds its public key.
 	Certificate tls.Certificate
+	// GetCertificate, when set and Certificate is empty, supplies it at the first logon (a slow
+	// RSA key need not be made for a listener nobody logs on to with CredSSP).
+	GetCertificate func() (tls.Certificate, error)
 	// Version is the TSRequest version the server speaks (default cssp.Version).
 	Version int
 	// MinTLS and MaxTLS bound the channel's TLS versions (default TLS 1.0 to 1.0, the SChannel
@@ -56,6 +59,7 @@ type Logon struct {
 	hs      *ntlm.Handshake
 	sess    *ntlm.Session
 	id      ntlm.Identity
+	cert    *tls.Certificate // the TLS channel's, once chosen
 }
 
 // NewLogon starts a logon; Close releases it.
@@ -67,9 +71,21 @@ func (s *Server) NewLogon() *Logon {
 	if maxV == 0 {
 		maxV = tls.VersionTLS10
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{s.Certificate}, MinVersion: minV, MaxVersion: maxV,
-		SessionTicketsDisabled: true}
-	return &Logon{srv: s, tun: cssp.NewServerTunnel(cfg)}
+	l := &Logon{srv: s}
+	cfg := &tls.Config{MinVersion: minV, MaxVersion: maxV, SessionTicketsDisabled: true,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert := s.Certificate
+			if len(cert.Certificate) == 0 && s.GetCertificate != nil {
+				var err error
+				if cert, err = s.GetCertificate(); err != nil {
+					return nil, err
+				}
+			}
+			l.cert = &cert
+			return l.cert, nil
+		}}
+	l.tun = cssp.NewServerTunnel(cfg)
+	return l
 }
 
 // Close releases the logon's TLS channel.
@@ -231,7 +247,10 @@ func (l *Logon) authenticate(req *cssp.TSRequest) ([]byte, bool, error) {
 }
 
 func (l *Logon) publicKey() ([]byte, error) {
-	cert, err := x509.ParseCertificate(l.srv.Certificate.Certificate[0])
+	if l.cert == nil || len(l.cert.Certificate) == 0 {
+		return nil, fmt.Errorf("no CredSSP certificate: %w", ErrProtocol)
+	}
+	cert, err := x509.ParseCertificate(l.cert.Certificate[0])
 	if err != nil {
 		return nil, fmt.Errorf("parsing the CredSSP certificate: %w", err)
 	}
