@@ -175,7 +175,7 @@ func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool) ([]win
 		t := winrm.Target{
 			Server:             s.Name,
 			Endpoint:           s.WinRM.Endpoint,
-			Auth:               string(s.WinRM.Auth),
+			Auth:               winrmAuth(s.WinRM.Auth),
 			Username:           string(user),
 			Password:           string(password),
 			InsecureSkipVerify: s.WinRM.InsecureSkipVerify,
@@ -193,6 +193,21 @@ func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool) ([]win
 		targets = append(targets, t)
 	}
 	return targets, nil
+}
+
+// winrmAuth maps spec.servers[].winrm.auth to the transport's scheme. An empty value (an object
+// that bypassed the API server's defaulting) takes the API default, CredSSP.
+func winrmAuth(a ocsv1.WinRMAuth) string {
+	switch a {
+	case ocsv1.WinRMAuthBasic:
+		return winrm.AuthBasic
+	case ocsv1.WinRMAuthNTLM:
+		return winrm.AuthNTLM
+	case "", ocsv1.WinRMAuthCredSSP:
+		return winrm.AuthCredSSP
+	}
+	// The API server refuses other values; the transport names this one in its error.
+	return string(a)
 }
 
 func hashJSON(v any) [32]byte {

@@ -32,9 +32,11 @@ const (
 var emulatorConfigs sync.Map // *sim.Emulator -> sim.Config
 
 // startEmulator starts an emulator on random 127.0.0.1 ports (endpoints and admin API) for one
-// test and closes it when the test ends.
+// test and closes it when the test ends. The directory refuses sessions without delegated
+// credentials, as on a domain (sim.Config.DoubleHop), so pools log on with CredSSP.
 func startEmulator(cfg sim.Config) *sim.Emulator {
 	GinkgoHelper()
+	cfg.DoubleHop = true
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1"
 	}
@@ -136,10 +138,15 @@ func createPoolFor(ns string, emu *sim.Emulator, mutate func(*ocsv1.OCSPool)) *o
 	Expect(ok).To(BeTrue(), "createPoolFor needs an emulator started by startEmulator")
 	cfg := v.(sim.Config)
 
+	domain := cfg.NetBIOSDomain
+	if domain == "" {
+		domain = "CORP" // the emulator's default for corp.example.com
+	}
 	Expect(k8sClient.Create(testCtx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: emuCredentialsSecret, Namespace: ns},
 		Data: map[string][]byte{
-			secretKeyUsername: []byte(cfg.Username),
+			// The domain account: CredSSP logs it on and delegates it.
+			secretKeyUsername: []byte(domain + `\` + cfg.Username),
 			secretKeyPassword: []byte(cfg.Password),
 		},
 	})).To(Succeed())
@@ -166,12 +173,10 @@ func createPoolFor(ns string, emu *sim.Emulator, mutate func(*ocsv1.OCSPool)) *o
 		w := ocsv1.WinRMSpec{
 			Endpoint:             s.Endpoint,
 			CredentialsSecretRef: ocsv1.LocalObjectReference{Name: emuCredentialsSecret},
-			Auth:                 ocsv1.WinRMAuthBasic,
+			Auth:                 ocsv1.WinRMAuthCredSSP,
 		}
 		if tls {
 			w.CASecretRef = &ocsv1.LocalObjectReference{Name: emuCASecret}
-		} else {
-			w.AllowUnencryptedBasic = true
 		}
 		pool.Spec.Servers = append(pool.Spec.Servers, ocsv1.ServerSpec{Name: s.Name, FQDN: s.FQDN, WinRM: w})
 	}

@@ -131,7 +131,7 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 		}
 	}
 
-	results := r.probeServers(ctx, pool, agent, h)
+	results, directory := r.probeServers(ctx, pool, agent, h)
 	preflights := r.preflightServers(ctx, pool, agent, prev.Servers, results, h, now)
 	previous := map[string]ocsv1.ServerStatus{}
 	for _, st := range prev.Servers {
@@ -173,10 +173,12 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 
 	wasStalled := isTrue(pool, ocsv1.ConditionStalled)
 	pool.Status.Servers = servers
-	setPoolConditions(pool, rejected)
+	setPoolConditions(pool, rejected, directory)
 	r.remember(pool, now, servers)
 	if len(rejected) > 0 && !wasStalled {
 		r.Recorder.Eventf(pool, nil, corev1.EventTypeWarning, rejected[0].Reason, "Probe", "%s", rejected[0].Detail)
+	} else if directory != nil && !wasStalled {
+		r.Recorder.Eventf(pool, nil, corev1.EventTypeWarning, directory.Reason, "List users", "%s", directory.Detail)
 	}
 	if len(rejected) > 0 && len(rejected) == len(servers) {
 		// No server can be probed until a human fixes a Secret or the spec; both wake us.

@@ -43,6 +43,9 @@ type probeResult struct {
 	// HomedUsers is the number of users homed on the server, nil when this round could not
 	// count them (the previous count is kept).
 	HomedUsers *int32
+	// UsersUncountable is set when the directory refuses to list users: no count can be trusted,
+	// so a server in maintenance is never reported Drained.
+	UsersUncountable bool
 }
 
 // healthOf is the health part of a state: Draining and Drained are Healthy servers in
@@ -101,7 +104,10 @@ func nextServerStatus(prev ocsv1.ServerStatus, res probeResult, threshold int32,
 
 	state := health
 	if health == ocsv1.ServerHealthy && res.Maintenance {
-		if next.HomedUsers > 0 {
+		if res.UsersUncountable {
+			state = ocsv1.ServerDraining
+			next.Message = "In maintenance: the directory refuses to list the users homed here, so the drain cannot complete."
+		} else if next.HomedUsers > 0 {
 			state = ocsv1.ServerDraining
 			next.Message = fmt.Sprintf("In maintenance: %d users are still homed here and wait to be moved off by a UserHoming.", next.HomedUsers)
 		} else {
@@ -158,6 +164,9 @@ func classifyProbe(namespace string, server ocsv1.ServerSpec, services []string,
 		res.Kind, res.Reason = probeRejected, ocsv1.ReasonAuthenticationFailed
 		res.Detail = fmt.Sprintf("WinRM at %s refused the credentials of Secret %s/%s (HTTP 401): fix its username and password keys.",
 			server.WinRM.Endpoint, namespace, server.WinRM.CredentialsSecretRef.Name)
+		if server.WinRM.Auth == ocsv1.WinRMAuthCredSSP || server.WinRM.Auth == "" {
+			res.Detail += " With auth CredSSP the server must also accept CredSSP (Enable-WSManCredSSP -Role Server)."
+		}
 		return res
 	case errors.Is(err, ocs.ErrTLS):
 		res.Kind, res.Reason = probeRejected, ocsv1.ReasonTLSFailed

@@ -31,6 +31,10 @@ func TestOCSPoolNextServerStatus(t *testing.T) {
 		r.Maintenance, r.HomedUsers = maintenance, homed
 		return r
 	}
+	uncountable := func(r probeResult) probeResult {
+		r.UsersUncountable = true
+		return r
+	}
 
 	tests := map[string]struct {
 		prev      ocsv1.ServerStatus
@@ -74,6 +78,9 @@ func TestOCSPoolNextServerStatus(t *testing.T) {
 			prev: status(ocsv1.ServerHealthy, 0, 3), res: with(passed, true, users(3)), threshold: 3, want: ocsv1.ServerDraining, homed: 3, moved: true, message: "3 users"},
 		"maintenance keeps the previous count when users could not be listed": {
 			prev: status(ocsv1.ServerDraining, 0, 2), res: with(passed, true, nil), threshold: 3, want: ocsv1.ServerDraining, homed: 2},
+		"maintenance is never Drained while the directory refuses to count the users": {
+			prev: status(ocsv1.ServerHealthy, 0, 0), res: uncountable(with(passed, true, nil)), threshold: 3, want: ocsv1.ServerDraining,
+			moved: true, message: "directory refuses"},
 		"maintenance with no user homed is Drained": {
 			prev: status(ocsv1.ServerDraining, 0, 1), res: with(passed, true, users(0)), threshold: 3, want: ocsv1.ServerDrained, moved: true, message: "no user"},
 		"a Drained server that loses one probe stays Drained": {

@@ -74,8 +74,9 @@ func positiveDuration(s string, def time.Duration) (time.Duration, error) {
 
 // probeServers probes every server of pool at once, each bounded by the probe timeout, then
 // counts the users homed on each server with one ListUsers through a server that passed (the
-// directory is shared). It returns one result per spec server, in spec order.
-func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPool, agent ocs.Agent, h healthSettings) []probeResult {
+// directory is shared). It returns one result per spec server, in spec order, and the
+// directory's refusal of that listing when the account cannot reach it (nil otherwise).
+func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPool, agent ocs.Agent, h healthSettings) ([]probeResult, *rejection) {
 	poolKey := pool.Namespace + "/" + pool.Name
 	results := make([]probeResult, len(pool.Spec.Servers))
 	var wg sync.WaitGroup
@@ -101,15 +102,22 @@ func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPoo
 		}
 	}
 	if via == "" {
-		return results
+		return results, nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, max(h.Interval, minListTimeout))
 	defer cancel()
 	users, err := agent.ListUsers(lctx, via)
+	if errors.Is(err, ocs.ErrDirectoryAccessDenied) {
+		// The servers answer, but no listing (and so no move) can work: a human must act.
+		for i := range results {
+			results[i].UsersUncountable = true
+		}
+		return results, &rejection{Server: via, Reason: ocsv1.ReasonDirectoryAccessDenied, Detail: directoryDeniedMessage(pool, via, err)}
+	}
 	if err != nil {
 		// The counts of the previous round stay; the next round tries again.
 		logf.FromContext(ctx).Info("Listing users failed; keeping the previous homed-user counts", "server", via, "error", err.Error())
-		return results
+		return results, nil
 	}
 	counts := map[string]int32{}
 	for _, u := range users {
@@ -119,5 +127,38 @@ func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPoo
 		n := counts[s.Name]
 		results[i].HomedUsers = &n
 	}
-	return results
+	return results, nil
+}
+
+// directoryDeniedMessage says why the directory refused the listing through via and what fixes
+// it, which depends on how the server was logged on to.
+func directoryDeniedMessage(pool *ocsv1.OCSPool, via string, err error) string {
+	auth := ocsv1.WinRMAuthCredSSP
+	field := "spec.servers[].winrm.auth"
+	for i, s := range pool.Spec.Servers {
+		if s.Name == via {
+			auth, field = s.WinRM.Auth, fmt.Sprintf("spec.servers[%d].winrm.auth", i)
+		}
+	}
+	msg := fmt.Sprintf("Active Directory refused the user listing through server %s (%s).", via, trimDetail(err))
+	switch auth {
+	case ocsv1.WinRMAuthNTLM, ocsv1.WinRMAuthBasic:
+		msg += fmt.Sprintf(" %s is %s: such a WinRM logon cannot pass the account's credentials on to a domain controller "+
+			"(the second hop). Set it to CredSSP on every server and run Enable-WSManCredSSP -Role Server on each "+
+			"(docs/windows-setup.md).", field, auth)
+	default:
+		msg += " The account logs on with CredSSP, so the directory refuses the account itself: add it to " +
+			"RTCUniversalUserAdmins (Skype for Business: CsUserAdministrator) (docs/windows-setup.md)."
+	}
+	return msg + " No user is listed or moved until then."
+}
+
+// trimDetail keeps an error readable inside a condition message.
+func trimDetail(err error) string {
+	const max = 300
+	s := err.Error()
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
 }

@@ -28,9 +28,10 @@ type rejection struct {
 }
 
 // setPoolConditions sets servingServers, homedUsers and every owned condition of pool from
-// status.servers and the rejections of the round. Reconciling is False: it is True only while
-// the first round runs, which the reconciler reports before it starts the round.
-func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection) {
+// status.servers, the rejections of the round and the directory's refusal of its listing (nil
+// when none). Reconciling is False: it is True only while the first round runs, which the
+// reconciler reports before it starts the round.
+func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection, directory *rejection) {
 	serving, homed := 0, int32(0)
 	var notServing, names []string
 	for _, st := range pool.Status.Servers {
@@ -64,6 +65,10 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection) {
 	}
 
 	setCompatibleCondition(pool)
+	if len(rejected) == 0 && directory != nil {
+		markStalled(pool, directory.Reason, "OCSPool "+directory.Detail)
+		return
+	}
 	if len(rejected) == 0 {
 		clearStalled(pool)
 		return

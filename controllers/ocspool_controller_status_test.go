@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -23,9 +24,10 @@ func TestOCSPoolSetPoolConditions(t *testing.T) {
 		degradedMsg              string
 	}
 	tests := map[string]struct {
-		servers  []ocsv1.ServerStatus
-		rejected []rejection
-		want     want
+		servers   []ocsv1.ServerStatus
+		rejected  []rejection
+		directory *rejection
+		want      want
 	}{
 		"every server Healthy is Ready": {
 			servers: []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerHealthy, 3), st("ocs2", ocsv1.ServerHealthy, 4)},
@@ -50,12 +52,17 @@ func TestOCSPoolSetPoolConditions(t *testing.T) {
 				{Server: "ocs2", Reason: ocsv1.ReasonAuthenticationFailed, Detail: "Secret ns/creds refused."}},
 			want: want{ready: metav1.ConditionFalse, degraded: metav1.ConditionTrue, stalled: metav1.ConditionTrue,
 				reason: ocsv1.ReasonAuthenticationFailed, serving: "0/2"}},
+		"a directory that refuses the listing stalls a serving pool by name": {
+			servers:   []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerHealthy, 3), st("ocs2", ocsv1.ServerHealthy, 4)},
+			directory: &rejection{Server: "ocs1", Reason: ocsv1.ReasonDirectoryAccessDenied, Detail: "Active Directory refused …"},
+			want: want{ready: metav1.ConditionFalse, degraded: metav1.ConditionFalse, stalled: metav1.ConditionTrue,
+				reason: ocsv1.ReasonDirectoryAccessDenied, serving: "2/2", homed: 7}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			pool := validPool("ns")
 			pool.Status.Servers = tt.servers
-			setPoolConditions(pool, tt.rejected)
+			setPoolConditions(pool, tt.rejected, tt.directory)
 			conds := pool.Status.Conditions
 			check := func(typ string, want metav1.ConditionStatus) *metav1.Condition {
 				c := meta.FindStatusCondition(conds, typ)
@@ -72,7 +79,7 @@ func TestOCSPoolSetPoolConditions(t *testing.T) {
 			}
 			s := check(ocsv1.ConditionStalled, tt.want.stalled)
 			check(ocsv1.ConditionReconciling, metav1.ConditionFalse)
-			if tt.want.stalled == metav1.ConditionTrue &&
+			if tt.want.stalled == metav1.ConditionTrue && tt.directory == nil &&
 				(strings.Count(s.Message, "Secret ns/creds") != 1 || !strings.Contains(s.Message, "ocs1, ocs2")) {
 				t.Errorf("Stalled message = %q, want both servers and the Secret named once", s.Message)
 			}
@@ -102,6 +109,32 @@ func TestOCSPoolTransitionEvent(t *testing.T) {
 			et, reason := transitionEvent(tt.from, tt.to)
 			if et != tt.eventType || reason != tt.reason {
 				t.Errorf("transitionEvent = %q %q, want %q %q", et, reason, tt.eventType, tt.reason)
+			}
+		})
+	}
+}
+
+func TestOCSPoolDirectoryDeniedMessageNamesTheFix(t *testing.T) {
+	denied := errors.New("ListUsers on ocs1: exit code 1: Get-WmiObject : Access denied")
+	tests := map[string]struct {
+		auth ocsv1.WinRMAuth
+		want []string
+	}{
+		"NTLM cannot make the second hop": {auth: ocsv1.WinRMAuthNTLM,
+			want: []string{"spec.servers[0].winrm.auth is NTLM", "CredSSP", "Enable-WSManCredSSP -Role Server", "Access denied"}},
+		"Basic cannot either": {auth: ocsv1.WinRMAuthBasic, want: []string{"winrm.auth is Basic", "Enable-WSManCredSSP"}},
+		"with CredSSP the account lacks the rights": {auth: ocsv1.WinRMAuthCredSSP,
+			want: []string{"RTCUniversalUserAdmins", "CsUserAdministrator"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			pool := validPool("ns")
+			pool.Spec.Servers[0].WinRM.Auth = tt.auth
+			msg := directoryDeniedMessage(pool, pool.Spec.Servers[0].Name, denied)
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q lacks %q", msg, w)
+				}
 			}
 		})
 	}

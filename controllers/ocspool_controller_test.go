@@ -185,6 +185,41 @@ var _ = Describe("OCSPool controller", func() {
 			Expect(logs.String()).NotTo(ContainSubstring(sim.DefaultPassword))
 		})
 
+		It("stalls with DirectoryAccessDenied when NTLM cannot make the second hop, and recovers with CredSSP", func() {
+			emu := startEmulator(sim.Config{Users: 4})
+			startManager(ns, Options{})
+			pool := createPoolFor(ns, emu, func(p *ocsv1.OCSPool) {
+				for i := range p.Spec.Servers {
+					p.Spec.Servers[i].WinRM.Auth = ocsv1.WinRMAuthNTLM
+				}
+			})
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
+				stalled := meta.FindStatusCondition(pool.Status.Conditions, ocsv1.ConditionStalled)
+				g.Expect(stalled).NotTo(BeNil())
+				g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(stalled.Reason).To(Equal(ocsv1.ReasonDirectoryAccessDenied))
+				g.Expect(stalled.Message).To(And(ContainSubstring("winrm.auth is NTLM"), ContainSubstring("Enable-WSManCredSSP")))
+				// The servers themselves answer: nothing is Unreachable, so nothing fails over.
+				for _, s := range pool.Status.Servers {
+					g.Expect(s.State).To(Equal(ocsv1.ServerHealthy), "server %s", s.Name)
+				}
+			}).Should(Succeed())
+			Eventually(func() []eventsv1.Event { return poolEvents(ns, ocsv1.ReasonDirectoryAccessDenied) }).ShouldNot(BeEmpty())
+
+			updateObject(pool, func() {
+				for i := range pool.Spec.Servers {
+					pool.Spec.Servers[i].WinRM.Auth = ocsv1.WinRMAuthCredSSP
+				}
+			})
+			waitPoolReady(pool)
+			expectPoolCondition(pool, ocsv1.ConditionStalled, metav1.ConditionFalse, ocsv1.ReasonAsExpected)
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
+				g.Expect(pool.Status.HomedUsers).To(Equal(int32(4)))
+			}).Should(Succeed())
+		})
+
 		It("stalls while the credentials Secret is missing and probes as soon as it exists", func() {
 			emu := startEmulator(sim.Config{Users: 2})
 			pool := createPoolFor(ns, emu, nil)

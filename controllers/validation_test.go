@@ -71,7 +71,7 @@ var _ = Describe("API validation", func() {
 		Expect(pool.Spec.Health.ProbeInterval).To(Equal("10s"))
 		Expect(pool.Spec.Health.ProbeTimeout).To(Equal("5s"))
 		Expect(pool.Spec.Health.FailureThreshold).To(Equal(int32(3)))
-		Expect(pool.Spec.Servers[0].WinRM.Auth).To(Equal(ocsv1.WinRMAuthBasic))
+		Expect(pool.Spec.Servers[0].WinRM.Auth).To(Equal(ocsv1.WinRMAuthCredSSP))
 		Expect(pool.Spec.Tools.LcscmdPath).To(Equal(`%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\lcscmd.exe`))
 		Expect(pool.Spec.Tools.DBImpExpPath).To(Equal(`%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe`))
 		for _, p := range []string{pool.Spec.Tools.LcscmdPath, pool.Spec.Tools.DBImpExpPath} {
@@ -92,6 +92,15 @@ var _ = Describe("API validation", func() {
 		Expect(backup.Spec.Schedule).To(Equal("*/15 * * * *"))
 		Expect(backup.Spec.Retention.KeepLast).To(Equal(int32(10)))
 		Expect(backup.Spec.IncludeConfiguration).To(Equal(ptr.To(true)))
+	})
+
+	It("accepts the default auth, CredSSP, over plain http://: it encrypts every message", func() {
+		pool := validPool(ns)
+		for i := range pool.Spec.Servers {
+			pool.Spec.Servers[i].WinRM.Endpoint = "http://" + pool.Spec.Servers[i].FQDN + ":5985/wsman"
+		}
+		Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+		Expect(pool.Spec.Servers[1].WinRM.Auth).To(Equal(ocsv1.WinRMAuthCredSSP))
 	})
 
 	It("accepts every sample in config/samples", func() {
@@ -175,6 +184,7 @@ var _ = Describe("API validation", func() {
 			"spec.servers[0].winrm.auth", "Unsupported value"),
 		Entry("Basic over plain http", func(p *ocsv1.OCSPool) {
 			p.Spec.Servers[0].WinRM.Endpoint = "http://ocs1.corp.example.com:5985/wsman"
+			p.Spec.Servers[0].WinRM.Auth = ocsv1.WinRMAuthBasic
 		}, "spec.servers[0].winrm", "allowUnencryptedBasic"),
 		Entry("unknown product", func(p *ocsv1.OCSPool) { p.Spec.Product = "Lync2010" },
 			"spec.product", "Unsupported value"),

@@ -38,9 +38,8 @@ const (
 	ReasonSkypeForBusinessModuleMissing = "SkypeForBusinessModuleMissing"
 	// ReasonUsersNotReadable: the account cannot list the users of the directory.
 	ReasonUsersNotReadable = "UsersNotReadable"
-	// ReasonDirectoryAccessDenied: the directory refuses the account (e.g. the second hop of an
-	// NTLM or Basic session), so moves would fail.
-	ReasonDirectoryAccessDenied = "DirectoryAccessDenied"
+	// ReasonDirectoryAccessDenied (shared, below) is also a preflight reason: the directory write
+	// check was refused.
 	// ReasonPreflightError: the preflight itself could not be read; the message says why.
 	ReasonPreflightError = "PreflightError"
 )
@@ -79,6 +78,11 @@ const (
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonTLSFailed: the server's certificate did not verify.
 	ReasonTLSFailed = "TLSFailed"
+	// ReasonDirectoryAccessDenied: the servers answer, but Active Directory refuses the account's
+	// user listings (and so its moves): the WinRM logon cannot make the second hop to a domain
+	// controller (auth NTLM or Basic; use CredSSP) or the account lacks the OCS user-admin rights.
+	// Stalled is True; nothing is moved until it is fixed.
+	ReasonDirectoryAccessDenied = "DirectoryAccessDenied"
 )
 
 // UserHoming reasons.

@@ -16,14 +16,20 @@ const (
 )
 
 // WinRMAuth is the HTTP authentication scheme used against WinRM.
-// +kubebuilder:validation:Enum=Basic;NTLM
+// +kubebuilder:validation:Enum=Basic;NTLM;CredSSP
 type WinRMAuth string
 
 const (
 	// WinRMAuthBasic works with local accounts only.
 	WinRMAuthBasic WinRMAuth = "Basic"
-	// WinRMAuthNTLM works with domain accounts (DOMAIN\user or user@domain).
+	// WinRMAuthNTLM works with domain accounts (DOMAIN\user or user@domain), but its sessions
+	// cannot reach Active Directory from the server (the second hop): on a domain, user listings
+	// and moves fail with access denied.
 	WinRMAuthNTLM WinRMAuth = "NTLM"
+	// WinRMAuthCredSSP logs on a domain account like NTLM and delegates its credentials to the
+	// server, so that listings and moves reach Active Directory. The server needs
+	// Enable-WSManCredSSP -Role Server.
+	WinRMAuthCredSSP WinRMAuth = "CredSSP"
 )
 
 // WinRMSpec says how to reach a server's WinRM listener.
@@ -46,8 +52,10 @@ type WinRMSpec struct {
 	// +optional
 	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
 
-	// Auth is the authentication scheme. Domain accounts, which OCS administration needs, require NTLM.
-	// +kubebuilder:default=Basic
+	// Auth is the authentication scheme. OCS administration needs a domain account whose
+	// credentials reach Active Directory from the server: CredSSP (the default). NTLM and Basic
+	// (local accounts only) suit workgroup labs.
+	// +kubebuilder:default=CredSSP
 	// +optional
 	Auth WinRMAuth `json:"auth,omitempty"`
 

@@ -56,13 +56,16 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	fs.IntVar(&cfg.BasePort, "base-port", 15985, "port of the first server's endpoint; the next server gets base-port+1, and so on (0: random ports)")
 	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:18080", "listen address of the admin HTTP API")
 	fs.StringVar(&cfg.Username, "username", sim.DefaultUsername,
-		"administrator account of the endpoints: a local account of each server (Basic: user) and a domain account (NTLM: DOMAIN\\user or user@corp.example.com)")
+		"administrator account of the endpoints: a local account of each server (Basic: user) and a domain account (NTLM, CredSSP: DOMAIN\\user or user@corp.example.com)")
 	fs.StringVar(&cfg.Password, "password", sim.DefaultPassword, "password of that account (the default is a fixed development password)")
-	auth := fs.String("auth", "basic,ntlm", "comma-separated authentication schemes the endpoints offer: basic, ntlm")
+	auth := fs.String("auth", "basic,ntlm,credssp", "comma-separated authentication schemes the endpoints offer: basic, ntlm, credssp")
+	doubleHop := fs.String("double-hop", "on",
+		"on: directory commands (user listings and moves) succeed only in sessions of a CredSSP logon, which holds the "+
+			"account's credentials for the domain controller, as on a real domain; off: they succeed under any logon")
 	fs.StringVar(&cfg.NetBIOSDomain, "domain", "CORP", "NetBIOS name of the domain the NTLM account belongs to (the DNS domain stays corp.example.com)")
 	allowUnencrypted := fs.Bool("allow-unencrypted", true,
 		"accept unencrypted bodies over plain HTTP (Windows' default is false; the emulator defaults to true so that Basic over plain HTTP works in labs); "+
-			"false accepts only NTLM-sealed bodies over HTTP")
+			"false accepts only NTLM- or CredSSP-encrypted bodies over HTTP")
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve HTTPS with a self-signed CA (see --cert-out)")
 	fs.StringVar(&cfg.CertOut, "cert-out", "", "file to write the CA certificate (PEM) to when --tls is set")
 	fs.DurationVar(&cfg.Latency, "latency", 0, "delay added to every WS-Management request")
@@ -98,6 +101,13 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	}
 	if len(cfg.Auth) == 0 {
 		return sim.Config{}, fmt.Errorf("--auth names no scheme")
+	}
+	switch strings.ToLower(strings.TrimSpace(*doubleHop)) {
+	case "on", "true":
+		cfg.DoubleHop = true
+	case "off", "false":
+	default:
+		return sim.Config{}, fmt.Errorf("--double-hop must be on or off, not %q", *doubleHop)
 	}
 	cfg.RequireEncryption = !*allowUnencrypted
 	if cfg.CertOut != "" && !cfg.TLS {

@@ -76,17 +76,22 @@ func TestParseFlagsAuthentication(t *testing.T) {
 		wantAuth          []string
 		wantDomain        string
 		wantRequireSealed bool
+		wantDoubleHop     bool
 	}{
-		"defaults: both schemes, CORP, unencrypted allowed": {
-			wantAuth: []string{"basic", "ntlm"}, wantDomain: "CORP",
+		"defaults: every scheme, CORP, unencrypted allowed, the double hop enforced": {
+			wantAuth: []string{"basic", "ntlm", "credssp"}, wantDomain: "CORP", wantDoubleHop: true,
 		},
 		"Windows' defaults": {
 			args:     []string{"--auth", "ntlm", "--domain", "LAB", "--allow-unencrypted=false"},
-			wantAuth: []string{"ntlm"}, wantDomain: "LAB", wantRequireSealed: true,
+			wantAuth: []string{"ntlm"}, wantDomain: "LAB", wantRequireSealed: true, wantDoubleHop: true,
 		},
 		"spaces in the list": {
-			args:     []string{"--auth", " basic , ntlm "},
+			args:     []string{"--auth", " basic , ntlm ", "--double-hop=off"},
 			wantAuth: []string{"basic", "ntlm"}, wantDomain: "CORP",
+		},
+		"CredSSP only": {
+			args:     []string{"--auth", "credssp", "--double-hop", "on"},
+			wantAuth: []string{"credssp"}, wantDomain: "CORP", wantDoubleHop: true,
 		},
 	}
 	for name, tc := range tests {
@@ -96,10 +101,17 @@ func TestParseFlagsAuthentication(t *testing.T) {
 				t.Fatal(err)
 			}
 			if strings.Join(cfg.Auth, ",") != strings.Join(tc.wantAuth, ",") || cfg.NetBIOSDomain != tc.wantDomain ||
-				cfg.RequireEncryption != tc.wantRequireSealed {
-				t.Fatalf("auth %q, domain %q, require encryption %v", cfg.Auth, cfg.NetBIOSDomain, cfg.RequireEncryption)
+				cfg.RequireEncryption != tc.wantRequireSealed || cfg.DoubleHop != tc.wantDoubleHop {
+				t.Fatalf("auth %q, domain %q, require encryption %v, double hop %v", cfg.Auth, cfg.NetBIOSDomain,
+					cfg.RequireEncryption, cfg.DoubleHop)
 			}
 		})
+	}
+}
+
+func TestParseFlagsRejectsABadDoubleHop(t *testing.T) {
+	if _, err := parseFlags([]string{"--double-hop", "sometimes"}, io.Discard); err == nil {
+		t.Fatal("--double-hop=sometimes accepted")
 	}
 }
 

@@ -114,3 +114,6 @@ func isSfBService(name string) bool {
 	}
 	return strings.HasPrefix(n, "RTC")
 }
+
+// The texts that mark a directory command refused for want of the second hop (NTLM or Basic on a
+// domain) are in directory.go (directoryDenied) with their evidence: none is recorded publicly.

@@ -153,16 +153,10 @@ func checkRows(out []byte) ([]PreflightCheck, error) {
 		default:
 			return nil, fmt.Errorf("%w: preflight row %q", ErrBadOutput, strings.Join(rec, ","))
 		}
-		c.AccessDenied = c.Result == CheckFailed && isAccessDenied(c.Message)
+		c.AccessDenied = c.Result == CheckFailed && DirectoryDenied(c.Message)
 		checks = append(checks, c)
 	}
 	return checks, nil
-}
-
-// isAccessDenied recognises the directory's refusal in an error message.
-func isAccessDenied(msg string) bool {
-	m := strings.ToLower(msg)
-	return strings.Contains(m, "access is denied") || strings.Contains(m, "access denied")
 }
 
 // psCheck renders a check that runs body (which fails by throwing) and prints its framed row.

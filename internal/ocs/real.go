@@ -123,7 +123,7 @@ func commandError(op, server string, res Result) error {
 	if msg == "" {
 		msg = lastLine(res.Stdout)
 	}
-	return &CommandError{Server: server, Op: op, ExitCode: res.ExitCode, Message: msg}
+	return directoryError(op, &CommandError{Server: server, Op: op, ExitCode: res.ExitCode, Message: msg})
 }
 
 func lastLine(b []byte) string {

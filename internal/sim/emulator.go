@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/host"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/ntlm"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/wsman"
@@ -41,15 +42,22 @@ type Config struct {
 	Admin string
 	// Username and Password are the administrator account of every endpoint. It exists both as a
 	// local account of each server (which Basic logs on) and as an account of the domain
-	// NetBIOSDomain (which only NTLM logs on, as on Windows).
+	// NetBIOSDomain (which only NTLM and CredSSP log on, as on Windows).
 	Username, Password string
-	// Auth lists the schemes the endpoints offer, "basic" and "ntlm" (default both).
+	// Auth lists the schemes the endpoints offer, "basic", "ntlm" and "credssp" (default all three).
 	Auth []string
+	// DoubleHop makes the directory commands (MSFT_SIPESUserSetting queries and Put(), Get-CsUser,
+	// Move-CsUser, Update-CsUserData) fail with access denied unless their shell was created by a
+	// CredSSP logon, which holds the account's credentials for the domain controller, as on a real
+	// domain. The zero value keeps the permissive lab behaviour that Basic and NTLM tests rely on;
+	// ocs-sim turns it on by default (--double-hop=on).
+	DoubleHop bool
 	// NetBIOSDomain is the NetBIOS name of the domain (default: the first label of Domain in upper
 	// case, CORP for corp.example.com).
 	NetBIOSDomain string
-	// RequireEncryption makes the HTTP endpoints accept only NTLM-sealed bodies, as Windows' default
-	// AllowUnencrypted=false does; Basic over plain HTTP then fails. HTTPS endpoints need no sealing.
+	// RequireEncryption makes the HTTP endpoints accept only NTLM- or CredSSP-encrypted bodies, as
+	// Windows' default AllowUnencrypted=false does; Basic over plain HTTP then fails. HTTPS
+	// endpoints need no encryption.
 	// The zero value allows unencrypted bodies, so that Basic over plain HTTP works in labs.
 	RequireEncryption bool
 	// OnLogonFailure, when set, is told why a logon to a server failed (the client only sees a
@@ -128,7 +136,7 @@ type server struct {
 	name, fqdn string
 	addr       string // host:port, fixed for restarts
 	handler    *wsman.Handler
-	auth       *ntlm.Authenticator
+	auth       serverAuth
 	fs         *winfs.FS
 
 	mu   sync.Mutex
@@ -138,7 +146,7 @@ type server struct {
 // Start builds the world and starts every endpoint and the admin API. Close stops them.
 func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	cfg.applyDefaults()
-	allowBasic, allowNTLM, err := authSchemes(cfg.Auth)
+	schemes, err := authSchemes(cfg.Auth)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +154,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg.NewWorld = newHostWorld
 	}
 	wc := WorldConfig{Domain: cfg.Domain, Users: cfg.Users, ContactsPerUser: cfg.ContactsPerUser, Seed: cfg.Seed,
-		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag}
+		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag,
+		DoubleHop: cfg.DoubleHop}
 	seen := map[string]bool{}
 	for _, n := range cfg.Servers {
 		if n == "" || seen[strings.ToLower(n)] {
@@ -166,30 +175,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		}
 	}
 	for i, spec := range wc.Servers {
-		port := 0
-		if cfg.BasePort != 0 {
-			port = cfg.BasePort + i
-		}
-		fs := winfs.New()
-		if p, ok := world.(fsProvider); ok && p.FS(spec.Name) != nil {
-			fs = p.FS(spec.Name) // the world's programs keep their files there too
-		}
-		s := &server{name: spec.Name, fqdn: spec.FQDN, fs: fs, addr: net.JoinHostPort(cfg.Listen, strconv.Itoa(port))}
-		s.auth = newAuthenticator(cfg, spec, allowBasic, allowNTLM)
-		s.handler = wsman.NewHandler(wsman.Config{
-			Runner:   e.runner(s),
-			Validate: e.validate(s),
-			Authenticate: func(r *http.Request) (string, bool) {
-				id, ok := ntlm.IdentityFromContext(r.Context())
-				return id.Name(), ok
-			},
-			IdleTimeout:   cfg.IdleTimeout,
-			TimeoutMargin: cfg.TimeoutMargin,
-			Latency:       cfg.Latency,
-		})
-		e.servers = append(e.servers, s)
-		e.byName[strings.ToLower(s.name)] = s
-		if err := e.listen(s); err != nil {
+		if err := e.startServer(i, spec, schemes); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -257,6 +243,40 @@ func (e *Emulator) makeCertificate(servers []ServerSpec) error {
 	return nil
 }
 
+// startServer builds the i-th server's WS-Management handler behind its authentication and
+// starts listening.
+func (e *Emulator) startServer(i int, spec ServerSpec, schemes authConfig) error {
+	cfg := e.cfg
+	port := 0
+	if cfg.BasePort != 0 {
+		port = cfg.BasePort + i
+	}
+	fs := winfs.New()
+	if p, ok := e.world.(fsProvider); ok && p.FS(spec.Name) != nil {
+		fs = p.FS(spec.Name) // the world's programs keep their files there too
+	}
+	s := &server{name: spec.Name, fqdn: spec.FQDN, fs: fs, addr: net.JoinHostPort(cfg.Listen, strconv.Itoa(port))}
+	s.handler = wsman.NewHandler(wsman.Config{
+		Runner:   e.runner(s),
+		Validate: e.validate(s),
+		Authenticate: func(r *http.Request) (string, bool) {
+			id, ok := ntlm.IdentityFromContext(r.Context())
+			return id.Name(), ok
+		},
+		Delegated: func(r *http.Request) bool {
+			id, _ := ntlm.IdentityFromContext(r.Context())
+			return id.Delegated
+		},
+		IdleTimeout:   cfg.IdleTimeout,
+		TimeoutMargin: cfg.TimeoutMargin,
+		Latency:       cfg.Latency,
+	})
+	s.auth = e.newAuth(spec, schemes, s.handler)
+	e.servers = append(e.servers, s)
+	e.byName[strings.ToLower(s.name)] = s
+	return e.listen(s)
+}
+
 // listen (re)opens a server's endpoint on its address; the first call fixes a random port.
 func (e *Emulator) listen(s *server) error {
 	s.mu.Lock()
@@ -269,7 +289,7 @@ func (e *Emulator) listen(s *server) error {
 		return fmt.Errorf("listening for %s: %w", s.name, err)
 	}
 	s.addr = ln.Addr().String()
-	srv := &http.Server{Handler: s.auth.Wrap(s.handler), ReadHeaderTimeout: 30 * time.Second, ConnContext: s.auth.ConnContext}
+	srv := &http.Server{Handler: s.auth.handler, ReadHeaderTimeout: 30 * time.Second, ConnContext: s.auth.connContext}
 	if e.tlsCert != nil {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*e.tlsCert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -362,6 +382,7 @@ func (e *Emulator) runner(s *server) wsman.Runner {
 		e.record(s, line)
 		opts := e.options(ctx, s)
 		info, _ := wsman.ShellFromContext(ctx)
+		ctx = host.WithDelegatedCredentials(ctx, info.Delegated)
 		if info.SkipCmdShell {
 			return cmdexe.RunDirect(ctx, opts, line, stdin, stdout, stderr)
 		}
@@ -443,50 +464,6 @@ func windowsEnvironment(server, netbios string, noProfile bool) *cmdexe.Environm
 	env.Set("TMP", winfs.TempDir)
 	env.Set("USERPROFILE", profileDir)
 	return env
-}
-
-// newAuthenticator puts WinRM's authentication in front of a server's endpoint: Basic and/or NTLM
-// (with message encryption). The account exists both locally, for Basic (which Windows allows for
-// local accounts only), and in the domain, for NTLM.
-func newAuthenticator(cfg Config, spec ServerSpec, allowBasic, allowNTLM bool) *ntlm.Authenticator {
-	accounts := []ntlm.Account{
-		{User: cfg.Username, Password: cfg.Password},
-		{Domain: cfg.NetBIOSDomain, User: cfg.Username, Password: cfg.Password},
-	}
-	a := &ntlm.Authenticator{
-		Server: ntlm.Server{
-			NetBIOSDomain:   cfg.NetBIOSDomain,
-			NetBIOSComputer: strings.ToUpper(spec.Name),
-			DNSDomain:       cfg.Domain,
-			DNSComputer:     spec.FQDN,
-			Accounts:        func() []ntlm.Account { return accounts },
-		},
-		AllowBasic:                allowBasic,
-		AllowNTLM:                 allowNTLM,
-		RequireEncryptionOverHTTP: cfg.RequireEncryption,
-	}
-	if cfg.OnLogonFailure != nil {
-		a.OnLogonFailure = func(_ *http.Request, err error) { cfg.OnLogonFailure(spec.Name, err) }
-	}
-	return a
-}
-
-// authSchemes reads Config.Auth.
-func authSchemes(schemes []string) (allowBasic, allowNTLM bool, err error) {
-	if len(schemes) == 0 {
-		return true, true, nil
-	}
-	for _, s := range schemes {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "basic":
-			allowBasic = true
-		case "ntlm", "negotiate":
-			allowNTLM = true
-		default:
-			return false, false, fmt.Errorf("auth scheme %q: want basic or ntlm", s)
-		}
-	}
-	return allowBasic, allowNTLM, nil
 }
 
 // errUnknownServer is returned for a server name the emulator does not run.

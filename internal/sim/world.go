@@ -61,6 +61,8 @@ type WorldConfig struct {
 	Product string
 	Profile Profile
 	MoveLag time.Duration
+	// DoubleHop is Config.DoubleHop.
+	DoubleHop bool
 }
 
 // ServerSpec names one emulated server; Profile is Config.ServerProfiles' entry for it.

@@ -49,6 +49,10 @@ func classify(server string, err error, secret string) error {
 }
 
 func kindOf(err error) error {
+	var known *kindError
+	if errors.As(err, &known) {
+		return known.kind
+	}
 	msg := err.Error()
 	if m := httpStatusPattern.FindStringSubmatch(msg); m != nil {
 		switch m[1] {

@@ -54,18 +54,24 @@ var errLogonRefused = errors.New("invalid content type")
 // each body is sealed (MS-WSMV message encryption); over HTTPS TLS protects it. The transport never
 // falls back to Basic or to unsealed bodies.
 type ntlmTransport struct {
+	endpointConn
 	user, domain, password string
 	seal                   bool
-	dial                   func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu   sync.Mutex
+	idle []*lane
+}
+
+// endpointConn is what the connection-bound transports (NTLM, CredSSP) take from masterzen's
+// Endpoint, and how they open their one-connection lanes.
+type endpointConn struct {
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Set by Transport.
 	url           string
 	tlsConfig     *tls.Config
 	headerTimeout time.Duration
 	proxy         func(*http.Request) (*url.URL, error)
-
-	mu   sync.Mutex
-	idle []*lane
 }
 
 // lane is one connection's worth of NTLM state; only one request uses it at a time.
@@ -78,7 +84,7 @@ type lane struct {
 // (a UPN, sent whole as Windows' own clients do) or a bare local user name.
 func newNTLMTransport(username, password string, seal bool, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *ntlmTransport {
 	user, domain := splitNTLMUser(username)
-	return &ntlmTransport{user: user, domain: domain, password: password, seal: seal, dial: dial}
+	return &ntlmTransport{endpointConn: endpointConn{dial: dial}, user: user, domain: domain, password: password, seal: seal}
 }
 
 // splitNTLMUser splits DOMAIN\user; any other form is the user name with an empty domain, which
@@ -91,7 +97,7 @@ func splitNTLMUser(username string) (user, domain string) {
 }
 
 // Transport takes the endpoint's URL, TLS settings and response-header timeout.
-func (t *ntlmTransport) Transport(ep *mzwinrm.Endpoint) error {
+func (t *endpointConn) Transport(ep *mzwinrm.Endpoint) error {
 	scheme := "http"
 	if ep.HTTPS {
 		scheme = "https"
@@ -159,10 +165,14 @@ func (t *ntlmTransport) take() *lane {
 		t.idle = t.idle[:n-1]
 		return l
 	}
-	return &lane{rt: &http.Transport{
-		DialContext:     t.dial,
-		TLSClientConfig: t.tlsConfig.Clone(),
-		// One connection per lane: the NTLM logon belongs to it.
+	return &lane{rt: t.laneTransport()}
+}
+
+// laneTransport returns an HTTP transport of one connection, the one a logon belongs to.
+func (t *endpointConn) laneTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         t.dial,
+		TLSClientConfig:     t.tlsConfig.Clone(),
 		MaxConnsPerHost:     1,
 		MaxIdleConnsPerHost: 1,
 		IdleConnTimeout:     90 * time.Second,
@@ -170,7 +180,7 @@ func (t *ntlmTransport) take() *lane {
 		ResponseHeaderTimeout: t.headerTimeout,
 		TLSHandshakeTimeout:   10 * time.Second,
 		Proxy:                 t.proxy,
-	}}
+	}
 }
 
 func (t *ntlmTransport) put(l *lane) {
@@ -223,13 +233,18 @@ func (t *ntlmTransport) logon(l *lane) error {
 }
 
 func (t *ntlmTransport) handshakeLeg(l *lane, token []byte) (*http.Response, error) {
+	return t.authLeg(l.rt, "Negotiate", token)
+}
+
+// authLeg posts an empty body carrying one authentication token.
+func (t *endpointConn) authLeg(rt http.RoundTripper, scheme string, token []byte) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodPost, t.url, http.NoBody)
 	if err != nil {
 		return nil, fmt.Errorf("impossible to create http request %w", err)
 	}
 	req.Header.Set("Content-Type", soapContentType)
-	req.Header.Set("Authorization", "Negotiate "+base64.StdEncoding.EncodeToString(token))
-	resp, err := l.rt.RoundTrip(req)
+	req.Header.Set("Authorization", scheme+" "+base64.StdEncoding.EncodeToString(token))
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, fmt.Errorf("unknown error %w", err)
 	}

@@ -29,6 +29,7 @@ type wireTap struct {
 
 	mu    sync.Mutex
 	sent  []*bytes.Buffer
+	recv  []*bytes.Buffer
 	conns []net.Conn
 	wg    sync.WaitGroup
 }
@@ -59,9 +60,11 @@ func (w *wireTap) serve() {
 			continue
 		}
 		rec := &lockedWriter{mu: &w.mu, buf: &bytes.Buffer{}}
+		back := &lockedWriter{mu: &w.mu, buf: &bytes.Buffer{}}
 		w.mu.Lock()
 		w.conns = append(w.conns, c, up)
 		w.sent = append(w.sent, rec.buf)
+		w.recv = append(w.recv, back.buf)
 		w.mu.Unlock()
 		w.wg.Add(2)
 		go func() {
@@ -71,7 +74,7 @@ func (w *wireTap) serve() {
 		}()
 		go func() {
 			defer w.wg.Done()
-			_, _ = io.Copy(c, up)
+			_, _ = io.Copy(io.MultiWriter(c, back), up)
 			_ = c.Close()
 		}()
 	}
@@ -122,6 +125,24 @@ func (w *wireTap) bytes() []byte {
 		all = append(all, b.Bytes()...)
 	}
 	return all
+}
+
+// received is every byte the endpoint answered, all connections together.
+func (w *wireTap) received() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var all []byte
+	for _, b := range w.recv {
+		all = append(all, b.Bytes()...)
+	}
+	return all
+}
+
+// connections is the number of TCP connections clients opened through the tap.
+func (w *wireTap) connections() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.sent)
 }
 
 func (w *wireTap) close() {

@@ -21,8 +21,9 @@ import (
 
 // Authentication schemes of a Target.
 const (
-	AuthBasic = "Basic"
-	AuthNTLM  = "NTLM"
+	AuthBasic   = "Basic"
+	AuthNTLM    = "NTLM"
+	AuthCredSSP = "CredSSP"
 )
 
 // Target is how to reach one server.
@@ -31,11 +32,13 @@ type Target struct {
 	Server string
 	// Endpoint is the WS-Management URL, e.g. https://host:5986/wsman.
 	Endpoint string
-	// Auth is AuthBasic (default when empty) or AuthNTLM. Basic logs on local accounts only;
-	// NTLM (NTLMv2) also domain accounts, and over http:// it seals every message (MS-WSMV
-	// message encryption), so the Windows default AllowUnencrypted=false can stay.
+	// Auth is AuthBasic (default when empty), AuthNTLM or AuthCredSSP. Basic logs on local
+	// accounts only; NTLM (NTLMv2) also domain accounts; CredSSP logs on like NTLM and delegates
+	// the credentials, so that commands reach the domain controller (the second hop). NTLM and
+	// CredSSP encrypt every message over http:// (MS-WSMV message encryption), so the Windows
+	// default AllowUnencrypted=false can stay.
 	Auth string
-	// Username is user (a local account), DOMAIN\user or user@domain (NTLM only).
+	// Username is user (a local account), DOMAIN\user or user@domain (NTLM and CredSSP only).
 	Username string
 	Password string
 	// CACert is a PEM bundle that signs the server's certificate (HTTPS only).
@@ -241,8 +244,10 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 		// Over plain HTTP the bodies are sealed (MS-WSMV message encryption), as a Windows
 		// listener with its default AllowUnencrypted=false requires.
 		params.TransportDecorator = func() mzwinrm.Transporter { return newNTLMTransport(t.Username, t.Password, !https, dial) }
+	case AuthCredSSP:
+		params.TransportDecorator = func() mzwinrm.Transporter { return newCredSSPTransport(t.Username, t.Password, !https, dial) }
 	default:
-		return nil, fmt.Errorf("winrm target %s: auth must be %s or %s", t.Server, AuthBasic, AuthNTLM)
+		return nil, fmt.Errorf("winrm target %s: auth must be %s, %s or %s", t.Server, AuthBasic, AuthNTLM, AuthCredSSP)
 	}
 	client, err := mzwinrm.NewClientWithParameters(ep, t.Username, t.Password, params)
 	if err != nil {

@@ -72,7 +72,7 @@ var _ = BeforeSuite(func() {
 	env.kubeconfig = filepath.Join(env.work, "kubeconfig")
 	Expect(os.WriteFile(env.kubeconfig, kc, 0o600)).To(Succeed())
 
-	By("starting the emulator: 2 servers, 200 users, 10 contacts each, HTTPS")
+	By("starting the emulator: 2 servers, 200 users, 10 contacts each, HTTPS, the double hop enforced (its default)")
 	startEmulator()
 })
 
@@ -205,12 +205,14 @@ func renderAs(out, name string, values map[string]string) string {
 	ca, err := os.ReadFile(env.simCA)
 	Expect(err).NotTo(HaveOccurred())
 	all := map[string]string{
-		"SIM_USERNAME":    env.simUser,
+		// The domain account CredSSP logs on and delegates; the Secret's username is a
+		// double-quoted YAML string, so its backslash is escaped.
+		"SIM_USERNAME":    `CORP\\` + env.simUser,
 		"SIM_PASSWORD":    env.simPass,
 		"SIM_ENDPOINT_1":  env.endpoints[0],
 		"SIM_ENDPOINT_2":  env.endpoints[1],
 		"SIM_CA_INDENTED": indent(string(ca), "    "),
-		"AUTH":            "Basic",
+		"AUTH":            "CredSSP",
 		"BACKUP_DIR":      filepath.Join(env.work, "backups"),
 	}
 	for k, v := range values {

@@ -26,7 +26,7 @@ func csError(category, cmdlet, format string, args ...any) *ps.ErrorRecord {
 func (w *World) addCs(r ps.Registry, s *server) {
 	r.Add(&ps.Cmdlet{Name: "Get-CsUser", Params: []string{"Identity", "Filter", "LdapFilter", "ResultSize", "DomainController"},
 		Switches: []string{"OnLyncServer", "OnOfficeCommunicationServer", "UnAssignedUser"},
-		Run:      func(_ context.Context, c *ps.Call) ([]any, error) { return w.getCsUser(c) }})
+		Run:      func(ctx context.Context, c *ps.Call) ([]any, error) { return w.getCsUser(ctx, c) }})
 	r.Add(&ps.Cmdlet{Name: "Move-CsUser", Params: []string{"Identity", "Target", "DomainController", "ProxyPool", "Report"},
 		Switches: []string{"Force", "MoveConferenceData", "PassThru", "IgnoreBackendStoreException"},
 		Run:      w.moveCsUser})
@@ -65,7 +65,10 @@ func (w *World) csUserObject(u *user) *ps.Object {
 // registrarFilter is the one -Filter shape the operator sends.
 var registrarFilter = regexp.MustCompile(`(?i)^\s*RegistrarPool\s+-eq\s+(?:"([^"]*)"|'([^']*)')\s*$`)
 
-func (w *World) getCsUser(c *ps.Call) ([]any, error) {
+func (w *World) getCsUser(ctx context.Context, c *ps.Call) ([]any, error) {
+	if w.directoryAccess(ctx) != nil {
+		return nil, w.csDirectoryDenied("GetUserCmdlet")
+	}
 	var pool string
 	filtered := false
 	if f, ok := c.Get("Filter", -1); ok {
@@ -113,6 +116,9 @@ func (w *World) userByIdentity(id string) *user {
 }
 
 func (w *World) moveCsUser(ctx context.Context, c *ps.Call) ([]any, error) {
+	if w.directoryAccess(ctx) != nil {
+		return nil, w.csDirectoryDenied("MoveUserCmdlet")
+	}
 	if err := c.Confirmed(); err != nil {
 		return nil, err
 	}
@@ -206,6 +212,8 @@ func (w *World) importCsUserData(ctx context.Context, s *server, c *ps.Call, sta
 	cmdlet := "UpdateUserDataCmdlet"
 	if staged {
 		cmdlet = "ImportUserDataCmdlet"
+	} else if w.directoryAccess(ctx) != nil {
+		return nil, w.csDirectoryDenied(cmdlet)
 	}
 	if err := c.Confirmed(); err != nil {
 		return nil, err

@@ -119,7 +119,20 @@ const (
 	wmiInvalidQuery     = "Invalid query"
 	wmiInvalidNamespace = "Invalid namespace"
 	wmiFQID             = "GetWMIManagementException,Microsoft.PowerShell.Commands.GetWmiObjectCommand"
+	// wmiAccessDenied is ManagementException's text for WBEM_E_ACCESS_DENIED, trailing space
+	// included, which a Put() reports inside "Exception calling "Put" …" [inferred: the WMI provider
+	// of OCS reaching AD without delegated credentials is not documented; access denied is what an
+	// anonymous LDAP bind gets, ocs-evidence.md "The second hop"].
+	wmiAccessDenied = "Access denied "
 )
+
+// errCsDirectoryDenied is a Skype for Business cmdlet's error when the domain controller refuses
+// the session [inferred: shape of Lync's AD errors, "Active Directory operation failed on
+// DC1.contoso.com. You cannot retry this operation: …" (docs.microsoft.com, skypeforbusiness
+// troubleshoot "issue-attempt-move-or-enable-user-command"), with access denied as the cause].
+func errCsDirectoryDenied(dc string) string {
+	return fmt.Sprintf("Active Directory operation failed on %q. You cannot retry this operation: \"Access is denied.\"", dc)
+}
 
 // Skype for Business cmdlet errors (§11 table: "wording invented").
 func errCsIdentityNotFound(id string) string {

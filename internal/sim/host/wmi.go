@@ -39,13 +39,13 @@ func (w *World) addWMI(r ps.Registry, s *server) {
 		Name:     "Get-WmiObject",
 		Params:   []string{"Class", "Namespace", "Filter", "Query", "ComputerName", "Property"},
 		Switches: []string{"List", "Recurse"},
-		Run: func(_ context.Context, c *ps.Call) ([]any, error) {
-			return w.getWmiObject(s, c)
+		Run: func(ctx context.Context, c *ps.Call) ([]any, error) {
+			return w.getWmiObject(ctx, s, c)
 		},
 	})
 }
 
-func (w *World) getWmiObject(s *server, c *ps.Call) ([]any, error) {
+func (w *World) getWmiObject(ctx context.Context, s *server, c *ps.Call) ([]any, error) {
 	if ns, ok := c.Get("Namespace", -1); ok && !strings.EqualFold(ps.ToString(ns), `root\cimv2`) {
 		return nil, wmiError(wmiInvalidNamespace)
 	}
@@ -71,6 +71,9 @@ func (w *World) getWmiObject(s *server, c *ps.Call) ([]any, error) {
 		if !known[strings.ToLower(cond.Prop)] {
 			return nil, wmiError(wmiInvalidQuery)
 		}
+	}
+	if key == "msft_sipesusersetting" && w.directoryAccess(ctx) != nil {
+		return nil, wmiDirectoryDenied()
 	}
 	var objs []*ps.Object
 	w.mu.Lock()
@@ -248,6 +251,9 @@ func (w *World) userObject(u *user) *ps.Object {
 
 // putUser writes back an MSFT_SIPESUserSetting: a changed HomeServerDN is a move (inferred.go).
 func (w *World) putUser(ctx context.Context, sip string, o *ps.Object) (any, error) {
+	if w.directoryAccess(ctx) != nil {
+		return nil, errors.New(wmiAccessDenied)
+	}
 	dnv, _ := o.Get("HomeServerDN")
 	tv, _ := o.Get("TargetServerDNIfMoving")
 	dn := ps.ToString(dnv)

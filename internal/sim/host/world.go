@@ -45,6 +45,9 @@ type Config struct {
 	MoveLag time.Duration
 	// Sleep is what PowerShell's Start-Sleep waits with (nil: a real timer).
 	Sleep ps.SleepFunc
+	// DoubleHop makes directory commands fail unless their session holds delegated credentials
+	// (WithDelegatedCredentials), as on a domain (doublehop.go).
+	DoubleHop bool
 }
 
 // State is the state of an emulated server.
@@ -81,6 +84,7 @@ type World struct {
 	moveCost, importCost time.Duration
 	moveLag              time.Duration
 	sleep                ps.SleepFunc
+	doubleHop            bool
 
 	mu      sync.Mutex
 	servers []*server
@@ -134,7 +138,7 @@ func NewWorld(cfg Config) (*World, error) {
 		return nil, err
 	}
 	w := &World{product: product, domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
-		moveLag: cfg.MoveLag, users: map[string]*user{}}
+		moveLag: cfg.MoveLag, doubleHop: cfg.DoubleHop, users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
 	}

@@ -32,6 +32,9 @@ type Authenticator struct {
 	// OnLogonFailure, when set, is told why a Basic or NTLM logon failed (the client only ever
 	// sees the 401), e.g. ErrLogonFailure, ErrNTLMv1 or ErrMIC.
 	OnLogonFailure func(r *http.Request, err error)
+	// OfferCredSSP adds CredSSP to the schemes a 401 offers (a CredSSP authenticator in front of
+	// this one serves it).
+	OfferCredSSP bool
 }
 
 func (a *Authenticator) logonFailed(r *http.Request, err error) {
@@ -63,6 +66,12 @@ func (c *connState) reset() {
 // with a ConnContext of its own calls this one from it.
 func (a *Authenticator) ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connState{})
+}
+
+// ContextWithIdentity returns ctx carrying id, for an authenticator of another scheme in front
+// of the same handler.
+func ContextWithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
 }
 
 // IdentityFromContext returns who the request being served was authenticated as.
@@ -179,7 +188,7 @@ func (a *Authenticator) ntlmStep(w http.ResponseWriter, r *http.Request, next ht
 // fresh is true for the request that carried the AUTHENTICATE_MESSAGE.
 func (a *Authenticator) serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handler,
 	id Identity, sess *Session, st *connState, fresh bool) {
-	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+	r = r.WithContext(ContextWithIdentity(r.Context(), id))
 	if IsEncrypted(r.Header.Get("Content-Type")) {
 		if sess == nil || sess.Flags()&NegotiateSeal == 0 {
 			drain(r)
@@ -252,6 +261,9 @@ func (a *Authenticator) unauthorized(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.AllowBasic {
 		w.Header().Add("WWW-Authenticate", `Basic realm="WSMAN"`)
+	}
+	if a.OfferCredSSP {
+		w.Header().Add("WWW-Authenticate", "CredSSP")
 	}
 	writeEmpty(w, http.StatusUnauthorized)
 }

@@ -33,8 +33,11 @@ type Account struct {
 type Identity struct {
 	// Account is the matched account as configured.
 	Account Account
-	// Scheme is "NTLM" or "Basic".
+	// Scheme is "NTLM", "Basic" or "CredSSP".
 	Scheme string
+	// Delegated is true when the logon holds the account's credentials, so that commands can act
+	// as the account on a third machine (CredSSP); NTLM and Basic network logons cannot.
+	Delegated bool
 	// Workstation is the client's name as it sent it in the AUTHENTICATE_MESSAGE (NTLM only).
 	Workstation string
 }

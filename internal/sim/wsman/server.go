@@ -37,6 +37,9 @@ type ShellInfo struct {
 	NoProfile bool
 	// SkipCmdShell is the Command's WINRS_SKIP_CMD_SHELL.
 	SkipCmdShell bool
+	// Delegated is true when the shell was created by a logon that holds the account's
+	// credentials (CredSSP): its commands can act as the account on a third machine.
+	Delegated bool
 }
 
 type shellKey struct{}
@@ -61,6 +64,10 @@ type Config struct {
 	// Authenticate, when set, replaces the built-in Basic check: an authenticating middleware in
 	// front of the handler (NTLM, message encryption) reports who the request runs as.
 	Authenticate func(r *http.Request) (user string, ok bool)
+	// Delegated, when set, tells whether the logon of an authenticated request holds delegated
+	// credentials; a shell it creates keeps that (ShellInfo.Delegated), as a Windows shell process
+	// keeps the logon session it started in.
+	Delegated func(r *http.Request) bool
 	// IdleTimeout expires shells nobody uses (default 7200 s, or the client's rsp:IdleTimeOut).
 	IdleTimeout time.Duration
 	// MaxShellsPerUser is the shell quota (default 30).
@@ -393,6 +400,9 @@ func (h *Handler) lookup(id string) *shell {
 
 func (h *Handler) create(r *http.Request, user string, req *Request) ([]byte, *Fault) {
 	info := ShellInfo{ID: newGUID(), Owner: user, CodePage: 437}
+	if h.cfg.Delegated != nil {
+		info.Delegated = h.cfg.Delegated(r)
+	}
 	if cp, ok := req.Options["WINRS_CODEPAGE"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(cp))
 		if err != nil {

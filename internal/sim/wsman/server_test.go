@@ -522,3 +522,29 @@ func TestAuthenticateHook(t *testing.T) {
 		}
 	}
 }
+
+// TestDelegatedHookMarksTheShell: a shell keeps whether the logon that created it held
+// delegated credentials, and its commands see it.
+func TestDelegatedHookMarksTheShell(t *testing.T) {
+	for _, delegated := range []bool{true, false} {
+		var seen atomic.Int32
+		e := newTestEnv(t, func(c *Config) {
+			c.Delegated = func(*http.Request) bool { return delegated }
+			run := c.Runner
+			c.Runner = func(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) int {
+				if info, _ := ShellFromContext(ctx); info.Delegated {
+					seen.Add(1)
+				} else {
+					seen.Add(-1)
+				}
+				return run(ctx, line, stdin, stdout, stderr)
+			}
+		})
+		if _, _, code, err := e.client(t, nil).RunCmdWithContext(context.Background(), "echo x"); err != nil || code != 0 {
+			t.Fatalf("run: %d, %v", code, err)
+		}
+		if want := map[bool]int32{true: 1, false: -1}[delegated]; seen.Load() != want {
+			t.Fatalf("delegated %v: the command saw %d", delegated, seen.Load())
+		}
+	}
+}
