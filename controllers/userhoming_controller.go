@@ -104,6 +104,10 @@ func (r *UserHomingReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, fmt.Errorf("reading OCSPool %s/%s: %w", homing.Namespace, homing.Spec.PoolRef.Name, err)
 	}
 	s.pool = pool
+	if problems := homingSpecProblems(homing.Spec, pool); len(problems) > 0 {
+		// Reported, not fatal: a typo in a pin must not stop a failover.
+		s.report.stalledReason, s.report.stalledMessage = ocsv1.ReasonInvalidSpec, homingSpecMessage(problems)
+	}
 	s.facts = homingServerFacts(pool)
 	for _, f := range s.facts {
 		if !f.serving() {
