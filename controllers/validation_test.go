@@ -1,10 +1,12 @@
 package controllers
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -165,7 +167,31 @@ var _ = Describe("API validation", func() {
 		Entry("unknown product", func(p *ocsv1.OCSPool) { p.Spec.Product = "Lync2010" },
 			"spec.product", "Unsupported value"),
 		Entry("zero probe interval", func(p *ocsv1.OCSPool) { p.Spec.Health.ProbeInterval = "0s" },
-			"spec.health.probeInterval", "must be positive"),
+			"spec.health.probeInterval", "must be at least 1s"),
+		Entry("probe interval under 1s", func(p *ocsv1.OCSPool) {
+			p.Spec.Health.ProbeInterval, p.Spec.Health.ProbeTimeout = "999ms", "100ms"
+		}, "spec.health.probeInterval", "must be at least 1s"),
+		Entry("Basic over plain HTTP in upper case", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[1].WinRM.Endpoint = "HTTP://ocs2.corp.example.com:5985/wsman"
+		}, "spec.servers[1].winrm", "allowUnencryptedBasic"),
+		Entry("Basic over plain Http in mixed case", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[0].WinRM.Endpoint = "Http://ocs1.corp.example.com:5985/wsman"
+		}, "spec.servers[0].winrm", "allowUnencryptedBasic"),
+		Entry("endpoint with user info", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[0].WinRM.Endpoint = "https://administrator:Secret1@ocs1.corp.example.com:5986/wsman"
+		}, "spec.servers[0].winrm.endpoint", "must not carry user info"),
+		Entry("endpoint with a path other than /wsman", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[1].WinRM.Endpoint = "https://ocs2.corp.example.com:5986/powershell"
+		}, "spec.servers[1].winrm.endpoint", "path must be /wsman"),
+		Entry("endpoint with a query", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[0].WinRM.Endpoint = "https://ocs1.corp.example.com:5986/wsman?x=1"
+		}, "spec.servers[0].winrm.endpoint", "path must be /wsman"),
+		Entry("service name with a dot, which the agent refuses", func(p *ocsv1.OCSPool) {
+			p.Spec.Health.Services = []string{"RtcSrv", "RtcSrv.exe"}
+		}, "spec.health.services[1]", "should match"),
+		Entry("service name with two instance separators", func(p *ocsv1.OCSPool) {
+			p.Spec.Health.Services = []string{"MSSQL$RTC$X"}
+		}, "spec.health.services[0]", "should match"),
 		Entry("probe interval not a duration", func(p *ocsv1.OCSPool) { p.Spec.Health.ProbeInterval = "ten seconds" },
 			"spec.health.probeInterval", "should match"),
 		Entry("probe timeout above the interval", func(p *ocsv1.OCSPool) {
@@ -210,6 +236,13 @@ var _ = Describe("API validation", func() {
 			"spec.maxImbalancePercent", "less than or equal to 100"),
 		Entry("unknown failback mode", func(h *ocsv1.UserHoming) { h.Spec.Failback = "Sometimes" },
 			"spec.failback", "Unsupported value"),
+		Entry("pin on a name no server can have", func(h *ocsv1.UserHoming) {
+			h.Spec.Pins = []ocsv1.Pin{{User: "sip:alice@corp.example.com", Server: "OCS1.corp"}}
+		}, "spec.pins[0].server", "should match"),
+		Entry("weight for a name no server can have", func(h *ocsv1.UserHoming) {
+			h.Spec.Placement = ocsv1.PlacementWeighted
+			h.Spec.Weights = map[string]int32{"ocs1": 1, "OCS 2": 1}
+		}, "spec.weights", "must be server names"),
 	)
 
 	DescribeTable("refuses an invalid ContactBackup, naming the field",
@@ -228,7 +261,54 @@ var _ = Describe("API validation", func() {
 			"spec.retention.maxAge", "must be positive"),
 		Entry("no poolRef", func(b *ocsv1.ContactBackup) { b.Spec.PoolRef.Name = "" },
 			"spec.poolRef.name", "at least 1 chars"),
+		Entry("storage path climbing out with ..", func(b *ocsv1.ContactBackup) { b.Spec.Storage.Path = "/var/lib/ocs-ha/backups/../../../etc" },
+			"spec.storage.path", "must not contain a .. segment"),
+		Entry("storage path ending in ..", func(b *ocsv1.ContactBackup) { b.Spec.Storage.Path = "/var/lib/.." },
+			"spec.storage.path", "must not contain a .. segment"),
+		Entry("minute 60", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "60 * * * *" },
+			"spec.schedule", "minute (field 1)"),
+		Entry("a step of 0", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "*/0 * * * *" },
+			"spec.schedule", "minute (field 1)"),
+		Entry("hour 24 in a list", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 8,24 * * *" },
+			"spec.schedule", "hour (field 2)"),
+		Entry("day of month 0", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 0 * *" },
+			"spec.schedule", "day of month (field 3)"),
+		Entry("day of month 32 in a range", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 1-32 * *" },
+			"spec.schedule", "day of month (field 3)"),
+		Entry("month 13", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 1 13 *" },
+			"spec.schedule", "month (field 4)"),
+		Entry("a month name that is not one", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 1 JANUARY *" },
+			"spec.schedule", "month (field 4)"),
+		Entry("day of week 7", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 * * 7" },
+			"spec.schedule", "day of week (field 5)"),
+		Entry("letters as minutes", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "ten * * * *" },
+			"spec.schedule", "minute (field 1)"),
 	)
+
+	It("accepts schedules that use every form of every field, as the controller's parser does", func() {
+		for i, schedule := range []string{
+			"*/15 * * * *", "0 2 * * 1-5", "30 4 1,15 * *", "0 0 * JAN,jul SUN", "5/10 * ? * ?",
+			"0-59/5 0-23/2 1-31 1-12 0-6", "00 08 * * *", "59 23 31 12 6", "0 12 * * mon-FRI", "0 0 1 */3 *",
+		} {
+			_, err := parseBackupSchedule(schedule, time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+			Expect(err).NotTo(HaveOccurred(), schedule)
+			b := validBackup(ns)
+			b.Name = fmt.Sprintf("backup-%d", i)
+			b.Spec.Schedule = schedule
+			Expect(k8sClient.Create(testCtx, b)).To(Succeed(), schedule)
+		}
+	})
+
+	It("accepts Basic over plain http when allowed, a service instance name and a bare endpoint", func() {
+		pool := validPool(ns)
+		pool.Spec.Servers[0].WinRM.Endpoint = "HTTP://ocs1.corp.example.com:5985/wsman"
+		pool.Spec.Servers[0].WinRM.AllowUnencryptedBasic = true
+		pool.Spec.Servers[1].WinRM.Endpoint = "https://ocs2.corp.example.com:5986"
+		pool.Spec.Health.Services = []string{"RtcSrv", "MSSQL$RTC", "W3SVC"}
+		pool.Spec.Health.ProbeInterval = "1s"
+		pool.Spec.Health.ProbeTimeout = "1s"
+		Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+	})
 
 	It("refuses a change of spec.product", func() {
 		pool := validPool(ns)
