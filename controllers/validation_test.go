@@ -10,13 +10,16 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 )
 
 func validPool(ns string) *ocsv1.OCSPool {
@@ -308,6 +311,98 @@ var _ = Describe("API validation", func() {
 		pool.Spec.Health.ProbeInterval = "1s"
 		pool.Spec.Health.ProbeTimeout = "1s"
 		Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+	})
+
+	Context("reports what the API server cannot see in a condition naming the field", func() {
+		// stalledWith waits until obj's Stalled condition is True with reason and a message
+		// containing every phrase, for the object's current generation (never left Initializing).
+		stalledWith := func(obj statusObject, reason string, phrases ...string) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+				cs := obj.GetCommonStatus()
+				g.Expect(cs.ObservedGeneration).To(Equal(obj.GetGeneration()))
+				stalled := meta.FindStatusCondition(cs.Conditions, ocsv1.ConditionStalled)
+				g.Expect(stalled).NotTo(BeNil())
+				g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue), conditionsString(cs.Conditions))
+				g.Expect(stalled.Reason).To(Equal(reason), stalled.Message)
+				for _, p := range phrases {
+					g.Expect(stalled.Message).To(ContainSubstring(p))
+				}
+				g.Expect(cs.Phase).To(Equal("Stalled"))
+			}).Should(Succeed())
+		}
+
+		It("a schedule whose range runs backwards or that never fires", func() {
+			startManager(ns, Options{Agents: StaticProvider{Agent: ocs.NewFake("ocs1", "ocs2")}})
+			backwards := validBackup(ns)
+			backwards.Spec.Schedule = "30-10 * * * *"
+			Expect(k8sClient.Create(testCtx, backwards)).To(Succeed())
+			never := validBackup(ns)
+			never.Name = "never"
+			never.Spec.Schedule = "0 0 30 2 *"
+			Expect(k8sClient.Create(testCtx, never)).To(Succeed())
+			stalledWith(backwards, ocsv1.ReasonInvalidSchedule, "spec.schedule", "30-10")
+			stalledWith(never, ocsv1.ReasonInvalidSchedule, "spec.schedule", "never fires")
+		})
+
+		It("pins and weights naming servers the pool does not have, and a user pinned twice in different case", func() {
+			fake := ocs.NewFake("ocs1", "ocs2")
+			fake.AddUser("sip:alice@corp.example.com", "ocs1")
+			startManager(ns, Options{Agents: StaticProvider{Agent: fake}})
+			createFakePool(ns, nil)
+			homing := createHoming(ns, func(h *ocsv1.UserHoming) {
+				h.Spec.Placement = ocsv1.PlacementWeighted
+				h.Spec.Weights = map[string]int32{"ocs1": 1, "ocs2": 1, "ocs3": 2}
+				h.Spec.Pins = []ocsv1.Pin{
+					{User: "sip:alice@corp.example.com", Server: "ocs1"},
+					{User: "sip:bob@corp.example.com", Server: "ocs9"},
+					{User: "sip:Alice@Corp.example.com", Server: "ocs2"},
+				}
+			})
+			stalledWith(homing, ocsv1.ReasonInvalidSpec, "spec.pins[1].server \"ocs9\" is not a server of OCSPool "+ns+"/pool",
+				"spec.pins[2].user", "spec.pins[0]", "spec.weights[ocs3]")
+
+			// Fixed, the condition clears.
+			updateObject(homing, func() {
+				homing.Spec.Weights = map[string]int32{"ocs1": 1, "ocs2": 1}
+				homing.Spec.Pins = homing.Spec.Pins[:1]
+			})
+			Eventually(func(g Gomega) {
+				h := getHoming(g, ns)
+				g.Expect(h.Status.ObservedGeneration).To(Equal(h.Generation))
+				expectHomingCondition(g, h, ocsv1.ConditionStalled, metav1.ConditionFalse, "")
+			}).Should(Succeed())
+		})
+
+		It("maintenance on every server at once", func() {
+			startManager(ns, Options{Agents: StaticProvider{Agent: ocs.NewFake("ocs1", "ocs2")}})
+			pool := fastFakePool(ns)
+			pool.Spec.Servers[0].Maintenance = true
+			pool.Spec.Servers[1].Maintenance = true
+			Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+			stalledWith(pool, ocsv1.ReasonAllServersInMaintenance, "spec.servers[0].maintenance, spec.servers[1].maintenance")
+
+			updateObject(pool, func() { pool.Spec.Servers[1].Maintenance = false })
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
+				g.Expect(pool.Status.ObservedGeneration).To(Equal(pool.Generation))
+				g.Expect(isTrue(pool, ocsv1.ConditionStalled)).To(BeFalse(), conditionsString(pool.Status.Conditions))
+			}).Should(Succeed())
+		})
+
+		It("an endpoint the WinRM transport cannot set up", func() {
+			Expect(k8sClient.Create(testCtx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns},
+				Data:       map[string][]byte{secretKeyUsername: []byte("admin"), secretKeyPassword: []byte("Passw0rd!")},
+			})).To(Succeed())
+			startManager(ns, Options{})
+			pool := validPool(ns)
+			// A URL the API's url() accepts and the transport refuses: the port is out of range.
+			pool.Spec.Servers[1].WinRM.Endpoint = "https://ocs2.corp.example.com:70000/wsman"
+			Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+			stalledWith(pool, ocsv1.ReasonWinRMSetupFailed, "spec.servers[1].winrm", "port")
+		})
 	})
 
 	It("refuses a change of spec.product", func() {
