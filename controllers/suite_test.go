@@ -97,6 +97,8 @@ type managerSetup struct {
 	logger *logr.Logger
 	// register adds the reconcilers; nil adds all of them (SetupAll).
 	register func(ctrl.Manager, Options) error
+	// cache, when set, adjusts the manager's cache options (e.g. to observe its informers).
+	cache func(*cache.Options)
 }
 
 func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
@@ -110,6 +112,9 @@ func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
 	}
 	if setup.logger != nil {
 		mgrOpts.Logger = *setup.logger
+	}
+	if setup.cache != nil {
+		setup.cache(&mgrOpts.Cache)
 	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	Expect(err).NotTo(HaveOccurred())
