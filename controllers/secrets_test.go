@@ -50,7 +50,9 @@ func (s secretDirect) Get(_ context.Context, key client.ObjectKey, obj client.Ob
 	return nil
 }
 
-func (s secretDirect) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
+func (s secretDirect) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return nil
+}
 
 func TestSecretReaderReadsAgainOnlyWhenTheSecretChanged(t *testing.T) {
 	g := NewWithT(t)
