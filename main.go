@@ -11,9 +11,9 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/controllers"
@@ -21,14 +21,12 @@ import (
 
 func main() {
 	var (
-		metricsAddr   string
-		metricsSecure bool
-		probeAddr     string
-		leaderElect   bool
-		memoryLimit   string
+		probeAddr   string
+		leaderElect bool
+		memoryLimit string
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to; 0 disables it.")
-	flag.BoolVar(&metricsSecure, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
+	metrics := bindMetricsFlags(flag.CommandLine)
+	watchNamespaces := bindWatchNamespacesFlag(flag.CommandLine, os.Getenv(envWatchNamespace))
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
 	flag.StringVar(&memoryLimit, "memory-limit", "96Mi", "Soft limit of the Go heap (a quantity such as 128Mi); the garbage collector works harder near it. GOMEMLIMIT, when set, wins.")
@@ -50,16 +48,22 @@ func main() {
 		debug.SetMemoryLimit(limit.Value())
 	}
 
+	namespaces, err := watchedNamespaces(*watchNamespaces)
+	if err != nil {
+		setupLog.Error(err, "Invalid --watch-namespaces")
+		os.Exit(1)
+	}
+
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(ocsv1.AddToScheme(scheme))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme: scheme,
-		Metrics: metricsserver.Options{
-			BindAddress:   metricsAddr,
-			SecureServing: metricsSecure,
-		},
+		Scheme:  scheme,
+		Metrics: metricsOptions(*metrics),
+		// Secrets are watched for metadata only and read by name (controllers.SecretReader): the
+		// cache never holds Secret data, and nothing outside these namespaces.
+		Cache:                  cache.Options{DefaultNamespaces: namespaces},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ocs-ha-operator.ocsha.io",

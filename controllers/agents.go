@@ -55,7 +55,8 @@ func (e *SecretError) Error() string {
 
 // WinRMProvider builds agents that talk WinRM, one winrm.Pool per OCSPool.
 type WinRMProvider struct {
-	// Reader reads Secrets; the manager's client (cached, watched) is fine.
+	// Reader reads Secrets by name: a SecretReader in the manager (Secret data is never cached),
+	// any client in tests.
 	Reader client.Reader
 	// Options tune every winrm.Pool; Metrics is set per pool by the provider.
 	Options winrm.Options
@@ -117,6 +118,9 @@ func (p *WinRMProvider) AgentFor(ctx context.Context, pool *ocsv1.OCSPool) (ocs.
 	}
 	// SetTargets keeps unchanged clients and rebuilds those whose credentials or CA changed.
 	if err := pa.pool.SetTargets(targets); err != nil {
+		if se := winrmSetupError(pool, err); se != nil {
+			return nil, se
+		}
 		return nil, fmt.Errorf("configuring WinRM for OCSPool %s/%s: %w", pool.Namespace, pool.Name, err)
 	}
 	return pa.agent, nil
@@ -179,6 +183,8 @@ func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool) ([]win
 			Username:           string(user),
 			Password:           string(password),
 			InsecureSkipVerify: s.WinRM.InsecureSkipVerify,
+			// winrm refuses Basic over plain http again unless allowed, whatever the scheme's case.
+			AllowUnencryptedBasic: s.WinRM.AllowUnencryptedBasic,
 		}
 		if s.WinRM.CASecretRef != nil {
 			caField := fmt.Sprintf("spec.servers[%d].winrm.caSecretRef", i)

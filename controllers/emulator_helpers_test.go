@@ -130,7 +130,7 @@ func simAdmin(emu *sim.Emulator, method, path string, out any) {
 
 // createPoolFor creates, in ns, an OCSPool named "pool" with one server per emulated server,
 // the credentials Secret and, when the emulator serves TLS, the CA Secret. Probes are short
-// (200ms interval, 150ms timeout, failureThreshold 2) so that state changes show quickly.
+// (1s interval, the API's minimum; 150ms timeout; failureThreshold 2) so that state changes show quickly.
 // mutate, when not nil, changes the pool before it is created.
 func createPoolFor(ns string, emu *sim.Emulator, mutate func(*ocsv1.OCSPool)) *ocsv1.OCSPool {
 	GinkgoHelper()
@@ -163,7 +163,7 @@ func createPoolFor(ns string, emu *sim.Emulator, mutate func(*ocsv1.OCSPool)) *o
 		Spec: ocsv1.OCSPoolSpec{
 			Product: ocsv1.ProductOCS2007R2,
 			Health: ocsv1.HealthSpec{
-				ProbeInterval:    "200ms",
+				ProbeInterval:    "1s",
 				ProbeTimeout:     "150ms",
 				FailureThreshold: 2,
 			},

@@ -111,11 +111,11 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 	prev *poolRound, h healthSettings, now time.Time) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 	agent, err := r.Agents.AgentFor(ctx, pool)
-	if se, ok := asSecretError(err); ok {
+	if reason, msg, ok := stallCause(err); ok {
 		if !isTrue(pool, ocsv1.ConditionStalled) {
-			r.Recorder.Eventf(pool, nil, corev1.EventTypeWarning, se.Reason, "Probe", "%s: no server can be probed.", se.Error())
+			r.Recorder.Eventf(pool, nil, corev1.EventTypeWarning, reason, "Probe", "%s: no server can be probed.", err.Error())
 		}
-		markStalled(pool, se.Reason, fmt.Sprintf("OCSPool %s; create it or fix the reference. No server is probed until then.", se.Error()))
+		markStalled(pool, reason, msg)
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("OCSPool %s/%s: %w", pool.Namespace, pool.Name, err))
 	}
 	if err != nil {
@@ -261,7 +261,9 @@ func (r *OCSPoolReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 	return ctrl.NewControllerManagedBy(mgr).
 		// Our own status writes do not bump the generation: they must not trigger a round.
 		For(&ocsv1.OCSPool{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.poolsForSecret)).
+		// Metadata only: the manager must not hold every Secret of its namespaces in memory.
+		// SecretReader reads the named ones when their resourceVersion changes.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.poolsForSecret), builder.OnlyMetadata).
 		// A round waits on the network for up to probeTimeout; pools must not queue behind
 		// each other. The queue still never runs one pool twice at once.
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentPoolRounds}).

@@ -54,7 +54,7 @@ func healthOf(s ocsv1.ServerState) ocsv1.ServerState {
 	switch s {
 	case ocsv1.ServerHealthy, ocsv1.ServerDraining, ocsv1.ServerDrained:
 		return ocsv1.ServerHealthy
-	case ocsv1.ServerUnhealthy, ocsv1.ServerUnreachable:
+	case ocsv1.ServerUnhealthy, ocsv1.ServerUnreachable, ocsv1.ServerAuthenticationFailed, ocsv1.ServerTLSFailed:
 		return s
 	default:
 		return ocsv1.ServerUnknown
@@ -65,11 +65,13 @@ func healthOf(s ocsv1.ServerState) ocsv1.ServerState {
 const maxFailures = 1 << 20
 
 // nextServerStatus applies one probe result to a server's status with hysteresis: a server
-// becomes Unreachable or Unhealthy only after threshold failed probes in a row, and Healthy
-// again after one passed probe. A Healthy server in maintenance is Draining while users are
-// homed on it, then Drained; a server that fails its probes is Unreachable or Unhealthy even in
-// maintenance. LastTransitionTime moves only when the state changes: UserHoming measures its
-// failover delay from it.
+// becomes Unreachable, Unhealthy, AuthenticationFailed or TLSFailed only after threshold failed
+// probes in a row, and Healthy again after one passed probe. The last failure names the state: a
+// refused login or certificate says nothing about the server's health, so it never reads as
+// Unreachable, which UserHoming would fail over. A Healthy server in maintenance is Draining while
+// users are homed on it, then Drained; a server that fails its probes keeps its failure state
+// even in maintenance. LastTransitionTime moves only when the state changes: UserHoming measures
+// its failover delay from it.
 func nextServerStatus(prev ocsv1.ServerStatus, res probeResult, threshold int32, now metav1.Time) ocsv1.ServerStatus {
 	next := *prev.DeepCopy()
 	if next.State == "" {
@@ -91,11 +93,11 @@ func nextServerStatus(prev ocsv1.ServerStatus, res probeResult, threshold int32,
 	} else {
 		next.ConsecutiveFailures = min(prev.ConsecutiveFailures+1, maxFailures)
 		if next.ConsecutiveFailures >= threshold {
-			health = ocsv1.ServerUnhealthy
-			if res.Kind != probeUnhealthy {
-				health = ocsv1.ServerUnreachable
-			}
+			health = failedState(res)
 			next.Message = fmt.Sprintf("%s (%d failed probes in a row).", strings.TrimSuffix(res.Detail, "."), next.ConsecutiveFailures)
+			if res.Kind == probeRejected {
+				next.Message += " Its health is unknown, and a refused login or certificate is not proof that it is down: its users are not failed over."
+			}
 		} else {
 			next.Message = fmt.Sprintf("%s (failed probe %d of %d before the state changes; the state is kept until then).",
 				strings.TrimSuffix(res.Detail, "."), next.ConsecutiveFailures, threshold)
@@ -121,6 +123,20 @@ func nextServerStatus(prev ocsv1.ServerStatus, res probeResult, threshold int32,
 	next.State = state
 	next.Message = trimMessage(next.Message)
 	return next
+}
+
+// failedState is the state threshold failed probes in a row lead to, named by the last one.
+func failedState(res probeResult) ocsv1.ServerState {
+	switch {
+	case res.Kind == probeUnhealthy:
+		return ocsv1.ServerUnhealthy
+	case res.Kind == probeRejected && res.Reason == ocsv1.ReasonTLSFailed:
+		return ocsv1.ServerTLSFailed
+	case res.Kind == probeRejected:
+		return ocsv1.ServerAuthenticationFailed
+	default:
+		return ocsv1.ServerUnreachable
+	}
 }
 
 // isServing reports whether a server takes users: Healthy, not in maintenance, and passed its

@@ -26,7 +26,8 @@ func TestOCSPoolNextServerStatus(t *testing.T) {
 	down := probeResult{Kind: probeUnreachable, Detail: "WinRM does not answer: refused."}
 	late := probeResult{Kind: probeTimedOut, Detail: "The probe did not finish within probeTimeout 5s; a timeout is not proof that the server is down."}
 	stopped := probeResult{Kind: probeUnhealthy, Detail: "WinRM answers but a required service is not running: RtcSrv is STOPPED."}
-	refused := probeResult{Kind: probeRejected, Detail: "WinRM refused the credentials of Secret ns/creds."}
+	refused := probeResult{Kind: probeRejected, Reason: ocsv1.ReasonAuthenticationFailed, Detail: "WinRM refused the credentials of Secret ns/creds."}
+	untrusted := probeResult{Kind: probeRejected, Reason: ocsv1.ReasonTLSFailed, Detail: "The certificate of https://ocs1:5986/wsman did not verify."}
 	with := func(r probeResult, maintenance bool, homed *int32) probeResult {
 		r.Maintenance, r.HomedUsers = maintenance, homed
 		return r
@@ -60,8 +61,24 @@ func TestOCSPoolNextServerStatus(t *testing.T) {
 			prev: status(ocsv1.ServerHealthy, 2, 0), res: late, threshold: 3, want: ocsv1.ServerUnreachable, failures: 3, moved: true, message: "not proof"},
 		"threshold stopped services make the server Unhealthy": {
 			prev: status(ocsv1.ServerHealthy, 1, 0), res: stopped, threshold: 2, want: ocsv1.ServerUnhealthy, failures: 2, moved: true, message: "RtcSrv is STOPPED"},
-		"refused credentials count as unreachable": {
-			prev: status(ocsv1.ServerHealthy, 1, 0), res: refused, threshold: 2, want: ocsv1.ServerUnreachable, failures: 2, moved: true, message: "Secret ns/creds"},
+		"refused credentials make the server AuthenticationFailed, never Unreachable": {
+			prev: status(ocsv1.ServerHealthy, 1, 0), res: refused, threshold: 2, want: ocsv1.ServerAuthenticationFailed, failures: 2, moved: true, message: "Secret ns/creds"},
+		"refused credentials say that they are no proof of death": {
+			prev: status(ocsv1.ServerHealthy, 1, 0), res: refused, threshold: 2, want: ocsv1.ServerAuthenticationFailed, failures: 2, moved: true, message: "not proof that it is down"},
+		"an untrusted certificate makes the server TLSFailed": {
+			prev: status(ocsv1.ServerHealthy, 2, 0), res: untrusted, threshold: 3, want: ocsv1.ServerTLSFailed, failures: 3, moved: true, message: "did not verify"},
+		"one refused login keeps a Healthy server Healthy below the threshold": {
+			prev: status(ocsv1.ServerHealthy, 0, 4), res: refused, threshold: 2, want: ocsv1.ServerHealthy, failures: 1, homed: 4, message: "failed probe 1 of 2"},
+		"an Unreachable server that answers with a refused login is AuthenticationFailed, no longer down": {
+			prev: status(ocsv1.ServerUnreachable, 6, 0), res: refused, threshold: 2, want: ocsv1.ServerAuthenticationFailed, failures: 7, moved: true},
+		"an AuthenticationFailed server stays so without moving its transition time": {
+			prev: status(ocsv1.ServerAuthenticationFailed, 3, 0), res: refused, threshold: 2, want: ocsv1.ServerAuthenticationFailed, failures: 4},
+		"an AuthenticationFailed server that stops answering becomes Unreachable": {
+			prev: status(ocsv1.ServerAuthenticationFailed, 3, 0), res: down, threshold: 2, want: ocsv1.ServerUnreachable, failures: 4, moved: true},
+		"one passed probe makes an AuthenticationFailed server Healthy": {
+			prev: status(ocsv1.ServerAuthenticationFailed, 3, 0), res: passed, threshold: 2, want: ocsv1.ServerHealthy, moved: true},
+		"a refused login on a server in maintenance is reported, not Drained": {
+			prev: status(ocsv1.ServerDrained, 1, 0), res: with(refused, true, nil), threshold: 2, want: ocsv1.ServerAuthenticationFailed, failures: 2, moved: true},
 		"a threshold of one acts on the first failure": {
 			prev: status(ocsv1.ServerHealthy, 0, 0), res: down, threshold: 1, want: ocsv1.ServerUnreachable, failures: 1, moved: true},
 		"a threshold of zero is read as one": {

@@ -18,6 +18,10 @@ const (
 	eventServerUnreachable = "ServerUnreachable"
 	eventServerDraining    = "ServerDraining"
 	eventServerDrained     = "ServerDrained"
+	// eventServerAuthFailed and eventServerTLSFailed: the server's probes are refused; its health
+	// is unknown and it is not failed over.
+	eventServerAuthFailed = "ServerAuthenticationFailed"
+	eventServerTLSFailed  = "ServerTLSFailed"
 )
 
 // rejection is a server whose probe WinRM refused for a reason only a human can fix.
@@ -70,6 +74,10 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection, directory *rej
 		return
 	}
 	if len(rejected) == 0 {
+		if msg := maintenanceEverywhere(pool.Spec); msg != "" {
+			markStalled(pool, ocsv1.ReasonAllServersInMaintenance, msg)
+			return
+		}
 		clearStalled(pool)
 		return
 	}
@@ -115,6 +123,10 @@ func transitionEvent(from, to ocsv1.ServerState) (eventType, reason string) {
 		return corev1.EventTypeNormal, eventServerDraining
 	case ocsv1.ServerDrained:
 		return corev1.EventTypeNormal, eventServerDrained
+	case ocsv1.ServerAuthenticationFailed:
+		return corev1.EventTypeWarning, eventServerAuthFailed
+	case ocsv1.ServerTLSFailed:
+		return corev1.EventTypeWarning, eventServerTLSFailed
 	default:
 		return "", ""
 	}

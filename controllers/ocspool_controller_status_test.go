@@ -103,6 +103,8 @@ func TestOCSPoolTransitionEvent(t *testing.T) {
 		"maintenance started":        {ocsv1.ServerHealthy, ocsv1.ServerDraining, corev1.EventTypeNormal, eventServerDraining},
 		"maintenance drained":        {ocsv1.ServerDraining, ocsv1.ServerDrained, corev1.EventTypeNormal, eventServerDrained},
 		"back to unknown is no news": {ocsv1.ServerHealthy, ocsv1.ServerUnknown, "", ""},
+		"credentials refused":        {ocsv1.ServerHealthy, ocsv1.ServerAuthenticationFailed, corev1.EventTypeWarning, eventServerAuthFailed},
+		"certificate refused":        {ocsv1.ServerUnreachable, ocsv1.ServerTLSFailed, corev1.EventTypeWarning, eventServerTLSFailed},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

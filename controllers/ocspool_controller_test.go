@@ -391,10 +391,10 @@ var _ = Describe("OCSPool controller", func() {
 	})
 })
 
-// fastFakePool is a valid pool of two servers probed every 200ms, for the in-memory agent.
+// fastFakePool is a valid pool of two servers probed every second (the API's minimum), for the in-memory agent.
 func fastFakePool(ns string) *ocsv1.OCSPool {
 	pool := validPool(ns)
-	pool.Spec.Health = ocsv1.HealthSpec{ProbeInterval: "200ms", ProbeTimeout: "150ms", FailureThreshold: 2}
+	pool.Spec.Health = ocsv1.HealthSpec{ProbeInterval: "1s", ProbeTimeout: "150ms", FailureThreshold: 2}
 	return pool
 }
 

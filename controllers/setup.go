@@ -24,7 +24,7 @@ func (o *Options) complete(mgr ctrl.Manager) {
 		o.Clock = clock.RealClock{}
 	}
 	if o.Agents == nil {
-		o.Agents = &WinRMProvider{Reader: mgr.GetClient(), Options: o.WinRM, OnRequest: countWinRMRequest}
+		o.Agents = &WinRMProvider{Reader: NewSecretReader(mgr), Options: o.WinRM, OnRequest: countWinRMRequest}
 	}
 }
 

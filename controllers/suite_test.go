@@ -97,6 +97,8 @@ type managerSetup struct {
 	logger *logr.Logger
 	// register adds the reconcilers; nil adds all of them (SetupAll).
 	register func(ctrl.Manager, Options) error
+	// cache, when set, adjusts the manager's cache options (e.g. to observe its informers).
+	cache func(*cache.Options)
 	// leaderElection, when set, makes the manager a candidate for this lease, with short
 	// durations; elected then receives the manager's Elected channel.
 	leaderElection *leaderElection
@@ -125,6 +127,9 @@ func runManager(ns string, opts Options, setup managerSetup) (stop func()) {
 		mgrOpts.LeaderElection, mgrOpts.LeaderElectionID, mgrOpts.LeaderElectionNamespace = true, le.id, ns
 		mgrOpts.LeaderElectionReleaseOnCancel = false
 		mgrOpts.LeaseDuration, mgrOpts.RenewDeadline, mgrOpts.RetryPeriod = ptr.To(2*time.Second), ptr.To(1500*time.Millisecond), ptr.To(250*time.Millisecond)
+	}
+	if setup.cache != nil {
+		setup.cache(&mgrOpts.Cache)
 	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	Expect(err).NotTo(HaveOccurred())

@@ -103,6 +103,10 @@ func (r *UserHomingReconciler) readPool(ctx context.Context, s *homingScope) (do
 		return true, ctrl.Result{}, fmt.Errorf("reading OCSPool %s/%s: %w", h.Namespace, h.Spec.PoolRef.Name, err)
 	}
 	s.pool = newPoolView(pool)
+	if problems := homingSpecProblems(h.Spec, pool); len(problems) > 0 {
+		// Reported, not fatal: a typo in a pin must not stop a failover.
+		s.report.stalledReason, s.report.stalledMessage = ocsv1.ReasonInvalidSpec, homingSpecMessage(problems)
+	}
 	s.report.notServing = notServingOf(s.pool)
 	if len(pool.Status.Servers) == 0 {
 		// Nothing is known about the servers yet; the pool's first status update wakes us.

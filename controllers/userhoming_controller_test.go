@@ -58,7 +58,7 @@ func createFakePool(ns string, mutate func(*ocsv1.OCSPool)) *ocsv1.OCSPool {
 	pool := &ocsv1.OCSPool{
 		ObjectMeta: metav1.ObjectMeta{Name: "pool", Namespace: ns},
 		Spec: ocsv1.OCSPoolSpec{
-			Health: ocsv1.HealthSpec{ProbeInterval: "100ms", ProbeTimeout: "100ms", FailureThreshold: 2},
+			Health: ocsv1.HealthSpec{ProbeInterval: "1s", ProbeTimeout: "100ms", FailureThreshold: 2},
 		},
 	}
 	for _, name := range []string{"ocs1", "ocs2"} {

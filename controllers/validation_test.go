@@ -1,14 +1,18 @@
 package controllers
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -189,7 +193,31 @@ var _ = Describe("API validation", func() {
 		Entry("unknown product", func(p *ocsv1.OCSPool) { p.Spec.Product = "Lync2010" },
 			"spec.product", "Unsupported value"),
 		Entry("zero probe interval", func(p *ocsv1.OCSPool) { p.Spec.Health.ProbeInterval = "0s" },
-			"spec.health.probeInterval", "must be positive"),
+			"spec.health.probeInterval", "must be at least 1s"),
+		Entry("probe interval under 1s", func(p *ocsv1.OCSPool) {
+			p.Spec.Health.ProbeInterval, p.Spec.Health.ProbeTimeout = "999ms", "100ms"
+		}, "spec.health.probeInterval", "must be at least 1s"),
+		Entry("Basic over plain HTTP in upper case", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[1].WinRM.Endpoint = "HTTP://ocs2.corp.example.com:5985/wsman"
+		}, "spec.servers[1].winrm", "allowUnencryptedBasic"),
+		Entry("Basic over plain Http in mixed case", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[0].WinRM.Endpoint = "Http://ocs1.corp.example.com:5985/wsman"
+		}, "spec.servers[0].winrm", "allowUnencryptedBasic"),
+		Entry("endpoint with user info", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[0].WinRM.Endpoint = "https://administrator:Secret1@ocs1.corp.example.com:5986/wsman"
+		}, "spec.servers[0].winrm.endpoint", "must not carry user info"),
+		Entry("endpoint with a path other than /wsman", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[1].WinRM.Endpoint = "https://ocs2.corp.example.com:5986/powershell"
+		}, "spec.servers[1].winrm.endpoint", "path must be /wsman"),
+		Entry("endpoint with a query", func(p *ocsv1.OCSPool) {
+			p.Spec.Servers[0].WinRM.Endpoint = "https://ocs1.corp.example.com:5986/wsman?x=1"
+		}, "spec.servers[0].winrm.endpoint", "path must be /wsman"),
+		Entry("service name with a dot, which the agent refuses", func(p *ocsv1.OCSPool) {
+			p.Spec.Health.Services = []string{"RtcSrv", "RtcSrv.exe"}
+		}, "spec.health.services[1]", "should match"),
+		Entry("service name with two instance separators", func(p *ocsv1.OCSPool) {
+			p.Spec.Health.Services = []string{"MSSQL$RTC$X"}
+		}, "spec.health.services[0]", "should match"),
 		Entry("probe interval not a duration", func(p *ocsv1.OCSPool) { p.Spec.Health.ProbeInterval = "ten seconds" },
 			"spec.health.probeInterval", "should match"),
 		Entry("probe timeout above the interval", func(p *ocsv1.OCSPool) {
@@ -234,6 +262,13 @@ var _ = Describe("API validation", func() {
 			"spec.maxImbalancePercent", "less than or equal to 100"),
 		Entry("unknown failback mode", func(h *ocsv1.UserHoming) { h.Spec.Failback = "Sometimes" },
 			"spec.failback", "Unsupported value"),
+		Entry("pin on a name no server can have", func(h *ocsv1.UserHoming) {
+			h.Spec.Pins = []ocsv1.Pin{{User: "sip:alice@corp.example.com", Server: "OCS1.corp"}}
+		}, "spec.pins[0].server", "should match"),
+		Entry("weight for a name no server can have", func(h *ocsv1.UserHoming) {
+			h.Spec.Placement = ocsv1.PlacementWeighted
+			h.Spec.Weights = map[string]int32{"ocs1": 1, "OCS 2": 1}
+		}, "spec.weights", "must be server names"),
 	)
 
 	DescribeTable("refuses an invalid ContactBackup, naming the field",
@@ -252,7 +287,146 @@ var _ = Describe("API validation", func() {
 			"spec.retention.maxAge", "must be positive"),
 		Entry("no poolRef", func(b *ocsv1.ContactBackup) { b.Spec.PoolRef.Name = "" },
 			"spec.poolRef.name", "at least 1 chars"),
+		Entry("storage path climbing out with ..", func(b *ocsv1.ContactBackup) { b.Spec.Storage.Path = "/var/lib/ocs-ha/backups/../../../etc" },
+			"spec.storage.path", "must not contain a .. segment"),
+		Entry("storage path ending in ..", func(b *ocsv1.ContactBackup) { b.Spec.Storage.Path = "/var/lib/.." },
+			"spec.storage.path", "must not contain a .. segment"),
+		Entry("minute 60", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "60 * * * *" },
+			"spec.schedule", "minute (field 1)"),
+		Entry("a step of 0", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "*/0 * * * *" },
+			"spec.schedule", "minute (field 1)"),
+		Entry("hour 24 in a list", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 8,24 * * *" },
+			"spec.schedule", "hour (field 2)"),
+		Entry("day of month 0", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 0 * *" },
+			"spec.schedule", "day of month (field 3)"),
+		Entry("day of month 32 in a range", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 1-32 * *" },
+			"spec.schedule", "day of month (field 3)"),
+		Entry("month 13", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 1 13 *" },
+			"spec.schedule", "month (field 4)"),
+		Entry("a month name that is not one", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 1 JANUARY *" },
+			"spec.schedule", "month (field 4)"),
+		Entry("day of week 7", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "0 0 * * 7" },
+			"spec.schedule", "day of week (field 5)"),
+		Entry("letters as minutes", func(b *ocsv1.ContactBackup) { b.Spec.Schedule = "ten * * * *" },
+			"spec.schedule", "minute (field 1)"),
 	)
+
+	It("accepts schedules that use every form of every field, as the controller's parser does", func() {
+		for i, schedule := range []string{
+			"*/15 * * * *", "0 2 * * 1-5", "30 4 1,15 * *", "0 0 * JAN,jul SUN", "5/10 * ? * ?",
+			"0-59/5 0-23/2 1-31 1-12 0-6", "00 08 * * *", "59 23 31 12 6", "0 12 * * mon-FRI", "0 0 1 */3 *",
+		} {
+			_, err := parseBackupSchedule(schedule, time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+			Expect(err).NotTo(HaveOccurred(), schedule)
+			b := validBackup(ns)
+			b.Name = fmt.Sprintf("backup-%d", i)
+			b.Spec.Schedule = schedule
+			Expect(k8sClient.Create(testCtx, b)).To(Succeed(), schedule)
+		}
+	})
+
+	It("accepts Basic over plain http when allowed, a service instance name and a bare endpoint", func() {
+		pool := validPool(ns)
+		pool.Spec.Servers[0].WinRM.Endpoint = "HTTP://ocs1.corp.example.com:5985/wsman"
+		pool.Spec.Servers[0].WinRM.AllowUnencryptedBasic = true
+		pool.Spec.Servers[1].WinRM.Endpoint = "https://ocs2.corp.example.com:5986"
+		pool.Spec.Health.Services = []string{"RtcSrv", "MSSQL$RTC", "W3SVC"}
+		pool.Spec.Health.ProbeInterval = "1s"
+		pool.Spec.Health.ProbeTimeout = "1s"
+		Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+	})
+
+	Context("reports what the API server cannot see in a condition naming the field", func() {
+		// stalledWith waits until obj's Stalled condition is True with reason and a message
+		// containing every phrase, for the object's current generation (never left Initializing).
+		stalledWith := func(obj statusObject, reason string, phrases ...string) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+				cs := obj.GetCommonStatus()
+				g.Expect(cs.ObservedGeneration).To(Equal(obj.GetGeneration()))
+				stalled := meta.FindStatusCondition(cs.Conditions, ocsv1.ConditionStalled)
+				g.Expect(stalled).NotTo(BeNil())
+				g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue), conditionsString(cs.Conditions))
+				g.Expect(stalled.Reason).To(Equal(reason), stalled.Message)
+				for _, p := range phrases {
+					g.Expect(stalled.Message).To(ContainSubstring(p))
+				}
+				g.Expect(cs.Phase).To(Equal("Stalled"))
+			}).Should(Succeed())
+		}
+
+		It("a schedule whose range runs backwards or that never fires", func() {
+			startManager(ns, Options{Agents: StaticProvider{Agent: ocs.NewFake("ocs1", "ocs2")}})
+			backwards := validBackup(ns)
+			backwards.Spec.Schedule = "30-10 * * * *"
+			Expect(k8sClient.Create(testCtx, backwards)).To(Succeed())
+			never := validBackup(ns)
+			never.Name = "never"
+			never.Spec.Schedule = "0 0 30 2 *"
+			Expect(k8sClient.Create(testCtx, never)).To(Succeed())
+			stalledWith(backwards, ocsv1.ReasonInvalidSchedule, "spec.schedule", "30-10")
+			stalledWith(never, ocsv1.ReasonInvalidSchedule, "spec.schedule", "never fires")
+		})
+
+		It("pins and weights naming servers the pool does not have, and a user pinned twice in different case", func() {
+			fake := ocs.NewFake("ocs1", "ocs2")
+			fake.AddUser("sip:alice@corp.example.com", "ocs1")
+			startManager(ns, Options{Agents: StaticProvider{Agent: fake}})
+			createFakePool(ns, nil)
+			homing := createHoming(ns, func(h *ocsv1.UserHoming) {
+				h.Spec.Placement = ocsv1.PlacementWeighted
+				h.Spec.Weights = map[string]int32{"ocs1": 1, "ocs2": 1, "ocs3": 2}
+				h.Spec.Pins = []ocsv1.Pin{
+					{User: "sip:alice@corp.example.com", Server: "ocs1"},
+					{User: "sip:bob@corp.example.com", Server: "ocs9"},
+					{User: "sip:Alice@Corp.example.com", Server: "ocs2"},
+				}
+			})
+			stalledWith(homing, ocsv1.ReasonInvalidSpec, "spec.pins[1].server \"ocs9\" is not a server of OCSPool "+ns+"/pool",
+				"spec.pins[2].user", "spec.pins[0]", "spec.weights[ocs3]")
+
+			// Fixed, the condition clears.
+			updateObject(homing, func() {
+				homing.Spec.Weights = map[string]int32{"ocs1": 1, "ocs2": 1}
+				homing.Spec.Pins = homing.Spec.Pins[:1]
+			})
+			Eventually(func(g Gomega) {
+				h := getHoming(g, ns)
+				g.Expect(h.Status.ObservedGeneration).To(Equal(h.Generation))
+				expectHomingCondition(g, h, ocsv1.ConditionStalled, metav1.ConditionFalse, "")
+			}).Should(Succeed())
+		})
+
+		It("maintenance on every server at once", func() {
+			startManager(ns, Options{Agents: StaticProvider{Agent: ocs.NewFake("ocs1", "ocs2")}})
+			pool := fastFakePool(ns)
+			pool.Spec.Servers[0].Maintenance = true
+			pool.Spec.Servers[1].Maintenance = true
+			Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+			stalledWith(pool, ocsv1.ReasonAllServersInMaintenance, "spec.servers[0].maintenance, spec.servers[1].maintenance")
+
+			updateObject(pool, func() { pool.Spec.Servers[1].Maintenance = false })
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
+				g.Expect(pool.Status.ObservedGeneration).To(Equal(pool.Generation))
+				g.Expect(isTrue(pool, ocsv1.ConditionStalled)).To(BeFalse(), conditionsString(pool.Status.Conditions))
+			}).Should(Succeed())
+		})
+
+		It("an endpoint the WinRM transport cannot set up", func() {
+			Expect(k8sClient.Create(testCtx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns},
+				Data:       map[string][]byte{secretKeyUsername: []byte("admin"), secretKeyPassword: []byte("Passw0rd!")},
+			})).To(Succeed())
+			startManager(ns, Options{})
+			pool := validPool(ns)
+			// A URL the API's url() accepts and the transport refuses: the port is out of range.
+			pool.Spec.Servers[1].WinRM.Endpoint = "https://ocs2.corp.example.com:70000/wsman"
+			Expect(k8sClient.Create(testCtx, pool)).To(Succeed())
+			stalledWith(pool, ocsv1.ReasonWinRMSetupFailed, "spec.servers[1].winrm", "port")
+		})
+	})
 
 	It("refuses a change of spec.product", func() {
 		pool := validPool(ns)

@@ -83,6 +83,13 @@ const (
 	// controller (auth NTLM or Basic; use CredSSP) or the account lacks the OCS user-admin rights.
 	// Stalled is True; nothing is moved until it is fixed.
 	ReasonDirectoryAccessDenied = "DirectoryAccessDenied"
+	// ReasonWinRMSetupFailed: a server's WinRM settings passed the API's validation but the
+	// transport cannot use them (e.g. Basic over plain http stored before that was refused, a
+	// port out of range, an unreadable CA); the message names the field.
+	ReasonWinRMSetupFailed = "WinRMSetupFailed"
+	// ReasonAllServersInMaintenance: spec.servers[].maintenance is true on every server, so a
+	// drain has nowhere to send users.
+	ReasonAllServersInMaintenance = "AllServersInMaintenance"
 )
 
 // UserHoming reasons.
@@ -115,6 +122,10 @@ const (
 	ReasonMovesFailing = "MovesFailing"
 	// ReasonPoolNotReady: the pool has not reported server states yet.
 	ReasonPoolNotReady = "PoolNotReady"
+	// ReasonInvalidSpec: the spec names something the pool does not have (a pin's or weight's
+	// server) or pins one user twice in different case; the message names the fields. The
+	// offending entries are ignored until fixed.
+	ReasonInvalidSpec = "InvalidSpec"
 )
 
 // ContactBackup reasons.

@@ -26,6 +26,7 @@ type StorageSpec struct {
 	// +kubebuilder:validation:MinLength=2
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:Pattern=`^/`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches(r'(^|/)\.\.(/|$)')`,message="storage.path must not contain a .. segment: snapshots stay below the volume mounted for them"
 	Path string `json:"path"`
 }
 
@@ -38,9 +39,17 @@ type ContactBackupSpec struct {
 	PoolRef PoolReference `json:"poolRef"`
 
 	// Schedule is a 5-field cron expression (minute hour day-of-month month day-of-week), UTC.
+	// Each field is checked against its range when the object is written (items *, N or N-M, ?
+	// for the days, each with an optional /step, joined by commas); what a pattern cannot see (a
+	// range whose start exceeds its end, 30 February) the controller reports as InvalidSchedule.
 	// +kubebuilder:default="*/15 * * * *"
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^\S+(\s+\S+){4}$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^(\*|0*[1-5]?[0-9](-0*[1-5]?[0-9])?)(/0*[1-9][0-9]*)?(,(\*|0*[1-5]?[0-9](-0*[1-5]?[0-9])?)(/0*[1-9][0-9]*)?)*(\s|$)')`,message="schedule minute (field 1) must be * or 0-59: a value, a range a-b, a list a,b or any of them with /step"
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^\S+\s+(\*|0*(1?[0-9]|2[0-3])(-0*(1?[0-9]|2[0-3]))?)(/0*[1-9][0-9]*)?(,(\*|0*(1?[0-9]|2[0-3])(-0*(1?[0-9]|2[0-3]))?)(/0*[1-9][0-9]*)?)*(\s|$)')`,message="schedule hour (field 2) must be * or 0-23: a value, a range a-b, a list a,b or any of them with /step"
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^(\S+\s+){2}(\*|\?|0*([1-9]|[12][0-9]|3[01])(-0*([1-9]|[12][0-9]|3[01]))?)(/0*[1-9][0-9]*)?(,(\*|\?|0*([1-9]|[12][0-9]|3[01])(-0*([1-9]|[12][0-9]|3[01]))?)(/0*[1-9][0-9]*)?)*(\s|$)')`,message="schedule day of month (field 3) must be *, ? or 1-31: a value, a range a-b, a list a,b or any of them with /step"
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^(\S+\s+){3}(\*|(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/0*[1-9][0-9]*)?(,(\*|(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/0*[1-9][0-9]*)?)*(\s|$)')`,message="schedule month (field 4) must be * or 1-12 (or JAN-DEC): a value, a range a-b, a list a,b or any of them with /step"
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'^(\S+\s+){4}(\*|\?|(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/0*[1-9][0-9]*)?(,(\*|\?|(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/0*[1-9][0-9]*)?)*$')`,message="schedule day of week (field 5) must be *, ? or 0-6 (Sunday is 0, or SUN-SAT): a value, a range a-b, a list a,b or any of them with /step"
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
 

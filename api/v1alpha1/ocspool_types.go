@@ -33,12 +33,15 @@ const (
 )
 
 // WinRMSpec says how to reach a server's WinRM listener.
-// +kubebuilder:validation:XValidation:rule="!(self.auth == 'Basic' && self.endpoint.startsWith('http://')) || self.allowUnencryptedBasic",message="winrm.auth Basic over plain http:// sends the password readable on the wire: use an https:// endpoint (recommended) or set winrm.allowUnencryptedBasic: true"
+// The scheme is compared without regard to case, as URL parsers (and WinRM) do: HTTP:// is plain http.
+// +kubebuilder:validation:XValidation:rule="!(self.auth == 'Basic' && !self.endpoint.lowerAscii().startsWith('https://')) || (has(self.allowUnencryptedBasic) && self.allowUnencryptedBasic)",message="winrm.auth Basic over plain http:// sends the password readable on the wire: use an https:// endpoint (recommended) or set winrm.allowUnencryptedBasic: true"
 // +kubebuilder:validation:XValidation:rule="!(has(self.insecureSkipVerify) && self.insecureSkipVerify && has(self.caSecretRef))",message="winrm.insecureSkipVerify and winrm.caSecretRef exclude each other"
 type WinRMSpec struct {
 	// Endpoint is the WS-Management URL, e.g. https://ocs1.corp.example.com:5986/wsman.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http') && url(self).getHost() != ''",message="winrm.endpoint must be an http(s) URL such as https://ocs1.corp.example.com:5986/wsman"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="winrm.endpoint must not carry user info (user:password@): credentials belong in winrm.credentialsSecretRef"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || (url(self).getEscapedPath() in ['', '/wsman'] && !self.contains('?') && !self.contains('#'))",message="winrm.endpoint path must be /wsman, with no query or fragment: WinRM listens there and nothing else in the URL is used"
 	Endpoint string `json:"endpoint"`
 
 	// CredentialsSecretRef names a Secret with keys username and password.
@@ -92,7 +95,7 @@ type HealthSpec struct {
 	// ProbeInterval is the time between two probes of a server.
 	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="health.probeInterval must be positive"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="health.probeInterval must be at least 1s: faster probes load the servers and the API server for no earlier failover"
 	// +optional
 	ProbeInterval string `json:"probeInterval,omitempty"`
 
@@ -110,9 +113,10 @@ type HealthSpec struct {
 	// +optional
 	FailureThreshold int32 `json:"failureThreshold,omitempty"`
 
-	// Services that must run on every server. Empty means the product's default (RtcSrv).
+	// Services that must run on every server, by service short name (RtcSrv, MSSQL$RTC). Empty
+	// means the product's default (RtcSrv). The pattern is the one the admin agent accepts.
 	// +kubebuilder:validation:MaxItems=32
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_$.-]{1,80}$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_-]{1,80}(\$[A-Za-z0-9_-]{1,80})?$`
 	// +optional
 	Services []string `json:"services,omitempty"`
 }
@@ -171,7 +175,7 @@ type OCSPoolSpec struct {
 }
 
 // ServerState is the observed state of one server.
-// +kubebuilder:validation:Enum=Unknown;Healthy;Unhealthy;Unreachable;Draining;Drained
+// +kubebuilder:validation:Enum=Unknown;Healthy;Unhealthy;Unreachable;Draining;Drained;AuthenticationFailed;TLSFailed
 type ServerState string
 
 const (
@@ -187,6 +191,13 @@ const (
 	ServerDraining ServerState = "Draining"
 	// ServerDrained: in maintenance, no user homed on it.
 	ServerDrained ServerState = "Drained"
+	// ServerAuthenticationFailed: WinRM answers but refuses the credentials of the server's
+	// Secret (failureThreshold probes in a row). The server's health is unknown, and a wrong
+	// password is no proof of death: it is never failed over.
+	ServerAuthenticationFailed ServerState = "AuthenticationFailed"
+	// ServerTLSFailed: the listener's certificate does not verify against the configured CA
+	// (failureThreshold probes in a row). Like AuthenticationFailed, never failed over.
+	ServerTLSFailed ServerState = "TLSFailed"
 )
 
 // ServerStatus is the observed state of one server.

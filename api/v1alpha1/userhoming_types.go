@@ -43,9 +43,11 @@ type Pin struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^sip:[^@\s]+@[^@\s]+$`
 	User string `json:"user"`
-	// Server is the name of a server of the pool.
+	// Server is the name of a server of the pool. The pool is another object: a name it does not
+	// list is reported by the controller (Stalled, reason InvalidSpec).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Server string `json:"server"`
 }
 
@@ -83,13 +85,18 @@ type UserHomingSpec struct {
 	// +optional
 	Placement PlacementMode `json:"placement,omitempty"`
 
-	// Weights maps server name to its relative share (Weighted placement). 0 = no users.
+	// Weights maps server name to its relative share (Weighted placement). 0 = no users. A name
+	// the pool does not list is reported by the controller (Stalled, reason InvalidSpec).
 	// +kubebuilder:validation:MaxProperties=16
 	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k] >= 0)",message="spec.weights values must be >= 0"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(k) <= 63)",message="spec.weights keys must be server names (spec.servers[].name of the OCSPool: lower-case DNS labels)"
 	// +optional
 	Weights map[string]int32 `json:"weights,omitempty"`
 
-	// Pins keep named users on named servers.
+	// Pins keep named users on named servers. SIP addresses compare without regard to case, so
+	// one user pinned twice in different case is reported by the controller (Stalled, reason
+	// InvalidSpec): a rule comparing every pair of 1000 pins would exceed the API server's
+	// validation cost budget.
 	// +kubebuilder:validation:MaxItems=1000
 	// +listType=map
 	// +listMapKey=user

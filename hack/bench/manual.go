@@ -158,7 +158,7 @@ func manualAgent(emu *emulator, pool *winrm.Pool) (ocs.Agent, error) {
 	var servers []ocs.Server
 	for _, name := range []string{"ocs1", "ocs2"} {
 		targets = append(targets, winrm.Target{Server: name, Endpoint: emu.endpoints[name], Auth: winrm.AuthBasic,
-			Username: emu.username, Password: emu.password})
+			Username: emu.username, Password: emu.password, AllowUnencryptedBasic: true})
 		servers = append(servers, ocs.Server{Name: name, FQDN: name + ".corp.example.com"})
 	}
 	if err := pool.SetTargets(targets); err != nil {

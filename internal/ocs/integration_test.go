@@ -53,7 +53,8 @@ func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls
 	var targets []winrm.Target
 	var servers []ocs.Server
 	for _, name := range []string{"ocs1", "ocs2"} {
-		targets = append(targets, winrm.Target{Server: name, Endpoint: e.Endpoint(name), Username: sim.DefaultUsername, Password: sim.DefaultPassword, CACert: e.CACertPEM()})
+		targets = append(targets, winrm.Target{Server: name, Endpoint: e.Endpoint(name), Username: sim.DefaultUsername, Password: sim.DefaultPassword, CACert: e.CACertPEM(),
+			AllowUnencryptedBasic: !tls})
 		servers = append(servers, ocs.Server{Name: name, FQDN: name + ".corp.example.com"})
 	}
 	if err := pool.SetTargets(targets); err != nil {

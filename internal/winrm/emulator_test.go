@@ -74,7 +74,8 @@ func poolFor(t *testing.T, e *sim.Emulator, password string) *winrm.Pool {
 	t.Helper()
 	p := winrm.NewPool(winrm.Options{Backoff: time.Millisecond})
 	t.Cleanup(p.Close)
-	if err := p.SetTargets([]winrm.Target{{Server: "ocs1", Endpoint: e.Endpoint("ocs1"), Username: sim.DefaultUsername, Password: password, CACert: e.CACertPEM()}}); err != nil {
+	if err := p.SetTargets([]winrm.Target{{Server: "ocs1", Endpoint: e.Endpoint("ocs1"), Username: sim.DefaultUsername, Password: password, CACert: e.CACertPEM(),
+		AllowUnencryptedBasic: true}}); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -44,7 +44,22 @@ type Target struct {
 	// CACert is a PEM bundle that signs the server's certificate (HTTPS only).
 	CACert             []byte
 	InsecureSkipVerify bool
+	// AllowUnencryptedBasic permits Basic over plain http, which sends the password readable on
+	// the wire. Without it such a target is refused, whatever the case of the scheme.
+	AllowUnencryptedBasic bool
 }
+
+// TargetError reports a Target that cannot be set up (endpoint, auth, CA). Only a change of the
+// configuration fixes it. Its text names the server and never a credential.
+type TargetError struct {
+	Server string
+	Err    error
+}
+
+func (e *TargetError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TargetError) Unwrap() error { return e.Err }
 
 // Options tune a Pool. Zero values take the defaults.
 type Options struct {
@@ -140,7 +155,7 @@ func (p *Pool) SetTargets(targets []Target) error {
 		}
 		nt, err := p.newTarget(t, h)
 		if err != nil {
-			return err
+			return &TargetError{Server: t.Server, Err: err}
 		}
 		next[t.Server] = nt
 	}
@@ -179,7 +194,8 @@ func (p *Pool) Close() {
 
 func hashTarget(t Target) [32]byte {
 	h := sha256.New()
-	for _, s := range []string{t.Endpoint, t.Auth, t.Username, t.Password, string(t.CACert), strconv.FormatBool(t.InsecureSkipVerify)} {
+	for _, s := range []string{t.Endpoint, t.Auth, t.Username, t.Password, string(t.CACert), strconv.FormatBool(t.InsecureSkipVerify),
+		strconv.FormatBool(t.AllowUnencryptedBasic)} {
 		// Length prefixes keep field boundaries unambiguous.
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
@@ -197,11 +213,16 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("winrm target %s: endpoint must not carry credentials", t.Server)
 	}
+	// Schemes are case-insensitive (RFC 3986 3.1): HTTP:// is plain http and must meet the same
+	// rule as http://.
 	var https bool
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 		https = true
 	case "http":
+		if (t.Auth == "" || t.Auth == AuthBasic) && !t.AllowUnencryptedBasic {
+			return nil, fmt.Errorf("winrm target %s: Basic authentication over plain http sends the password readable on the wire: use https or allow unencrypted Basic explicitly", t.Server)
+		}
 	default:
 		return nil, fmt.Errorf("winrm target %s: endpoint scheme must be http or https", t.Server)
 	}

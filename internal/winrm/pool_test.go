@@ -45,7 +45,7 @@ func newTestPool(t *testing.T, opts Options, targets ...Target) *Pool {
 }
 
 func basicTarget(srv *httptest.Server) Target {
-	return Target{Server: "ocs1", Endpoint: srv.URL + "/wsman", Username: "admin", Password: testPassword}
+	return Target{Server: "ocs1", Endpoint: srv.URL + "/wsman", Username: "admin", Password: testPassword, AllowUnencryptedBasic: true}
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
@@ -155,11 +155,11 @@ func TestRunClassifiesErrorsWithoutLeakingThePassword(t *testing.T) {
 		wantErr error
 	}{
 		"wrong password is unauthorized": {
-			target:  Target{Endpoint: plain.URL + "/wsman", Username: "admin", Password: testPassword + "x"},
+			target:  Target{Endpoint: plain.URL + "/wsman", Username: "admin", Password: testPassword + "x", AllowUnencryptedBasic: true},
 			wantErr: ErrUnauthorized,
 		},
 		"refused connection is unreachable": {
-			target:  Target{Endpoint: refused, Username: "admin", Password: testPassword},
+			target:  Target{Endpoint: refused, Username: "admin", Password: testPassword, AllowUnencryptedBasic: true},
 			wantErr: ErrUnreachable,
 		},
 		"unknown CA is a TLS error": {
@@ -234,6 +234,43 @@ func TestSetTargetsErrorsOmitSecrets(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), testPassword) {
 				t.Fatalf("error text contains the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestSetTargetsRefusesBasicOverPlainHTTPWhateverTheCase(t *testing.T) {
+	tests := map[string]struct {
+		target Target
+		refuse bool
+	}{
+		"Basic over http":                   {Target{Endpoint: "http://host:5985/wsman", Auth: AuthBasic}, true},
+		"Basic over HTTP in upper case":     {Target{Endpoint: "HTTP://host:5985/wsman", Auth: AuthBasic}, true},
+		"Basic over Http in mixed case":     {Target{Endpoint: "Http://host:5985/wsman", Auth: AuthBasic}, true},
+		"the default auth is Basic":         {Target{Endpoint: "HTTP://host:5985/wsman"}, true},
+		"Basic over http when allowed":      {Target{Endpoint: "HTTP://host:5985/wsman", Auth: AuthBasic, AllowUnencryptedBasic: true}, false},
+		"Basic over https":                  {Target{Endpoint: "https://host:5986/wsman", Auth: AuthBasic}, false},
+		"Basic over HTTPS in upper case":    {Target{Endpoint: "HTTPS://host:5986/wsman", Auth: AuthBasic}, false},
+		"NTLM over http seals the messages": {Target{Endpoint: "HTTP://host:5985/wsman", Auth: AuthNTLM}, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tc.target.Server, tc.target.Username, tc.target.Password = "ocs1", "admin", testPassword
+			p := NewPool(Options{})
+			defer p.Close()
+			err := p.SetTargets([]Target{tc.target})
+			if !tc.refuse {
+				if err != nil {
+					t.Fatalf("SetTargets: %v", err)
+				}
+				return
+			}
+			var te *TargetError
+			if !errors.As(err, &te) || te.Server != "ocs1" {
+				t.Fatalf("err = %v, want a *TargetError for ocs1", err)
+			}
+			if !strings.Contains(err.Error(), "Basic") || strings.Contains(err.Error(), testPassword) {
+				t.Fatalf("error %q must name Basic and never the password", err)
 			}
 		})
 	}
