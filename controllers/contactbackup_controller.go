@@ -49,11 +49,13 @@ const (
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=ocspools,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile reconciles one ContactBackup: when a scheduled or requested run is due, it exports
-// the contacts of the pool's serving servers into a snapshot and applies retention; then it
-// requeues at the next scheduled time.
+// the contacts of the pool's serving servers into a snapshot and applies retention; when a
+// restore drill is due, it re-reads the newest snapshot end to end; then it requeues at the next
+// scheduled time of either.
 func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	// A run is decided from status.lastHandledRequest and status.lastScheduleTime: read from a
 	// cache that has not yet seen the previous pass's status, they would run a backup twice
@@ -92,6 +94,10 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	facts.verify, facts.nextVerify, err = r.verifyIfDue(ctx, b, patcher, r.Clock.Now().UTC())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 
 	var lastSuccess *time.Time
 	if t := b.Status.LastSuccessfulTime; t != nil {
@@ -101,6 +107,9 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	setBackupConditions(b, facts)
 
 	wait := backupRequeueAfter(r.Clock.Now(), facts.next)
+	if !facts.nextVerify.IsZero() {
+		wait = min(wait, backupRequeueAfter(r.Clock.Now(), facts.nextVerify))
+	}
 	switch {
 	case facts.poolMissing:
 		wait = min(wait, backupPoolMissingRetry)
@@ -184,8 +193,13 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 	m := o.Manifest
 	b.Status.LastSuccessfulTime = &metav1.Time{Time: now}
 	b.Status.Snapshots = mergeSnapshotSummaries(b.Status.Snapshots, snapshotSummary(m, o.Added), o.Kept)
+	b.Status.Store = backupStoreStatus(o.Stats, o.Added, o.StatsErr)
 	backupLastSuccess.WithLabelValues(key).Set(float64(now.Unix()))
 	backupBytes.WithLabelValues(key).Set(float64(o.Added))
+	recordBackupStoreMetrics(key, b.Status.Store)
+	if o.StatsErr != nil {
+		log.Error(o.StatsErr, "Measuring the store of ContactBackup did not complete")
+	}
 	log.Info("Wrote snapshot", "snapshot", m.Name, "count", m.Users, "contacts", m.Contacts, "bytes", o.Added)
 
 	if len(o.Skipped) > 0 {
@@ -211,18 +225,27 @@ func forgetBackupMetrics(key string) {
 	backupLastSuccess.DeleteLabelValues(key)
 	backupBytes.DeleteLabelValues(key)
 	backupDuration.DeleteLabelValues(key)
+	forgetBackupStoreMetrics(key)
 }
+
+// backupSecretIndex indexes ContactBackups by the Secrets of their spec.storage.s3.
+const backupSecretIndex = "contactbackup.spec.storage.s3.secretRefs"
 
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.
 func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
 	r.APIReader = mgr.GetAPIReader()
 	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ocsv1.ContactBackup{}, backupSecretIndex, backupSecretRefs); err != nil {
+		return fmt.Errorf("indexing ContactBackups by Secret: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ocsv1.ContactBackup{}).
 		// A pool's status changes on every probe; only its appearance or removal matters here.
 		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfPool),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+		// A fixed S3 Secret clears StorageUnavailable at the next run, not a schedule later.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfSecret)).
 		// One backup at a time (the default): each holds a whole server's export in memory, and
 		// pools sharing a schedule would otherwise all export in the same minute.
 		Named("contactbackup").
@@ -241,6 +264,20 @@ func (r *ContactBackupReconciler) backupsOfPool(ctx context.Context, obj client.
 		if b.Spec.PoolRef.Name == obj.GetName() {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}})
 		}
+	}
+	return out
+}
+
+// backupsOfSecret maps a Secret to the ContactBackups whose spec.storage.s3 references it.
+func (r *ContactBackupReconciler) backupsOfSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list ocsv1.ContactBackupList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{backupSecretIndex: obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ContactBackups that reference a Secret", "Secret", klog.KObj(obj))
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, b := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}})
 	}
 	return out
 }

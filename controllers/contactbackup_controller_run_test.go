@@ -117,7 +117,7 @@ func TestRunBackupWritesEveryServingServer(t *testing.T) {
 		t.Errorf("manifest not under <path>/<namespace>/<name>: %v", err)
 	}
 
-	repo, err := openRepository(b)
+	repo, err := openRepository(context.Background(), nil, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestRunBackupRetention(t *testing.T) {
 			t.Errorf("run %d pruned %d, want %d", k, out.Pruned, wantPruned)
 		}
 	}
-	repo, _ := openRepository(b)
+	repo, _ := openRepository(context.Background(), nil, b)
 	ms, err := repo.List(ctx)
 	if err != nil || len(ms) != 3 {
 		t.Fatalf("%d snapshots left (%v), want 3", len(ms), err)
@@ -281,7 +281,7 @@ func TestNewestContactsForSkipsACorruptBlob(t *testing.T) {
 	if first.Err != nil || second.Err != nil {
 		t.Fatal(first.Err, second.Err)
 	}
-	repo, _ := openRepository(b)
+	repo, _ := openRepository(context.Background(), nil, b)
 	e, err := repo.Entry(ctx, second.Manifest, cbSIP(1))
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +419,7 @@ func TestRunBackupKeepsContactsWhenConfigurationFails(t *testing.T) {
 	if !reflect.DeepEqual(out.ConfigFailed, []string{"ocs1", "ocs2"}) {
 		t.Errorf("ConfigFailed = %v", out.ConfigFailed)
 	}
-	if d := backupDegraded(backupFacts{outcome: &out}, nil); d.status != metav1.ConditionTrue || d.reason != ocsv1.ReasonBackupPartial {
+	if d := backupDegraded(backupFacts{outcome: &out}, nil, nil); d.status != metav1.ConditionTrue || d.reason != ocsv1.ReasonBackupPartial {
 		t.Errorf("Degraded = %+v, want True BackupPartial", d)
 	}
 }
@@ -427,22 +427,36 @@ func TestRunBackupKeepsContactsWhenConfigurationFails(t *testing.T) {
 func TestBackupDegraded(t *testing.T) {
 	m := &backup.Manifest{Name: "snap"}
 	partial := &metav1.Condition{Status: metav1.ConditionTrue, Reason: ocsv1.ReasonBackupPartial}
+	corrupt := &metav1.Condition{Status: metav1.ConditionFalse, Reason: ocsv1.ReasonBlobCorrupt, Message: "Snapshot s has 1 damaged object(s)."}
+	verified := &metav1.Condition{Status: metav1.ConditionTrue, Reason: ocsv1.ReasonSnapshotVerified}
+	fromDrill := &metav1.Condition{Status: metav1.ConditionTrue, Reason: ocsv1.ReasonBlobCorrupt}
 	tests := map[string]struct {
-		outcome *backupOutcome
-		prev    *metav1.Condition
-		want    metav1.ConditionStatus
+		outcome  *backupOutcome
+		prev     *metav1.Condition
+		verified *metav1.Condition
+		want     metav1.ConditionStatus
+		reason   string
 	}{
-		"first pass":                         {want: metav1.ConditionFalse},
-		"a complete snapshot clears it":      {outcome: &backupOutcome{Manifest: m}, prev: partial, want: metav1.ConditionFalse},
-		"a partial snapshot sets it":         {outcome: &backupOutcome{Manifest: m, Skipped: []backupSkip{{"ocs2", "down"}}}, want: metav1.ConditionTrue},
-		"a failed run leaves it":             {outcome: &backupOutcome{Err: errors.New("x")}, prev: partial, want: metav1.ConditionTrue},
-		"a pass without a run leaves it":     {prev: partial, want: metav1.ConditionTrue},
-		"an Unknown condition becomes False": {prev: &metav1.Condition{Status: metav1.ConditionUnknown, Reason: ocsv1.ReasonInitializing}, want: metav1.ConditionFalse},
+		"first pass": {want: metav1.ConditionFalse},
+		"a failed drill sets it with its reason": {
+			outcome: &backupOutcome{Manifest: m}, verified: corrupt, want: metav1.ConditionTrue, reason: ocsv1.ReasonBlobCorrupt,
+		},
+		"a failed drill outweighs a partial snapshot": {
+			outcome: &backupOutcome{Manifest: m, Skipped: []backupSkip{{"ocs2", "down"}}}, verified: corrupt, want: metav1.ConditionTrue, reason: ocsv1.ReasonBlobCorrupt,
+		},
+		"a passed drill clears what a failed one set":       {prev: fromDrill, verified: verified, want: metav1.ConditionFalse},
+		"a passed drill leaves a partial snapshot degraded": {prev: partial, verified: verified, want: metav1.ConditionTrue, reason: ocsv1.ReasonBackupPartial},
+		"a complete snapshot clears it":                     {outcome: &backupOutcome{Manifest: m}, prev: partial, want: metav1.ConditionFalse},
+		"a partial snapshot sets it":                        {outcome: &backupOutcome{Manifest: m, Skipped: []backupSkip{{"ocs2", "down"}}}, want: metav1.ConditionTrue},
+		"a failed run leaves it":                            {outcome: &backupOutcome{Err: errors.New("x")}, prev: partial, want: metav1.ConditionTrue},
+		"a pass without a run leaves it":                    {prev: partial, want: metav1.ConditionTrue},
+		"an Unknown condition becomes False":                {prev: &metav1.Condition{Status: metav1.ConditionUnknown, Reason: ocsv1.ReasonInitializing}, want: metav1.ConditionFalse},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := backupDegraded(backupFacts{outcome: tt.outcome}, tt.prev); got.status != tt.want {
-				t.Errorf("backupDegraded() = %+v, want %s", got, tt.want)
+			got := backupDegraded(backupFacts{outcome: tt.outcome}, tt.prev, tt.verified)
+			if got.status != tt.want || tt.reason != "" && got.reason != tt.reason {
+				t.Errorf("backupDegraded() = %+v, want %s %s", got, tt.want, tt.reason)
 			}
 		})
 	}

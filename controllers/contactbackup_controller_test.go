@@ -182,7 +182,7 @@ var _ = Describe("ContactBackup controller", func() {
 		Expect(fake.Calls(ocs.OpExportContacts)).To(Equal(2), "one export per server")
 
 		By("restoring a user's contacts from the snapshot")
-		repo, err := openRepository(b)
+		repo, err := openRepository(testCtx, k8sClient, b)
 		Expect(err).NotTo(HaveOccurred())
 		got, name, corrupt, err := newestContactsFor(testCtx, repo, cbSIP(6), time.Now().Add(time.Hour))
 		Expect(err).NotTo(HaveOccurred())
@@ -319,7 +319,7 @@ var _ = Describe("ContactBackup controller", func() {
 			g.Expect(b.Status.Snapshots).To(HaveLen(2))
 			g.Expect(cbEvents(g, ns, b.Name)).To(HaveKey("SnapshotsPruned"))
 		}).Should(Succeed())
-		repo, err := openRepository(b)
+		repo, err := openRepository(testCtx, k8sClient, b)
 		Expect(err).NotTo(HaveOccurred())
 		ms, err := repo.List(testCtx)
 		Expect(err).NotTo(HaveOccurred())
@@ -490,7 +490,7 @@ var _ = Describe("ContactBackup controller with the emulator", func() {
 			want[u.SIP] = r
 			cbPutContacts(emu, u.SIP, contacts.Resource{})
 		}
-		repo, err := openRepository(b)
+		repo, err := openRepository(testCtx, k8sClient, b)
 		Expect(err).NotTo(HaveOccurred())
 		agent, err := (&WinRMProvider{Reader: k8sClient}).AgentFor(testCtx, pool)
 		Expect(err).NotTo(HaveOccurred())

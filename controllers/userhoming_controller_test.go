@@ -485,7 +485,7 @@ var _ = Describe("UserHoming controller", func() {
 			g.Expect(cb.Status.LastHandledRequest).To(Equal("second"))
 			g.Expect(cb.Status.Snapshots).To(HaveLen(2))
 		}).Should(Succeed())
-		repo, err := openRepository(cb)
+		repo, err := openRepository(testCtx, k8sClient, cb)
 		Expect(err).NotTo(HaveOccurred())
 		ms, err := repo.List(testCtx)
 		Expect(err).NotTo(HaveOccurred())
@@ -861,7 +861,7 @@ func expectFailedOver(ns string, emu *sim.Emulator, cb *ocsv1.ContactBackup, use
 	_, forced := emulatorMoveCommands(emu)
 	Expect(forced).To(Equal(users/2/100), "each user force-moved by exactly one command")
 
-	repo, err := openRepository(cb)
+	repo, err := openRepository(testCtx, k8sClient, cb)
 	Expect(err).NotTo(HaveOccurred())
 	for i := users / 2; i < users; i++ {
 		want, _, _, err := newestContactsFor(testCtx, repo, homingSIP(i), time.Now())

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,7 +130,8 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 	for d, data := range damaged {
 		pending[d] = data
 	}
-	if err := r.putBlobs(ctx, pending); err != nil {
+	added, err := r.putBlobs(ctx, pending)
+	if err != nil {
 		return nil, err
 	}
 	for d := range pending {
@@ -140,15 +142,21 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		if existing[d] {
 			return d, nil
 		}
-		if err := r.store.Put(ctx, r.blobKey(d), compress(data)); err != nil {
+		z := compress(data)
+		if err := r.store.Put(ctx, r.blobKey(d), z); err != nil {
 			return "", err
 		}
+		added += int64(len(z))
 		existing[d] = true
+		pending[d] = data
 		return d, nil
 	}
 	m.Servers = serverEntries(servers, perServer)
 
 	if err := r.chooseBase(ctx, m, table, existing, put); err != nil {
+		return nil, err
+	}
+	if err := r.keepLocked(ctx, m, reused, pending); err != nil {
 		return nil, err
 	}
 
@@ -165,14 +173,44 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 	if err := r.store.Put(ctx, r.manifestKey(m.Name), data); err != nil {
 		return nil, err
 	}
+	m.Added = added + int64(len(data))
 	return m, nil
 }
 
 // putBlobs compresses and stores blobs with a few workers: each Put waits for its own fsyncs,
-// which on network volumes take milliseconds.
-func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) error {
-	return forEachDigest(ctx, sortedKeys(blobs), func(ctx context.Context, d string) error {
-		return r.store.Put(ctx, r.blobKey(d), compress(blobs[d]))
+// which on network volumes take milliseconds. It returns the bytes stored.
+func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) (int64, error) {
+	var added atomic.Int64
+	err := forEachDigest(ctx, sortedKeys(blobs), func(ctx context.Context, d string) error {
+		z := compress(blobs[d])
+		if err := r.store.Put(ctx, r.blobKey(d), z); err != nil {
+			return err
+		}
+		added.Add(int64(len(z)))
+		return nil
+	})
+	return added.Load(), err
+}
+
+// keepLocked asks a Locker store to keep every blob that m uses but this Write did not write
+// (written holds those it did) as protected as the new ones: otherwise the lock of a blob that
+// every snapshot shares would expire while the newest snapshot still needs it.
+func (r *Repository) keepLocked(ctx context.Context, m *Manifest, reused, written map[string][]byte) error {
+	locker, ok := r.store.(Locker)
+	if !ok {
+		return nil
+	}
+	keep := map[string][]byte{}
+	for d := range reused {
+		if _, ok := written[d]; !ok {
+			keep[d] = nil
+		}
+	}
+	if _, ok := written[m.index]; m.index != "" && !ok {
+		keep[m.index] = nil
+	}
+	return forEachDigest(ctx, sortedKeys(keep), func(ctx context.Context, d string) error {
+		return locker.KeepLocked(ctx, r.blobKey(d))
 	})
 }
 
@@ -476,6 +514,13 @@ func sortNewestFirst(ms []*Manifest) {
 	})
 }
 
+// Snapshots returns the snapshots present, newest first, and apart those whose manifest could
+// not be read (newest first too), each with its error: ErrCorrupt for damage, a store error when
+// the store failed.
+func (r *Repository) Snapshots(ctx context.Context) ([]*Manifest, []SkippedSnapshot, error) {
+	return r.list(ctx)
+}
+
 // List returns the snapshots present, newest first. Manifests that cannot be read are left out
 // and reported in the error, which then wraps ErrCorrupt; the readable ones are still returned.
 func (r *Repository) List(ctx context.Context) ([]*Manifest, error) {
@@ -623,28 +668,9 @@ func (r *Repository) Prune(ctx context.Context, drop []*Manifest) (int, error) {
 	if len(bad) > 0 {
 		return 0, fmt.Errorf("not deleting blobs, snapshot %s is unreadable: %w", bad[0].Name, bad[0].Err)
 	}
-	referenced := map[string]bool{}
-	for _, m := range ms {
-		if m.index != "" {
-			t, err := r.table(ctx, m.index)
-			if err != nil {
-				return 0, fmt.Errorf("not deleting blobs, snapshot %s: %w", m.Name, err)
-			}
-			referenced[m.index] = true
-			// Only the entries a manifest really uses: the base may still name blobs of users
-			// that every snapshot using it has since changed or removed.
-			for sip, e := range t {
-				if _, ok := m.changed[sip]; !ok && !m.removed[sip] {
-					referenced[e.Digest] = true
-				}
-			}
-		}
-		for _, e := range m.changed {
-			referenced[e.Digest] = true
-		}
-		for _, f := range m.Configuration {
-			referenced[f.Digest] = true
-		}
+	referenced, err := r.references(ctx, ms)
+	if err != nil {
+		return 0, fmt.Errorf("not deleting blobs: %w", err)
 	}
 	present, err := r.blobSet(ctx)
 	if err != nil {
@@ -652,7 +678,7 @@ func (r *Repository) Prune(ctx context.Context, drop []*Manifest) (int, error) {
 	}
 	removed := 0
 	for d := range present {
-		if referenced[d] {
+		if _, ok := referenced[d]; ok {
 			continue
 		}
 		if err := r.store.Delete(ctx, r.blobKey(d)); err != nil {
@@ -661,4 +687,36 @@ func (r *Repository) Prune(ctx context.Context, drop []*Manifest) (int, error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// tableRef marks a user table in the result of references: its size is not data of a user.
+const tableRef = -1
+
+// references returns every blob the manifests use, with its uncompressed size (tableRef for user
+// tables).
+func (r *Repository) references(ctx context.Context, ms []*Manifest) (map[string]int64, error) {
+	referenced := map[string]int64{}
+	for _, m := range ms {
+		if m.index != "" {
+			t, err := r.table(ctx, m.index)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+			}
+			referenced[m.index] = tableRef
+			// Only the entries a manifest really uses: the base may still name blobs of users
+			// that every snapshot using it has since changed or removed.
+			for sip, e := range t {
+				if _, ok := m.changed[sip]; !ok && !m.removed[sip] {
+					referenced[e.Digest] = e.Bytes
+				}
+			}
+		}
+		for _, e := range m.changed {
+			referenced[e.Digest] = e.Bytes
+		}
+		for _, f := range m.Configuration {
+			referenced[f.Digest] = f.Bytes
+		}
+	}
+	return referenced, nil
 }
