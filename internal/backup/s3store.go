@@ -397,6 +397,10 @@ func describeS3Error(err error) string {
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
+		return "TLS: the endpoint's certificate did not verify: " + innermost(err).Error()
+	case errors.As(err, &netErr):
+		return netErr.Error()
 	case errors.As(err, &api):
 		text := api.ErrorCode()
 		if msg := api.ErrorMessage(); msg != "" {
@@ -408,12 +412,8 @@ func describeS3Error(err error) string {
 		return text
 	case errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusForbidden:
 		return "access denied (HTTP 403): check the credentials and the bucket's policy"
-	case errors.As(err, &resp):
+	case errors.As(err, &resp) && resp.HTTPStatusCode() > 0:
 		return fmt.Sprintf("HTTP %d", resp.HTTPStatusCode())
-	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
-		return "TLS: the endpoint's certificate did not verify: " + innermost(err).Error()
-	case errors.As(err, &netErr):
-		return netErr.Error()
 	}
 	return innermost(err).Error()
 }

@@ -147,6 +147,9 @@ func TestS3StoreErrorsAreBriefAndClassified(t *testing.T) {
 	if err := good.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
+	if err := good.Ping(ctx); err != nil {
+		t.Fatalf("Ping of a good store: %v", err)
+	}
 	tests := map[string]struct {
 		opts S3Options
 		want string
@@ -176,6 +179,9 @@ func TestS3StoreErrorsAreBriefAndClassified(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "wrong-secret-value") || strings.Contains(err.Error(), "RequestID") {
 				t.Errorf("the error is not brief or repeats a secret: %v", err)
+			}
+			if err := s.Ping(ctx); !errors.Is(err, ErrUnavailable) || errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Ping = %v, want ErrUnavailable", err)
 			}
 		})
 	}
@@ -226,7 +232,9 @@ func TestRepositoryOnS3(t *testing.T) {
 
 func TestS3ObjectLock(t *testing.T) {
 	ctx := context.Background()
-	now := t0
+	// The server refuses lock dates in its past: the test's clock starts at the real time.
+	start := time.Now().UTC().Truncate(time.Second)
+	now := start
 	clock := func() time.Time { return now }
 	lock := &ObjectLock{Mode: LockGovernance, Period: 48 * time.Hour}
 	s, srv, bucket := newS3Store(t, "", lock, clock)
@@ -244,8 +252,8 @@ func TestS3ObjectLock(t *testing.T) {
 		}
 		return aws.ToTime(out.ObjectLockRetainUntilDate)
 	}
-	if got := retainUntil(); !got.Equal(t0.Add(48 * time.Hour)) {
-		t.Fatalf("a new blob is locked until %s, want %s", got, t0.Add(48*time.Hour))
+	if got := retainUntil(); !got.Equal(start.Add(48 * time.Hour)) {
+		t.Fatalf("a new blob is locked until %s, want %s", got, start.Add(48*time.Hour))
 	}
 
 	// A version under lock cannot be deleted, even by the root user.
@@ -260,14 +268,14 @@ func TestS3ObjectLock(t *testing.T) {
 
 	// A day later the next snapshot reuses the blob: its lock is not touched yet (more than half
 	// the period is left). Two days later it is extended to a full period from then.
-	now = t0.Add(20 * time.Hour)
+	now = start.Add(20 * time.Hour)
 	if _, err := NewRepository(mustS3(t, s), "ns/b").Write(ctx, "p", now, users, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := retainUntil(); !got.Equal(t0.Add(48 * time.Hour)) {
+	if got := retainUntil(); !got.Equal(start.Add(48 * time.Hour)) {
 		t.Errorf("after 20h the lock ends %s, want it unchanged", got)
 	}
-	now = t0.Add(30 * time.Hour)
+	now = start.Add(30 * time.Hour)
 	if _, err := NewRepository(mustS3(t, s), "ns/b").Write(ctx, "p", now, users, nil, nil); err != nil {
 		t.Fatal(err)
 	}
