@@ -370,7 +370,9 @@ func missingAfterMerge(want, got contacts.Resource) []string {
 		buddies[strings.ToLower(c.Buddy)] = c
 	}
 	for _, c := range want.Contacts {
-		if g, ok := buddies[strings.ToLower(c.Buddy)]; !ok || !reflect.DeepEqual(g, c) {
+		g, ok := buddies[strings.ToLower(c.Buddy)]
+		g.Buddy = c.Buddy // SIP addresses compare without case
+		if !ok || !reflect.DeepEqual(g, c) {
 			missing = append(missing, "contact "+c.Buddy)
 		}
 	}
