@@ -9,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -138,7 +139,7 @@ func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.Contact
 		facts.poolMissing = true
 	case err != nil:
 		return facts, fmt.Errorf("reading OCSPool %s/%s: %w", b.Namespace, b.Spec.PoolRef.Name, err)
-	case !scheduledRun && request == "":
+	case !scheduledRun && request == "" && !r.storageFixed(ctx, b):
 	case !backupPoolReported(pool):
 		// The run stays due: it starts once the pool's first probe round is in.
 		facts.waitingForPool = true
@@ -157,6 +158,18 @@ func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.Contact
 		r.recordOutcome(ctx, b, &outcome, now)
 	}
 	return facts, nil
+}
+
+// storageFixed reports whether the last run failed for want of storage (Stalled) and the storage
+// now answers: the failed run is retried at once, since a Secret or bucket fixed by a human
+// (Secrets are watched) should not leave the pool without a backup until the next schedule.
+func (r *ContactBackupReconciler) storageFixed(ctx context.Context, b *ocsv1.ContactBackup) bool {
+	c := meta.FindStatusCondition(b.Status.Conditions, ocsv1.ConditionStalled)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ocsv1.ReasonStorageUnavailable {
+		return false
+	}
+	_, err := r.openUsableStore(ctx, b)
+	return err == nil
 }
 
 // pendingBackupRequest returns the value of the backup-now annotation when it asks for a run
@@ -244,7 +257,7 @@ func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 		// A pool's status changes on every probe; only its appearance or removal matters here.
 		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfPool),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
-		// A fixed S3 Secret clears StorageUnavailable at the next run, not a schedule later.
+		// A fixed S3 Secret retries a run that failed for want of storage (see storageFixed).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfSecret)).
 		// One backup at a time (the default): each holds a whole server's export in memory, and
 		// pools sharing a schedule would otherwise all export in the same minute.
