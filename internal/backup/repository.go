@@ -96,33 +96,10 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		return d
 	}
 
-	m := &Manifest{FormatVersion: FormatVersion, Time: at.UTC(), Pool: pool}
-	sips := make([]string, 0, len(users))
-	for sip := range users {
-		if sip == "" {
-			return nil, errors.New("snapshot user with an empty SIP URI")
-		}
-		sips = append(sips, sip)
+	m, table, perServer, err := newManifest(pool, at, users, config, add)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(sips)
-	table := make(map[string]UserEntry, len(users))
-	perServer := map[string]int{}
-	for _, sip := range sips {
-		u := users[sip]
-		table[sip] = UserEntry{Server: u.Server, Digest: add(u.Data), Contacts: u.Contacts, Bytes: int64(len(u.Data))}
-		m.Contacts += u.Contacts
-		m.Bytes += int64(len(u.Data))
-		perServer[u.Server]++
-	}
-	m.Users = len(table)
-	for _, c := range config {
-		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: add(c.Data), Bytes: int64(len(c.Data))})
-		m.Bytes += int64(len(c.Data))
-	}
-	sort.Slice(m.Configuration, func(i, j int) bool {
-		a, b := m.Configuration[i], m.Configuration[j]
-		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
-	})
 	damaged, err := r.damagedBlobs(ctx, reused)
 	if err != nil {
 		return nil, err
@@ -160,21 +137,63 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		return nil, err
 	}
 
+	size, err := r.putManifest(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	m.Added = added + size
+	return m, nil
+}
+
+// newManifest builds the manifest of a snapshot and its user table, passing every blob's bytes
+// to add, which returns their digest.
+func newManifest(pool string, at time.Time, users map[string]UserData, config []ConfigData, add func([]byte) string) (*Manifest, map[string]UserEntry, map[string]int, error) {
+	m := &Manifest{FormatVersion: FormatVersion, Time: at.UTC(), Pool: pool}
+	sips := make([]string, 0, len(users))
+	for sip := range users {
+		if sip == "" {
+			return nil, nil, nil, errors.New("snapshot user with an empty SIP URI")
+		}
+		sips = append(sips, sip)
+	}
+	sort.Strings(sips)
+	table := make(map[string]UserEntry, len(users))
+	perServer := map[string]int{}
+	for _, sip := range sips {
+		u := users[sip]
+		table[sip] = UserEntry{Server: u.Server, Digest: add(u.Data), Contacts: u.Contacts, Bytes: int64(len(u.Data))}
+		m.Contacts += u.Contacts
+		m.Bytes += int64(len(u.Data))
+		perServer[u.Server]++
+	}
+	m.Users = len(table)
+	for _, c := range config {
+		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: add(c.Data), Bytes: int64(len(c.Data))})
+		m.Bytes += int64(len(c.Data))
+	}
+	sort.Slice(m.Configuration, func(i, j int) bool {
+		a, b := m.Configuration[i], m.Configuration[j]
+		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
+	})
+	return m, table, perServer, nil
+}
+
+// putManifest names m and stores it, last: it returns the bytes stored.
+func (r *Repository) putManifest(ctx context.Context, m *Manifest) (int64, error) {
 	// The name's digest part keeps two snapshots of the same second apart unless they are equal.
 	unnamed, err := json.Marshal(m.toFile())
 	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
+		return 0, fmt.Errorf("encoding manifest: %w", err)
 	}
 	m.Name = m.Time.Format(nameTimeLayout) + "-" + digestOf(unnamed)[:8]
 	data, err := encodeManifest(m.toFile())
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := r.store.Put(ctx, r.manifestKey(m.Name), data); err != nil {
-		return nil, err
+		return 0, err
 	}
-	m.Added = added + int64(len(data))
-	return m, nil
+	return int64(len(data)), nil
 }
 
 // putBlobs compresses and stores blobs with a few workers: each Put waits for its own fsyncs,
