@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -37,6 +38,10 @@ type ContactBackupReconciler struct {
 	APIReader client.Reader
 	// RunTimeout bounds one backup run; zero means 10 minutes.
 	RunTimeout time.Duration
+
+	// storageChecks holds, per ContactBackup, when storageFixed last looked at its storage.
+	storageMu     sync.Mutex
+	storageChecks map[types.NamespacedName]time.Time
 }
 
 // Requeue intervals for what no watch reports.
@@ -45,6 +50,10 @@ const (
 	backupPoolMissingRetry = 30 * time.Second
 	// backupPoolNotReadyRetry: a run is due and waits for the pool's first probe round.
 	backupPoolNotReadyRetry = 5 * time.Second
+	// backupStorageRecheck spaces the checks of a storage found unusable: every status write
+	// wakes the controller, and a storage that answers a check but refuses the run would
+	// otherwise start a run on every pass.
+	backupStorageRecheck = time.Minute
 )
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups,verbs=get;list;watch;update;patch
@@ -69,6 +78,9 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := reader.Get(ctx, req.NamespacedName, b); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetBackupMetrics(req.String())
+			r.storageMu.Lock()
+			delete(r.storageChecks, req.NamespacedName)
+			r.storageMu.Unlock()
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -162,12 +174,25 @@ func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.Contact
 
 // storageFixed reports whether the last run failed for want of storage (Stalled) and the storage
 // now answers: the failed run is retried at once, since a Secret or bucket fixed by a human
-// (Secrets are watched) should not leave the pool without a backup until the next schedule.
+// (Secrets are watched) should not leave the pool without a backup until the next schedule. The
+// storage is looked at most once per backupStorageRecheck, or at once after a Secret changed.
 func (r *ContactBackupReconciler) storageFixed(ctx context.Context, b *ocsv1.ContactBackup) bool {
 	c := meta.FindStatusCondition(b.Status.Conditions, ocsv1.ConditionStalled)
 	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ocsv1.ReasonStorageUnavailable {
 		return false
 	}
+	key, now := client.ObjectKeyFromObject(b), r.Clock.Now()
+	r.storageMu.Lock()
+	last, checked := r.storageChecks[key]
+	if checked && now.Sub(last) < backupStorageRecheck {
+		r.storageMu.Unlock()
+		return false
+	}
+	if r.storageChecks == nil {
+		r.storageChecks = map[types.NamespacedName]time.Time{}
+	}
+	r.storageChecks[key] = now
+	r.storageMu.Unlock()
 	_, err := r.openUsableStore(ctx, b)
 	return err == nil
 }
@@ -289,8 +314,13 @@ func (r *ContactBackupReconciler) backupsOfSecret(ctx context.Context, obj clien
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
+	r.storageMu.Lock()
+	defer r.storageMu.Unlock()
 	for _, b := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}})
+		key := types.NamespacedName{Namespace: b.Namespace, Name: b.Name}
+		// A changed Secret may be the fix: its storage is checked at once (see storageFixed).
+		delete(r.storageChecks, key)
+		out = append(out, reconcile.Request{NamespacedName: key})
 	}
 	return out
 }

@@ -222,6 +222,8 @@ var _ = Describe("ContactBackup controller", func() {
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(b), b)).To(Succeed())
 				g.Expect(b.Status.ObservedGeneration).To(Equal(b.Generation))
+				// The status written as a run starts carries the generation too: wait for its end.
+				g.Expect(isTrue(b, ocsv1.ConditionReconciling)).To(BeFalse())
 				// The manager's cache may not have the pool's status yet: the run then waits for it.
 				ready := meta.FindStatusCondition(b.Status.Conditions, ocsv1.ConditionReady)
 				g.Expect(ready.Reason).NotTo(Equal(ocsv1.ReasonPoolNotReady))
