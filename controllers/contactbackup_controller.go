@@ -231,10 +231,12 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 	m := o.Manifest
 	b.Status.LastSuccessfulTime = &metav1.Time{Time: now}
 	b.Status.Snapshots = mergeSnapshotSummaries(b.Status.Snapshots, snapshotSummary(m, o.Added), o.Kept)
-	b.Status.Store = backupStoreStatus(o.Stats, o.Added, o.StatsErr)
+	if st := backupStoreStatus(o.Stats, o.Added, o.StatsErr); st != nil {
+		b.Status.Store = st
+		recordBackupStoreMetrics(key, st)
+	}
 	backupLastSuccess.WithLabelValues(key).Set(float64(now.Unix()))
 	backupBytes.WithLabelValues(key).Set(float64(o.Added))
-	recordBackupStoreMetrics(key, b.Status.Store)
 	if o.StatsErr != nil {
 		log.Error(o.StatsErr, "Measuring the store of ContactBackup did not complete")
 	}

@@ -11,9 +11,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/backup"
@@ -459,5 +461,49 @@ func TestBackupDegraded(t *testing.T) {
 				t.Errorf("backupDegraded() = %+v, want %s %s", got, tt.want, tt.reason)
 			}
 		})
+	}
+}
+
+func TestStorageFixedChecksAtMostOnceAMinute(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakeClock(cbTime(10, 0, 0))
+	r := &ContactBackupReconciler{Clock: clk}
+	b := cbUnitBackup(t.TempDir())
+	if r.storageFixed(ctx, b) {
+		t.Fatal("storageFixed() is true without a Stalled condition")
+	}
+	setCondition(b, ocsv1.ConditionStalled, metav1.ConditionTrue, ocsv1.ReasonStorageUnavailable, "x")
+	steps := []struct {
+		advance time.Duration
+		want    bool
+	}{
+		{0, true},                 // first look: the directory is writable
+		{30 * time.Second, false}, // every status write wakes the controller: no look yet
+		{31 * time.Second, true},
+	}
+	for i, s := range steps {
+		clk.Step(s.advance)
+		if got := r.storageFixed(ctx, b); got != s.want {
+			t.Errorf("step %d: storageFixed() = %v, want %v", i, got, s.want)
+		}
+	}
+	delete(r.storageChecks, client.ObjectKeyFromObject(b)) // what a changed Secret does
+	if !r.storageFixed(ctx, b) {
+		t.Error("storageFixed() after a Secret change = false, want a look at once")
+	}
+}
+
+func TestBackupStoreStatus(t *testing.T) {
+	st := backup.Stats{StoredBytes: 1000, Objects: 12, LogicalBytes: 9000, UniqueBytes: 4000}
+	got := backupStoreStatus(st, 300, nil)
+	want := &ocsv1.BackupStoreStatus{Bytes: 1000, Objects: 12, LastSnapshotNewBytes: 300, LogicalBytes: 9000, DeduplicationRatio: "2.2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("backupStoreStatus() = %+v, want %+v", got, want)
+	}
+	if got := backupStoreStatus(backup.Stats{}, 0, errors.New("unreadable")); got != nil {
+		t.Errorf("backupStoreStatus() without figures = %+v, want nil (status keeps the last figures)", got)
+	}
+	if got := backupStoreStatus(backup.Stats{}, 0, nil); got.DeduplicationRatio != "" {
+		t.Errorf("an empty store has ratio %q, want none", got.DeduplicationRatio)
 	}
 }
