@@ -58,8 +58,12 @@ verify-manifests: controller-gen ## Fail when the generated files differ from wh
 envtest: ## Build kube-apiserver and etcd for tests from the Go module proxy (cached in bin/).
 	@hack/setup-envtest.sh >/dev/null
 
+.PHONY: versitygw
+versitygw: ## Build versitygw, the S3 server of the S3 tests, from the Go module proxy (cached in bin/ and per user).
+	@hack/setup-versitygw.sh >/dev/null
+
 .PHONY: test
-test: lint verify-manifests envtest ## Run every test: unit (fuzz seed corpora included), envtest controllers, e2e, dev environment smoke. Deterministic: no timed fuzzing.
+test: lint verify-manifests envtest versitygw ## Run every test: unit (fuzz seed corpora included), envtest controllers, e2e, dev environment smoke. Deterministic: no timed fuzzing.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test $(GO_TEST_FLAGS) -count=1 -timeout 20m ./...
 	hack/dev-smoke.sh
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -34,8 +36,14 @@ type ContactBackupReconciler struct {
 	Recorder events.EventRecorder
 	// APIReader reads ContactBackups straight from the API server; nil means the client.
 	APIReader client.Reader
+	// Secrets reads the S3 credentials and CA Secrets (Options.Secrets).
+	Secrets client.Reader
 	// RunTimeout bounds one backup run; zero means 10 minutes.
 	RunTimeout time.Duration
+
+	// storageChecks holds, per ContactBackup, when storageFixed last looked at its storage.
+	storageMu     sync.Mutex
+	storageChecks map[types.NamespacedName]time.Time
 }
 
 // Requeue intervals for what no watch reports.
@@ -44,16 +52,22 @@ const (
 	backupPoolMissingRetry = 30 * time.Second
 	// backupPoolNotReadyRetry: a run is due and waits for the pool's first probe round.
 	backupPoolNotReadyRetry = 5 * time.Second
+	// backupStorageRecheck spaces the checks of a storage found unusable: every status write
+	// wakes the controller, and a storage that answers a check but refuses the run would
+	// otherwise start a run on every pass.
+	backupStorageRecheck = time.Minute
 )
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=contactbackups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=ocspools,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile reconciles one ContactBackup: when a scheduled or requested run is due, it exports
-// the contacts of the pool's serving servers into a snapshot and applies retention; then it
-// requeues at the next scheduled time.
+// the contacts of the pool's serving servers into a snapshot and applies retention; when a
+// restore drill is due, it re-reads the newest snapshot end to end; then it requeues at the next
+// scheduled time of either.
 func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	// A run is decided from status.lastHandledRequest and status.lastScheduleTime: read from a
 	// cache that has not yet seen the previous pass's status, they would run a backup twice
@@ -66,6 +80,9 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := reader.Get(ctx, req.NamespacedName, b); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetBackupMetrics(req.String())
+			r.storageMu.Lock()
+			delete(r.storageChecks, req.NamespacedName)
+			r.storageMu.Unlock()
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -92,6 +109,10 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	facts.verify, facts.nextVerify, err = r.verifyIfDue(ctx, b, status, r.Clock.Now().UTC())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 
 	var lastSuccess *time.Time
 	if t := b.Status.LastSuccessfulTime; t != nil {
@@ -101,6 +122,9 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	setBackupConditions(b, facts)
 
 	wait := backupRequeueAfter(r.Clock.Now(), facts.next)
+	if !facts.nextVerify.IsZero() {
+		wait = min(wait, backupRequeueAfter(r.Clock.Now(), facts.nextVerify))
+	}
 	switch {
 	case facts.poolMissing:
 		wait = min(wait, backupPoolMissingRetry)
@@ -129,7 +153,7 @@ func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.Contact
 		facts.poolMissing = true
 	case err != nil:
 		return facts, fmt.Errorf("reading OCSPool %s/%s: %w", b.Namespace, b.Spec.PoolRef.Name, err)
-	case !scheduledRun && request == "":
+	case !scheduledRun && request == "" && !r.storageFixed(ctx, b):
 	case !backupPoolReported(pool):
 		// The run stays due: it starts once the pool's first probe round is in.
 		facts.waitingForPool = true
@@ -148,6 +172,31 @@ func (r *ContactBackupReconciler) runIfDue(ctx context.Context, b *ocsv1.Contact
 		r.recordOutcome(ctx, b, &outcome, now)
 	}
 	return facts, nil
+}
+
+// storageFixed reports whether the last run failed for want of storage (Stalled) and the storage
+// now answers: the failed run is retried at once, since a Secret or bucket fixed by a human
+// (Secrets are watched) should not leave the pool without a backup until the next schedule. The
+// storage is looked at most once per backupStorageRecheck, or at once after a Secret changed.
+func (r *ContactBackupReconciler) storageFixed(ctx context.Context, b *ocsv1.ContactBackup) bool {
+	c := meta.FindStatusCondition(b.Status.Conditions, ocsv1.ConditionStalled)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ocsv1.ReasonStorageUnavailable {
+		return false
+	}
+	key, now := client.ObjectKeyFromObject(b), r.Clock.Now()
+	r.storageMu.Lock()
+	last, checked := r.storageChecks[key]
+	if checked && now.Sub(last) < backupStorageRecheck {
+		r.storageMu.Unlock()
+		return false
+	}
+	if r.storageChecks == nil {
+		r.storageChecks = map[types.NamespacedName]time.Time{}
+	}
+	r.storageChecks[key] = now
+	r.storageMu.Unlock()
+	_, err := r.openUsableStore(ctx, b)
+	return err == nil
 }
 
 // pendingBackupRequest returns the value of the backup-now annotation when it asks for a run
@@ -185,8 +234,15 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 	m := o.Manifest
 	b.Status.LastSuccessfulTime = &metav1.Time{Time: now}
 	b.Status.Snapshots = mergeSnapshotSummaries(b.Status.Snapshots, snapshotSummary(m, o.Added), o.Kept)
+	if st := backupStoreStatus(o.Stats, o.Added, o.StatsErr); st != nil {
+		b.Status.Store = st
+		recordBackupStoreMetrics(key, st)
+	}
 	backupLastSuccess.WithLabelValues(key).Set(float64(now.Unix()))
 	backupBytes.WithLabelValues(key).Set(float64(o.Added))
+	if o.StatsErr != nil {
+		log.Error(o.StatsErr, "Measuring the store of ContactBackup did not complete")
+	}
 	log.Info("Wrote snapshot", "snapshot", m.Name, "count", m.Users, "contacts", m.Contacts, "bytes", o.Added)
 
 	if len(o.Skipped) > 0 {
@@ -212,18 +268,28 @@ func forgetBackupMetrics(key string) {
 	backupLastSuccess.DeleteLabelValues(key)
 	backupBytes.DeleteLabelValues(key)
 	backupDuration.DeleteLabelValues(key)
+	forgetBackupStoreMetrics(key)
 }
+
+// backupSecretIndex indexes ContactBackups by the Secrets of their spec.storage.s3.
+const backupSecretIndex = "contactbackup.spec.storage.s3.secretRefs"
 
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.
 func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
+	r.Secrets = opts.secretReader(mgr)
 	r.APIReader = mgr.GetAPIReader()
 	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ocsv1.ContactBackup{}, backupSecretIndex, backupSecretRefs); err != nil {
+		return fmt.Errorf("indexing ContactBackups by Secret: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ocsv1.ContactBackup{}).
 		// A pool's status changes on every probe; only its appearance or removal matters here.
 		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfPool),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+		// A fixed S3 Secret retries a run that failed for want of storage (see storageFixed).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfSecret), builder.OnlyMetadata).
 		// One backup at a time (the default): each holds a whole server's export in memory, and
 		// pools sharing a schedule would otherwise all export in the same minute.
 		Named("contactbackup").
@@ -242,6 +308,25 @@ func (r *ContactBackupReconciler) backupsOfPool(ctx context.Context, obj client.
 		if b.Spec.PoolRef.Name == obj.GetName() {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}})
 		}
+	}
+	return out
+}
+
+// backupsOfSecret maps a Secret to the ContactBackups whose spec.storage.s3 references it.
+func (r *ContactBackupReconciler) backupsOfSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list ocsv1.ContactBackupList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{backupSecretIndex: obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ContactBackups that reference a Secret", "Secret", klog.KObj(obj))
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	r.storageMu.Lock()
+	defer r.storageMu.Unlock()
+	for _, b := range list.Items {
+		key := types.NamespacedName{Namespace: b.Namespace, Name: b.Name}
+		// A changed Secret may be the fix: its storage is checked at once (see storageFixed).
+		delete(r.storageChecks, key)
+		out = append(out, reconcile.Request{NamespacedName: key})
 	}
 	return out
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +50,10 @@ type backupOutcome struct {
 	Pruned, PrunedBlobs int
 	// PruneErr says why retention did not complete; the snapshot is written all the same.
 	PruneErr error
+
+	// Stats are the store's figures after retention; StatsErr says why they are missing or partial.
+	Stats    backup.Stats
+	StatsErr error
 }
 
 // backupServers splits the pool's servers, in spec order, into those to export (they answer:
@@ -157,26 +160,22 @@ func backupServerEntries(pool *ocsv1.OCSPool, skipped []backupSkip) []backup.Ser
 	return out
 }
 
-// backupCountingStore counts the bytes written through it: what a snapshot adds to the store.
-type backupCountingStore struct {
-	backup.Store
-	added atomic.Int64
-}
-
-func (c *backupCountingStore) Put(ctx context.Context, key string, data []byte) error {
-	if err := c.Store.Put(ctx, key, data); err != nil {
-		return err
-	}
-	c.added.Add(int64(len(data)))
-	return nil
-}
-
-// backupProbeKey is written and deleted before a run, so that an unwritable path is found before the
-// servers are asked for their exports.
+// backupProbeKey is written and deleted before a run in a directory, so that an unwritable path is
+// found before the servers are asked for their exports.
 const backupProbeKey = ".write-probe"
 
-// backupCheckWritable writes and deletes a small file under the repository's prefix.
-func backupCheckWritable(ctx context.Context, store backup.Store, prefix string) error {
+// pinger is a store that can check its access without writing (S3: a write probe would leave a
+// locked version behind under Object Lock).
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// backupCheckStore checks that the store can be used: a bucket is pinged, a directory gets a small
+// file written and deleted under the repository's prefix.
+func backupCheckStore(ctx context.Context, store backup.Store, prefix string) error {
+	if p, ok := store.(pinger); ok {
+		return p.Ping(ctx)
+	}
 	key := prefix + "/" + backupProbeKey
 	if err := store.Put(ctx, key, []byte("ok")); err != nil {
 		return err
@@ -184,12 +183,32 @@ func backupCheckWritable(ctx context.Context, store backup.Store, prefix string)
 	return store.Delete(ctx, key)
 }
 
-// isBackupStorageError reports whether err comes from the filesystem rather than from the data.
+// isBackupStorageError reports whether err comes from the storage rather than from the data.
 func isBackupStorageError(err error) bool {
 	var pathErr *fs.PathError
 	var linkErr *os.LinkError
 	var errno syscall.Errno
-	return errors.As(err, &pathErr) || errors.As(err, &linkErr) || errors.As(err, &errno)
+	return errors.As(err, &pathErr) || errors.As(err, &linkErr) || errors.As(err, &errno) || errors.Is(err, backup.ErrUnavailable)
+}
+
+// describeStorage names a ContactBackup's storage for messages.
+func describeStorage(b *ocsv1.ContactBackup) string {
+	if s3 := b.Spec.Storage.S3; s3 != nil {
+		return fmt.Sprintf("spec.storage.s3 (bucket %s at %s)", s3.Bucket, s3.Endpoint)
+	}
+	return "spec.storage.path " + b.Spec.Storage.Path
+}
+
+// openUsableStore opens a ContactBackup's store and checks that it can be used.
+func (r *ContactBackupReconciler) openUsableStore(ctx context.Context, b *ocsv1.ContactBackup) (backup.Store, error) {
+	store, err := openBackupStore(ctx, r.Secrets, b)
+	if err == nil {
+		err = backupCheckStore(ctx, store, repositoryPrefix(b))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not usable: %w", describeStorage(b), err)
+	}
+	return store, nil
 }
 
 // runBackup takes one snapshot of the pool's serving servers and applies retention.
@@ -203,13 +222,9 @@ func (r *ContactBackupReconciler) runBackup(ctx context.Context, b *ocsv1.Contac
 	defer cancel()
 
 	var out backupOutcome
-	fileStore, err := openBackupStore(b)
-	if err == nil {
-		err = backupCheckWritable(ctx, fileStore, repositoryPrefix(b))
-	}
+	store, err := r.openUsableStore(ctx, b)
 	if err != nil {
-		out.Err = fmt.Errorf("spec.storage.path %s is not writable: %w", b.Spec.Storage.Path, err)
-		out.StorageUnavailable = true
+		out.Err, out.StorageUnavailable = err, true
 		return out
 	}
 
@@ -252,18 +267,18 @@ func (r *ContactBackupReconciler) runBackup(ctx context.Context, b *ocsv1.Contac
 	if len(duplicates) > 0 {
 		log.Info("Users exported by two servers, kept from the first", "count", len(duplicates), "user", duplicates[0])
 	}
-	counting := &backupCountingStore{Store: fileStore}
-	repo := backup.NewRepository(counting, repositoryPrefix(b))
+	repo := backup.NewRepository(store, repositoryPrefix(b))
 	m, err := repo.Write(ctx, pool.Namespace+"/"+pool.Name, at, users, backupServerEntries(pool, out.Skipped), config)
 	if err != nil {
 		out.Err = fmt.Errorf("writing the snapshot: %w", err)
 		out.StorageUnavailable = isBackupStorageError(err)
 		return out
 	}
-	out.Manifest, out.Added = m, counting.added.Load()
+	out.Manifest, out.Added = m, m.Added
 	written := time.Since(started)
 
 	r.applyRetention(ctx, b, repo, at, &out)
+	out.Stats, out.StatsErr = repo.Stats(ctx)
 	log.V(1).Info("Backup run timings", "export", exported.String(), "write", (written - exported).String(),
 		"retention", (time.Since(started) - written).String())
 	return out

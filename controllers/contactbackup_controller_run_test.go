@@ -11,9 +11,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/backup"
@@ -117,7 +119,7 @@ func TestRunBackupWritesEveryServingServer(t *testing.T) {
 		t.Errorf("manifest not under <path>/<namespace>/<name>: %v", err)
 	}
 
-	repo, err := openRepository(b)
+	repo, err := openRepository(context.Background(), nil, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +252,7 @@ func TestRunBackupRetention(t *testing.T) {
 			t.Errorf("run %d pruned %d, want %d", k, out.Pruned, wantPruned)
 		}
 	}
-	repo, _ := openRepository(b)
+	repo, _ := openRepository(context.Background(), nil, b)
 	ms, err := repo.List(ctx)
 	if err != nil || len(ms) != 3 {
 		t.Fatalf("%d snapshots left (%v), want 3", len(ms), err)
@@ -281,7 +283,7 @@ func TestNewestContactsForSkipsACorruptBlob(t *testing.T) {
 	if first.Err != nil || second.Err != nil {
 		t.Fatal(first.Err, second.Err)
 	}
-	repo, _ := openRepository(b)
+	repo, _ := openRepository(context.Background(), nil, b)
 	e, err := repo.Entry(ctx, second.Manifest, cbSIP(1))
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +421,7 @@ func TestRunBackupKeepsContactsWhenConfigurationFails(t *testing.T) {
 	if !reflect.DeepEqual(out.ConfigFailed, []string{"ocs1", "ocs2"}) {
 		t.Errorf("ConfigFailed = %v", out.ConfigFailed)
 	}
-	if d := backupDegraded(backupFacts{outcome: &out}, nil); d.status != metav1.ConditionTrue || d.reason != ocsv1.ReasonBackupPartial {
+	if d := backupDegraded(backupFacts{outcome: &out}, nil, nil); d.status != metav1.ConditionTrue || d.reason != ocsv1.ReasonBackupPartial {
 		t.Errorf("Degraded = %+v, want True BackupPartial", d)
 	}
 }
@@ -427,23 +429,81 @@ func TestRunBackupKeepsContactsWhenConfigurationFails(t *testing.T) {
 func TestBackupDegraded(t *testing.T) {
 	m := &backup.Manifest{Name: "snap"}
 	partial := &metav1.Condition{Status: metav1.ConditionTrue, Reason: ocsv1.ReasonBackupPartial}
+	corrupt := &metav1.Condition{Status: metav1.ConditionFalse, Reason: ocsv1.ReasonBlobCorrupt, Message: "Snapshot s has 1 damaged object(s)."}
+	verified := &metav1.Condition{Status: metav1.ConditionTrue, Reason: ocsv1.ReasonSnapshotVerified}
+	fromDrill := &metav1.Condition{Status: metav1.ConditionTrue, Reason: ocsv1.ReasonBlobCorrupt}
 	tests := map[string]struct {
-		outcome *backupOutcome
-		prev    *metav1.Condition
-		want    metav1.ConditionStatus
+		outcome  *backupOutcome
+		prev     *metav1.Condition
+		verified *metav1.Condition
+		want     metav1.ConditionStatus
+		reason   string
 	}{
-		"first pass":                         {want: metav1.ConditionFalse},
-		"a complete snapshot clears it":      {outcome: &backupOutcome{Manifest: m}, prev: partial, want: metav1.ConditionFalse},
-		"a partial snapshot sets it":         {outcome: &backupOutcome{Manifest: m, Skipped: []backupSkip{{"ocs2", "down"}}}, want: metav1.ConditionTrue},
-		"a failed run leaves it":             {outcome: &backupOutcome{Err: errors.New("x")}, prev: partial, want: metav1.ConditionTrue},
-		"a pass without a run leaves it":     {prev: partial, want: metav1.ConditionTrue},
-		"an Unknown condition becomes False": {prev: &metav1.Condition{Status: metav1.ConditionUnknown, Reason: ocsv1.ReasonInitializing}, want: metav1.ConditionFalse},
+		"first pass": {want: metav1.ConditionFalse},
+		"a failed drill sets it with its reason": {
+			outcome: &backupOutcome{Manifest: m}, verified: corrupt, want: metav1.ConditionTrue, reason: ocsv1.ReasonBlobCorrupt,
+		},
+		"a failed drill outweighs a partial snapshot": {
+			outcome: &backupOutcome{Manifest: m, Skipped: []backupSkip{{"ocs2", "down"}}}, verified: corrupt, want: metav1.ConditionTrue, reason: ocsv1.ReasonBlobCorrupt,
+		},
+		"a passed drill clears what a failed one set":       {prev: fromDrill, verified: verified, want: metav1.ConditionFalse},
+		"a passed drill leaves a partial snapshot degraded": {prev: partial, verified: verified, want: metav1.ConditionTrue, reason: ocsv1.ReasonBackupPartial},
+		"a complete snapshot clears it":                     {outcome: &backupOutcome{Manifest: m}, prev: partial, want: metav1.ConditionFalse},
+		"a partial snapshot sets it":                        {outcome: &backupOutcome{Manifest: m, Skipped: []backupSkip{{"ocs2", "down"}}}, want: metav1.ConditionTrue},
+		"a failed run leaves it":                            {outcome: &backupOutcome{Err: errors.New("x")}, prev: partial, want: metav1.ConditionTrue},
+		"a pass without a run leaves it":                    {prev: partial, want: metav1.ConditionTrue},
+		"an Unknown condition becomes False":                {prev: &metav1.Condition{Status: metav1.ConditionUnknown, Reason: ocsv1.ReasonInitializing}, want: metav1.ConditionFalse},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := backupDegraded(backupFacts{outcome: tt.outcome}, tt.prev); got.status != tt.want {
-				t.Errorf("backupDegraded() = %+v, want %s", got, tt.want)
+			got := backupDegraded(backupFacts{outcome: tt.outcome}, tt.prev, tt.verified)
+			if got.status != tt.want || tt.reason != "" && got.reason != tt.reason {
+				t.Errorf("backupDegraded() = %+v, want %s %s", got, tt.want, tt.reason)
 			}
 		})
+	}
+}
+
+func TestStorageFixedChecksAtMostOnceAMinute(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakeClock(cbTime(10, 0, 0))
+	r := &ContactBackupReconciler{Clock: clk}
+	b := cbUnitBackup(t.TempDir())
+	if r.storageFixed(ctx, b) {
+		t.Fatal("storageFixed() is true without a Stalled condition")
+	}
+	setCondition(b, ocsv1.ConditionStalled, metav1.ConditionTrue, ocsv1.ReasonStorageUnavailable, "x")
+	steps := []struct {
+		advance time.Duration
+		want    bool
+	}{
+		{0, true},                 // first look: the directory is writable
+		{30 * time.Second, false}, // every status write wakes the controller: no look yet
+		{31 * time.Second, true},
+	}
+	for i, s := range steps {
+		clk.Step(s.advance)
+		if got := r.storageFixed(ctx, b); got != s.want {
+			t.Errorf("step %d: storageFixed() = %v, want %v", i, got, s.want)
+		}
+	}
+	delete(r.storageChecks, client.ObjectKeyFromObject(b)) // what a changed Secret does
+	if !r.storageFixed(ctx, b) {
+		t.Error("storageFixed() after a Secret change = false, want a look at once")
+	}
+}
+
+func TestBackupStoreStatus(t *testing.T) {
+	st := backup.Stats{StoredBytes: 1000, Objects: 12, LogicalBytes: 9000, UniqueBytes: 4000}
+	got := backupStoreStatus(st, 300, nil)
+	want := &ocsv1.BackupStoreStatus{Bytes: 1000, Objects: 12, LastSnapshotNewBytes: 300, LogicalBytes: 9000, DeduplicationRatio: "2.2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("backupStoreStatus() = %+v, want %+v", got, want)
+	}
+	if got := backupStoreStatus(backup.Stats{}, 0, errors.New("unreadable")); got != nil {
+		t.Errorf("backupStoreStatus() without figures = %+v, want nil (status keeps the last figures)", got)
+	}
+	if got := backupStoreStatus(backup.Stats{}, 0, nil); got.DeduplicationRatio != "" {
+		t.Errorf("an empty store has ratio %q, want none", got.DeduplicationRatio)
 	}
 }

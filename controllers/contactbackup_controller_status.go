@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type backupFacts struct {
 	// overdue: two scheduled times passed since the last success; overdueSince is the second.
 	overdue      bool
 	overdueSince time.Time
+	// verify is the outcome of the restore drill of this pass, nil when none ran; nextVerify is
+	// the next scheduled drill (zero when spec.verify.schedule is invalid).
+	verify     *verifyOutcome
+	nextVerify time.Time
 }
 
 // backupCondition is one condition to set.
@@ -83,9 +88,23 @@ func backupReady(b *ocsv1.ContactBackup, f backupFacts, prev *metav1.Condition) 
 	}
 }
 
-// backupDegraded computes Degraded: it describes the last snapshot written, so a failed run
-// leaves it as it was (Ready says the run failed).
-func backupDegraded(f backupFacts, prev *metav1.Condition) backupCondition {
+// verifyFailureReasons are the Verified reasons of a failed drill; Degraded repeats them.
+var verifyFailureReasons = map[string]bool{
+	ocsv1.ReasonBlobCorrupt: true, ocsv1.ReasonDocumentNotEncodable: true,
+	ocsv1.ReasonSnapshotUnreadable: true, ocsv1.ReasonRoundTripFailed: true,
+}
+
+// backupDegraded computes Degraded. A failed restore drill (verified is the Verified condition
+// after this pass) degrades the backup until a drill passes: the snapshots may not restore.
+// Otherwise Degraded describes the last snapshot written, so a failed run leaves it as it was
+// (Ready says the run failed).
+func backupDegraded(f backupFacts, prev, verified *metav1.Condition) backupCondition {
+	if verified != nil && verified.Status == metav1.ConditionFalse {
+		return backupCondition{metav1.ConditionTrue, verified.Reason, "The last restore drill failed: " + verified.Message}
+	}
+	if prev != nil && verifyFailureReasons[prev.Reason] {
+		prev = nil // the drill passed since: what the snapshots say is decided below
+	}
 	o := f.outcome
 	switch {
 	case o != nil && o.Manifest != nil && len(o.Skipped) > 0:
@@ -106,9 +125,12 @@ func backupDegraded(f backupFacts, prev *metav1.Condition) backupCondition {
 // setBackupConditions sets Ready, Degraded, Stalled and Reconciling from the facts of one pass
 // that ran to its end (an invalid schedule is reported apart).
 func setBackupConditions(b *ocsv1.ContactBackup, f backupFacts) {
+	if f.verify == nil {
+		setVerifiedBeforeDrill(b, f.nextVerify)
+	}
 	conds := b.Status.Conditions
 	ready := backupReady(b, f, meta.FindStatusCondition(conds, ocsv1.ConditionReady))
-	degraded := backupDegraded(f, meta.FindStatusCondition(conds, ocsv1.ConditionDegraded))
+	degraded := backupDegraded(f, meta.FindStatusCondition(conds, ocsv1.ConditionDegraded), meta.FindStatusCondition(conds, ocsv1.ConditionVerified))
 	setCondition(b, ocsv1.ConditionReady, ready.status, ready.reason, ready.message)
 	setCondition(b, ocsv1.ConditionDegraded, degraded.status, degraded.reason, degraded.message)
 
@@ -124,6 +146,24 @@ func setBackupConditions(b *ocsv1.ContactBackup, f backupFacts) {
 	}
 	setCondition(b, ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle,
 		"No backup is running; the next is due at "+f.next.Format(time.RFC3339)+".")
+}
+
+// backupStoreStatus turns a store's figures into status.store; added is what the newest snapshot
+// added. With the figures unknown (statsErr and nothing measured) it returns nil.
+func backupStoreStatus(st backup.Stats, added int64, statsErr error) *ocsv1.BackupStoreStatus {
+	if statsErr != nil && st.Objects == 0 {
+		return nil
+	}
+	out := &ocsv1.BackupStoreStatus{
+		Bytes:                st.StoredBytes,
+		Objects:              int64(st.Objects),
+		LastSnapshotNewBytes: added,
+		LogicalBytes:         st.LogicalBytes,
+	}
+	if r := st.DeduplicationRatio(); r > 0 {
+		out.DeduplicationRatio = strconv.FormatFloat(r, 'f', 1, 64)
+	}
+	return out
 }
 
 // snapshotSummary describes a snapshot for status.snapshots; added is what it added to the store.

@@ -182,7 +182,7 @@ var _ = Describe("ContactBackup controller", func() {
 		Expect(fake.Calls(ocs.OpExportContacts)).To(Equal(2), "one export per server")
 
 		By("restoring a user's contacts from the snapshot")
-		repo, err := openRepository(b)
+		repo, err := openRepository(testCtx, k8sClient, b)
 		Expect(err).NotTo(HaveOccurred())
 		got, name, corrupt, err := newestContactsFor(testCtx, repo, cbSIP(6), time.Now().Add(time.Hour))
 		Expect(err).NotTo(HaveOccurred())
@@ -222,6 +222,8 @@ var _ = Describe("ContactBackup controller", func() {
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(b), b)).To(Succeed())
 				g.Expect(b.Status.ObservedGeneration).To(Equal(b.Generation))
+				// The status written as a run starts carries the generation too: wait for its end.
+				g.Expect(isTrue(b, ocsv1.ConditionReconciling)).To(BeFalse())
 				// The manager's cache may not have the pool's status yet: the run then waits for it.
 				ready := meta.FindStatusCondition(b.Status.Conditions, ocsv1.ConditionReady)
 				g.Expect(ready.Reason).NotTo(Equal(ocsv1.ReasonPoolNotReady))
@@ -319,7 +321,7 @@ var _ = Describe("ContactBackup controller", func() {
 			g.Expect(b.Status.Snapshots).To(HaveLen(2))
 			g.Expect(cbEvents(g, ns, b.Name)).To(HaveKey("SnapshotsPruned"))
 		}).Should(Succeed())
-		repo, err := openRepository(b)
+		repo, err := openRepository(testCtx, k8sClient, b)
 		Expect(err).NotTo(HaveOccurred())
 		ms, err := repo.List(testCtx)
 		Expect(err).NotTo(HaveOccurred())
@@ -491,7 +493,7 @@ var _ = Describe("ContactBackup controller with the emulator", func() {
 			want[u.SIP] = r
 			cbPutContacts(emu, u.SIP, contacts.Resource{})
 		}
-		repo, err := openRepository(b)
+		repo, err := openRepository(testCtx, k8sClient, b)
 		Expect(err).NotTo(HaveOccurred())
 		agent, err := (&WinRMProvider{Reader: k8sClient}).AgentFor(testCtx, pool)
 		Expect(err).NotTo(HaveOccurred())

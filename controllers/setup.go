@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
@@ -17,15 +18,29 @@ type Options struct {
 	WinRM winrm.Options
 	// Clock decides every time-based step (probe interval, failover delay, schedules). Nil means the real clock.
 	Clock clock.Clock
+	// Secrets reads the Secrets the objects name (WinRM and S3 credentials, CAs). Nil means a
+	// SecretReader: Secret data is never cached in the manager.
+	Secrets client.Reader
 }
 
 func (o *Options) complete(mgr ctrl.Manager) {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	if o.Agents == nil {
-		o.Agents = &WinRMProvider{Reader: NewSecretReader(mgr), Options: o.WinRM, OnRequest: countWinRMRequest}
+	if o.Secrets == nil {
+		o.Secrets = NewSecretReader(mgr)
 	}
+	if o.Agents == nil {
+		o.Agents = &WinRMProvider{Reader: o.Secrets, Options: o.WinRM, OnRequest: countWinRMRequest}
+	}
+}
+
+// secretReader is opts.Secrets, or a new SecretReader for a reconciler set up on its own.
+func (o Options) secretReader(mgr ctrl.Manager) client.Reader {
+	if o.Secrets != nil {
+		return o.Secrets
+	}
+	return NewSecretReader(mgr)
 }
 
 // SetupAll registers every reconciler with the manager.

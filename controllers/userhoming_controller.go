@@ -49,6 +49,8 @@ type UserHomingReconciler struct {
 	Agents    AgentProvider
 	Clock     clock.Clock
 	Recorder  events.EventRecorder
+	// Secrets reads the S3 Secrets of the ContactBackup a restore reads (Options.Secrets).
+	Secrets client.Reader
 
 	// restores remembers, per failover, who is known to hold contacts: a shortcut that spares a
 	// restore pass the export of every target.
@@ -128,6 +130,7 @@ func (r *UserHomingReconciler) readPool(ctx context.Context, s *homingScope) (do
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.
 func (r *UserHomingReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
+	r.Secrets = opts.secretReader(mgr)
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}

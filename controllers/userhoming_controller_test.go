@@ -492,7 +492,7 @@ var _ = Describe("UserHoming controller", func() {
 			g.Expect(cb.Status.LastHandledRequest).To(Equal("second"))
 			g.Expect(cb.Status.Snapshots).To(HaveLen(2))
 		}).Should(Succeed())
-		repo, err := openRepository(cb)
+		repo, err := openRepository(testCtx, k8sClient, cb)
 		Expect(err).NotTo(HaveOccurred())
 		ms, err := repo.List(testCtx)
 		Expect(err).NotTo(HaveOccurred())
@@ -868,7 +868,7 @@ func expectFailedOverState(ns string, emu *sim.Emulator, cb *ocsv1.ContactBackup
 		Expect(n).To(Equal(1), sip)
 	}
 
-	repo, err := openRepository(cb)
+	repo, err := openRepository(testCtx, k8sClient, cb)
 	Expect(err).NotTo(HaveOccurred())
 	for i := users / 2; i < users; i++ {
 		want, _, _, err := newestContactsFor(testCtx, repo, homingSIP(i), time.Now())

@@ -307,7 +307,7 @@ func (r *UserHomingReconciler) restoreRepository(ctx context.Context, s *homingS
 	if err != nil {
 		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s could not be read: %v", s.homing.Namespace, ref.Name, err)
 	}
-	repo, err := openRepository(cb)
+	repo, err := openRepository(ctx, r.Secrets, cb)
 	if err != nil {
 		return nil, fmt.Sprintf("Contacts were not restored: %v", err)
 	}

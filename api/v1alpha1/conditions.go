@@ -16,6 +16,9 @@ const (
 	// ConditionServersCompatible is True on an OCSPool when every server passed its preflight
 	// (status.servers[].preflight): nothing is moved, exported or imported on one that did not.
 	ConditionServersCompatible = "ServersCompatible"
+	// ConditionVerified is True on a ContactBackup when the last restore drill found its snapshot
+	// restorable, False when it found damage, Unknown before any drill could run.
+	ConditionVerified = "Verified"
 )
 
 // ServersCompatible reasons. When False, the reason names the first failed check of the first
@@ -140,10 +143,36 @@ const (
 	ReasonBackingUp = "BackingUp"
 	// ReasonInvalidSchedule: spec.schedule does not parse.
 	ReasonInvalidSchedule = "InvalidSchedule"
-	// ReasonStorageUnavailable: spec.storage.path cannot be written.
+	// ReasonStorageUnavailable: spec.storage cannot be written (or, for Verified, read): the
+	// directory, or the S3 endpoint, bucket, credentials or CA.
 	ReasonStorageUnavailable = "StorageUnavailable"
 	// ReasonBackupOverdue: the last success is older than two schedule periods.
 	ReasonBackupOverdue = "BackupOverdue"
 	// ReasonWaitingForSchedule: no run has happened yet.
 	ReasonWaitingForSchedule = "WaitingForSchedule"
+)
+
+// ContactBackup Verified reasons (restore drills, spec.verify).
+const (
+	// ReasonVerifying: a restore drill is running (a Reconciling reason).
+	ReasonVerifying = "Verifying"
+	// ReasonSnapshotVerified: every object of the snapshot matched its digest, every user's list
+	// encoded into the product's import format, and the round trip (if asked) gave the list back.
+	ReasonSnapshotVerified = "SnapshotVerified"
+	// ReasonBlobCorrupt: stored data is missing or does not match its digest.
+	ReasonBlobCorrupt = "BlobCorrupt"
+	// ReasonDocumentNotEncodable: data matches its digest but a user's contact list no longer
+	// decodes, or does not encode into the import format of the pool's product.
+	ReasonDocumentNotEncodable = "DocumentNotEncodable"
+	// ReasonSnapshotUnreadable: the newest snapshot's manifest cannot be read.
+	ReasonSnapshotUnreadable = "SnapshotUnreadable"
+	// ReasonRoundTripFailed: the canary's list, imported into its home server, did not read back
+	// as the snapshot holds it (or the canary is not in the snapshot or the directory).
+	ReasonRoundTripFailed = "RoundTripFailed"
+	// ReasonNoSnapshot: there is no snapshot to verify yet.
+	ReasonNoSnapshot = "NoSnapshot"
+	// ReasonWaitingForVerify: no drill has run yet.
+	ReasonWaitingForVerify = "WaitingForVerifySchedule"
+	// ReasonInvalidVerifySchedule: spec.verify.schedule does not parse.
+	ReasonInvalidVerifySchedule = "InvalidVerifySchedule"
 )

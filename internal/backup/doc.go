@@ -14,8 +14,16 @@
 // tenth of the users. A base is never another manifest, so dropping any snapshot never breaks
 // another one.
 //
-// Crash safety: every object is written to a temporary file, synced and renamed, and the
-// manifest is written last, so a manifest never points at a missing blob.
+// Stores: a directory tree (FileStore, e.g. a PVC) or an S3 bucket (S3Store, any S3-compatible
+// service, optionally under Object Lock). Both hold the same keys.
+//
+// Crash safety: every object is written atomically (a FileStore writes a temporary file, syncs
+// and renames it; an S3 PUT is atomic), and the manifest is written last, so a manifest never
+// points at a missing blob.
+//
+// Verification: Verify re-reads a snapshot end to end (user table, every user's document, every
+// configuration file) against the digests, and hands each verified document to a check of the
+// caller's; Stats measures the store and how much content addressing saves.
 //
 // Concurrency: Prune deletes the blobs that no manifest present refers to, so it must not run
 // while a Write on the same repository is between its first blob and its manifest. A Repository

@@ -66,6 +66,9 @@ type Manifest struct {
 	Users    int
 	Contacts int
 	Bytes    int64
+	// Added is what Write stored for this snapshot (compressed new blobs, user table, manifest);
+	// zero for a snapshot read back.
+	Added int64
 
 	index   string
 	changed map[string]UserEntry

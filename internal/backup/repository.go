@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,11 +96,63 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		return d
 	}
 
+	m, table, perServer, err := newManifest(pool, at, users, config, add)
+	if err != nil {
+		return nil, err
+	}
+	damaged, err := r.damagedBlobs(ctx, reused)
+	if err != nil {
+		return nil, err
+	}
+	for d, data := range damaged {
+		pending[d] = data
+	}
+	added, err := r.putBlobs(ctx, pending)
+	if err != nil {
+		return nil, err
+	}
+	for d := range pending {
+		existing[d] = true
+	}
+	put := func(data []byte) (string, error) {
+		d := digestOf(data)
+		if existing[d] {
+			return d, nil
+		}
+		z := compress(data)
+		if err := r.store.Put(ctx, r.blobKey(d), z); err != nil {
+			return "", err
+		}
+		added += int64(len(z))
+		existing[d] = true
+		pending[d] = data
+		return d, nil
+	}
+	m.Servers = serverEntries(servers, perServer)
+
+	if err := r.chooseBase(ctx, m, table, existing, put); err != nil {
+		return nil, err
+	}
+	if err := r.keepLocked(ctx, m, reused, pending); err != nil {
+		return nil, err
+	}
+
+	size, err := r.putManifest(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	m.Added = added + size
+	return m, nil
+}
+
+// newManifest builds the manifest of a snapshot and its user table, passing every blob's bytes
+// to add, which returns their digest.
+func newManifest(pool string, at time.Time, users map[string]UserData, config []ConfigData, add func([]byte) string) (*Manifest, map[string]UserEntry, map[string]int, error) {
 	m := &Manifest{FormatVersion: FormatVersion, Time: at.UTC(), Pool: pool}
 	sips := make([]string, 0, len(users))
 	for sip := range users {
 		if sip == "" {
-			return nil, errors.New("snapshot user with an empty SIP URI")
+			return nil, nil, nil, errors.New("snapshot user with an empty SIP URI")
 		}
 		sips = append(sips, sip)
 	}
@@ -114,45 +167,6 @@ func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users
 		perServer[u.Server]++
 	}
 	m.Users = len(table)
-	m.addConfiguration(config, add)
-	damaged, err := r.damagedBlobs(ctx, reused)
-	if err != nil {
-		return nil, err
-	}
-	for d, data := range damaged {
-		pending[d] = data
-	}
-	if err := r.putBlobs(ctx, pending); err != nil {
-		return nil, err
-	}
-	for d := range pending {
-		existing[d] = true
-	}
-	put := func(data []byte) (string, error) {
-		d := digestOf(data)
-		if existing[d] {
-			return d, nil
-		}
-		if err := r.store.Put(ctx, r.blobKey(d), compress(data)); err != nil {
-			return "", err
-		}
-		existing[d] = true
-		return d, nil
-	}
-	m.Servers = serverEntries(servers, perServer)
-
-	if err := r.chooseBase(ctx, m, table, existing, put); err != nil {
-		return nil, err
-	}
-
-	if err := r.putManifest(ctx, m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// addConfiguration records the configuration files, in server and name order; add stores each.
-func (m *Manifest) addConfiguration(config []ConfigData, add func([]byte) string) {
 	for _, c := range config {
 		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: add(c.Data), Bytes: int64(len(c.Data))})
 		m.Bytes += int64(len(c.Data))
@@ -161,28 +175,61 @@ func (m *Manifest) addConfiguration(config []ConfigData, add func([]byte) string
 		a, b := m.Configuration[i], m.Configuration[j]
 		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
 	})
+	return m, table, perServer, nil
 }
 
-// putManifest names the manifest and stores it, last: a snapshot exists once its manifest does.
-func (r *Repository) putManifest(ctx context.Context, m *Manifest) error {
+// putManifest names m and stores it, last: it returns the bytes stored.
+func (r *Repository) putManifest(ctx context.Context, m *Manifest) (int64, error) {
 	// The name's digest part keeps two snapshots of the same second apart unless they are equal.
 	unnamed, err := json.Marshal(m.toFile())
 	if err != nil {
-		return fmt.Errorf("encoding manifest: %w", err)
+		return 0, fmt.Errorf("encoding manifest: %w", err)
 	}
 	m.Name = m.Time.Format(nameTimeLayout) + "-" + digestOf(unnamed)[:8]
 	data, err := encodeManifest(m.toFile())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return r.store.Put(ctx, r.manifestKey(m.Name), data)
+	if err := r.store.Put(ctx, r.manifestKey(m.Name), data); err != nil {
+		return 0, err
+	}
+	return int64(len(data)), nil
 }
 
 // putBlobs compresses and stores blobs with a few workers: each Put waits for its own fsyncs,
-// which on network volumes take milliseconds.
-func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) error {
-	return forEachDigest(ctx, sortedKeys(blobs), func(ctx context.Context, d string) error {
-		return r.store.Put(ctx, r.blobKey(d), compress(blobs[d]))
+// which on network volumes take milliseconds. It returns the bytes stored.
+func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) (int64, error) {
+	var added atomic.Int64
+	err := forEachDigest(ctx, sortedKeys(blobs), func(ctx context.Context, d string) error {
+		z := compress(blobs[d])
+		if err := r.store.Put(ctx, r.blobKey(d), z); err != nil {
+			return err
+		}
+		added.Add(int64(len(z)))
+		return nil
+	})
+	return added.Load(), err
+}
+
+// keepLocked asks a Locker store to keep every blob that m uses but this Write did not write
+// (written holds those it did) as protected as the new ones: otherwise the lock of a blob that
+// every snapshot shares would expire while the newest snapshot still needs it.
+func (r *Repository) keepLocked(ctx context.Context, m *Manifest, reused, written map[string][]byte) error {
+	locker, ok := r.store.(Locker)
+	if !ok {
+		return nil
+	}
+	keep := map[string][]byte{}
+	for d := range reused {
+		if _, ok := written[d]; !ok {
+			keep[d] = nil
+		}
+	}
+	if _, ok := written[m.index]; m.index != "" && !ok {
+		keep[m.index] = nil
+	}
+	return forEachDigest(ctx, sortedKeys(keep), func(ctx context.Context, d string) error {
+		return locker.KeepLocked(ctx, r.blobKey(d))
 	})
 }
 
@@ -486,6 +533,13 @@ func sortNewestFirst(ms []*Manifest) {
 	})
 }
 
+// Snapshots returns the snapshots present, newest first, and apart those whose manifest could
+// not be read (newest first too), each with its error: ErrCorrupt for damage, a store error when
+// the store failed.
+func (r *Repository) Snapshots(ctx context.Context) ([]*Manifest, []SkippedSnapshot, error) {
+	return r.list(ctx)
+}
+
 // List returns the snapshots present, newest first. Manifests that cannot be read are left out
 // and reported in the error, which then wraps ErrCorrupt; the readable ones are still returned.
 func (r *Repository) List(ctx context.Context) ([]*Manifest, error) {
@@ -633,28 +687,9 @@ func (r *Repository) Prune(ctx context.Context, drop []*Manifest) (int, error) {
 	if len(bad) > 0 {
 		return 0, fmt.Errorf("not deleting blobs, snapshot %s is unreadable: %w", bad[0].Name, bad[0].Err)
 	}
-	referenced := map[string]bool{}
-	for _, m := range ms {
-		if m.index != "" {
-			t, err := r.table(ctx, m.index)
-			if err != nil {
-				return 0, fmt.Errorf("not deleting blobs, snapshot %s: %w", m.Name, err)
-			}
-			referenced[m.index] = true
-			// Only the entries a manifest really uses: the base may still name blobs of users
-			// that every snapshot using it has since changed or removed.
-			for sip, e := range t {
-				if _, ok := m.changed[sip]; !ok && !m.removed[sip] {
-					referenced[e.Digest] = true
-				}
-			}
-		}
-		for _, e := range m.changed {
-			referenced[e.Digest] = true
-		}
-		for _, f := range m.Configuration {
-			referenced[f.Digest] = true
-		}
+	referenced, err := r.references(ctx, ms)
+	if err != nil {
+		return 0, fmt.Errorf("not deleting blobs: %w", err)
 	}
 	present, err := r.blobSet(ctx)
 	if err != nil {
@@ -662,7 +697,7 @@ func (r *Repository) Prune(ctx context.Context, drop []*Manifest) (int, error) {
 	}
 	removed := 0
 	for d := range present {
-		if referenced[d] {
+		if _, ok := referenced[d]; ok {
 			continue
 		}
 		if err := r.store.Delete(ctx, r.blobKey(d)); err != nil {
@@ -671,4 +706,36 @@ func (r *Repository) Prune(ctx context.Context, drop []*Manifest) (int, error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// tableRef marks a user table in the result of references: its size is not data of a user.
+const tableRef = -1
+
+// references returns every blob the manifests use, with its uncompressed size (tableRef for user
+// tables).
+func (r *Repository) references(ctx context.Context, ms []*Manifest) (map[string]int64, error) {
+	referenced := map[string]int64{}
+	for _, m := range ms {
+		if m.index != "" {
+			t, err := r.table(ctx, m.index)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %s: %w", m.Name, err)
+			}
+			referenced[m.index] = tableRef
+			// Only the entries a manifest really uses: the base may still name blobs of users
+			// that every snapshot using it has since changed or removed.
+			for sip, e := range t {
+				if _, ok := m.changed[sip]; !ok && !m.removed[sip] {
+					referenced[e.Digest] = e.Bytes
+				}
+			}
+		}
+		for _, e := range m.changed {
+			referenced[e.Digest] = e.Bytes
+		}
+		for _, f := range m.Configuration {
+			referenced[f.Digest] = f.Bytes
+		}
+	}
+	return referenced, nil
 }

@@ -12,8 +12,8 @@ import (
 	"strings"
 )
 
-// Store is where bytes live: a filesystem now, an object store later. Keys are slash-separated
-// relative paths.
+// Store is where bytes live: a directory tree (FileStore) or an S3 bucket (S3Store). Keys are
+// slash-separated relative paths.
 type Store interface {
 	// Put stores data under key atomically: readers see the old value or the new one, never a part.
 	Put(ctx context.Context, key string, data []byte) error
@@ -23,11 +23,30 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// Usage returns the number and total size of the objects whose keys start with prefix.
+	Usage(ctx context.Context, prefix string) (Usage, error)
 }
 
-// ErrInvalidKey is returned for keys that are empty, absolute, not clean or that would escape the
-// store's root.
-var ErrInvalidKey = errors.New("invalid key")
+// Usage is what a part of a store holds.
+type Usage struct {
+	Objects int
+	Bytes   int64
+}
+
+// Locker is a Store that protects objects from deletion for a while (S3 Object Lock).
+type Locker interface {
+	// KeepLocked makes the existing object of key stay protected as long as one written now.
+	KeepLocked(ctx context.Context, key string) error
+}
+
+var (
+	// ErrInvalidKey is returned for keys that are empty, absolute, not clean or that would escape
+	// the store's root.
+	ErrInvalidKey = errors.New("invalid key")
+	// ErrUnavailable wraps the errors of a store that could not be reached or refused a request
+	// (network, credentials, missing bucket): the data may well be intact.
+	ErrUnavailable = errors.New("backup store unavailable")
+)
 
 // tmpPrefix marks files being written; List never returns them.
 const tmpPrefix = ".tmp-"
@@ -167,14 +186,45 @@ func (s *FileStore) Get(ctx context.Context, key string) ([]byte, error) {
 
 // List walks only the directory that the prefix names, not the whole tree.
 func (s *FileStore) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	err := s.walk(ctx, prefix, func(key string, _ fs.DirEntry) error {
+		keys = append(keys, key)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(keys) // the walk's order differs from byte order when names contain '-' or '.'
+	return keys, nil
+}
+
+// Usage sums the sizes of the files List would return.
+func (s *FileStore) Usage(ctx context.Context, prefix string) (Usage, error) {
+	var u Usage
+	err := s.walk(ctx, prefix, func(_ string, d fs.DirEntry) error {
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted during the walk
+		}
+		if err != nil {
+			return err
+		}
+		u.Objects++
+		u.Bytes += info.Size()
+		return nil
+	})
+	return u, err
+}
+
+// walk calls fn for every regular file whose key starts with prefix, temporary files excepted.
+func (s *FileStore) walk(ctx context.Context, prefix string, fn func(key string, d fs.DirEntry) error) error {
 	base := s.root
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
 		if !validKey(prefix[:i]) {
-			return nil, fmt.Errorf("%w: prefix %q", ErrInvalidKey, prefix)
+			return fmt.Errorf("%w: prefix %q", ErrInvalidKey, prefix)
 		}
 		base = filepath.Join(s.root, filepath.FromSlash(prefix[:i]))
 	}
-	var keys []string
 	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == base {
@@ -193,15 +243,14 @@ func (s *FileStore) List(ctx context.Context, prefix string) ([]string, error) {
 			return err
 		}
 		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
+			return fn(key, d)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing %q: %w", prefix, err)
+		return fmt.Errorf("listing %q: %w", prefix, err)
 	}
-	sort.Strings(keys) // the walk's order differs from byte order when names contain '-' or '.'
-	return keys, nil
+	return nil
 }
 
 // Delete removes the file of key.
