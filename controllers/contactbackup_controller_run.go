@@ -58,14 +58,16 @@ type backupOutcome struct {
 
 // backupServers splits the pool's servers, in spec order, into those to export (they answer:
 // maintenance drains users, it does not stop the server) and those to skip, per the pool's status.
+// A server held back by its preflight is skipped, unless only the directory refused it: an export
+// reads the server's own database, which needs no second hop.
 func backupServers(pool *ocsv1.OCSPool) (serving []string, skipped []backupSkip) {
 	for _, f := range newPoolView(pool).servers {
 		switch {
 		case !f.reported:
 			skipped = append(skipped, backupSkip{Name: f.name, Reason: "not probed yet"})
-		case f.preflightHold != "":
+		case f.preflightHold != "" && !f.directoryHold:
 			skipped = append(skipped, backupSkip{Name: f.name, Reason: f.preflightHold})
-		case f.answers():
+		case f.answers() || f.directoryHold:
 			serving = append(serving, f.name)
 		default:
 			skipped = append(skipped, backupSkip{Name: f.name, Reason: "state " + string(f.state)})

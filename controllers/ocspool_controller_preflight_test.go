@@ -157,3 +157,17 @@ func TestBackupSkipsAServerThatFailedItsPreflight(t *testing.T) {
 		t.Fatalf("serving %v, skipped %v", serving, skipped)
 	}
 }
+
+func TestBackupExportsAServerOnlyTheDirectoryRefused(t *testing.T) {
+	pool := cbUnitPool(map[string]ocsv1.ServerState{"ocs1": ocsv1.ServerHealthy, "ocs2": ocsv1.ServerHealthy}, "ocs1", "ocs2")
+	for i := range pool.Status.Servers {
+		pool.Status.Servers[i].Preflight = &ocsv1.PreflightStatus{Result: ocsv1.PreflightFailed, Reason: ocsv1.ReasonDirectoryAccessDenied}
+	}
+	serving, skipped := backupServers(pool)
+	if len(serving) != 2 || len(skipped) != 0 {
+		t.Fatalf("serving %v, skipped %v: the second hop does not stop an export of the server's own database", serving, skipped)
+	}
+	if v := newPoolView(pool); v.fact("ocs1").serving() || v.fact("ocs1").down() {
+		t.Fatal("a server whose directory refuses the account must be held: neither serving nor down")
+	}
+}

@@ -30,6 +30,9 @@ type serverFact struct {
 	// preflightHold says why a server that answers is held Unknown: its preflight has not
 	// passed (empty when it has, or when the server is down).
 	preflightHold string
+	// directoryHold: the only check that failed is the directory's refusal (the second hop);
+	// the server's own database still exports.
+	directoryHold bool
 	// since is when state last changed; the failover delay is measured from it.
 	since time.Time
 	// homed is the number of users homed on the server in a UserHoming pass's directory
@@ -78,6 +81,7 @@ func newPoolView(pool *ocsv1.OCSPool) *poolView {
 			f.state = stateOrUnknown(preflightGatedState(st))
 			if f.state != stateOrUnknown(st.State) {
 				f.preflightHold = "preflight " + string(st.Preflight.Result) + " (" + st.Preflight.Reason + ")"
+				f.directoryHold = st.Preflight.Reason == ocsv1.ReasonDirectoryAccessDenied
 			}
 			if st.LastTransitionTime != nil {
 				f.since = st.LastTransitionTime.Time

@@ -34,9 +34,9 @@ func agentOver(t *testing.T, e *sim.Emulator, product ocs.Product, auth string) 
 	return agent
 }
 
-func startDoubleHop(t *testing.T, tls bool) *sim.Emulator {
+func startDoubleHop(t *testing.T, tls bool, product ocs.Product) *sim.Emulator {
 	t.Helper()
-	e, err := sim.Start(context.Background(), sim.Config{Servers: []string{"ocs1", "ocs2"}, Users: 6, ContactsPerUser: 3,
+	e, err := sim.Start(context.Background(), sim.Config{Product: string(product), Servers: []string{"ocs1", "ocs2"}, Users: 6, ContactsPerUser: 3,
 		Admin: "127.0.0.1:0", TLS: tls, RequireEncryption: true, NetBIOSDomain: "CORP", DoubleHop: true})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestAgentOverCredSSPMakesTheSecondHop(t *testing.T) {
 			t.Run(fmt.Sprintf("tls=%v/%s", tls, product), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
-				e := startDoubleHop(t, tls)
+				e := startDoubleHop(t, tls, product)
 				agent := agentOver(t, e, product, winrm.AuthCredSSP)
 				homed, err := agent.ListHomedUsers(ctx, "ocs1", "ocs1")
 				if err != nil || len(homed) != 3 {
@@ -79,7 +79,7 @@ func TestAgentOverNTLMCannotMakeTheSecondHop(t *testing.T) {
 		t.Run(string(product), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			e := startDoubleHop(t, true)
+			e := startDoubleHop(t, true, product)
 			agent := agentOver(t, e, product, winrm.AuthNTLM)
 			if health, err := agent.ServiceHealth(ctx, "ocs1", []string{"RtcSrv"}); err != nil || !health[0].Running {
 				t.Fatalf("ServiceHealth: %+v, %v", health, err)
