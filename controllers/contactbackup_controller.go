@@ -65,13 +65,14 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	b := &ocsv1.ContactBackup{}
 	if err := reader.Get(ctx, req.NamespacedName, b); err != nil {
 		if apierrors.IsNotFound(err) {
-			forgetBackupMetrics(req.String())
+			forgetBackupMetrics(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := newStatusPatcher(r.Client, b)
 	defer func() { retErr = errors.Join(retErr, patcher.Patch(ctx, b, retErr)) }()
 
+	initBackupMetrics(b)
 	initConditions(b)
 	if b.Spec.Suspend {
 		markSuspended(b, "ContactBackup")
@@ -171,8 +172,7 @@ func (r *ContactBackupReconciler) startRun(ctx context.Context, b *ocsv1.Contact
 // recordOutcome writes a run's result into status, events, metrics and the log.
 func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.ContactBackup, o *backupOutcome, now time.Time) {
 	log := logf.FromContext(ctx)
-	key := b.Namespace + "/" + b.Name
-	backupDuration.WithLabelValues(key).Observe(r.Clock.Since(now).Seconds())
+	observeBackupRun(b, o, r.Clock.Since(now))
 
 	if o.Err != nil {
 		log.Info("ContactBackup run wrote no snapshot", "reason", o.Err.Error())
@@ -184,8 +184,6 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 	m := o.Manifest
 	b.Status.LastSuccessfulTime = &metav1.Time{Time: now}
 	b.Status.Snapshots = mergeSnapshotSummaries(b.Status.Snapshots, snapshotSummary(m, o.Added), o.Kept)
-	backupLastSuccess.WithLabelValues(key).Set(float64(now.Unix()))
-	backupBytes.WithLabelValues(key).Set(float64(o.Added))
 	log.Info("Wrote snapshot", "snapshot", m.Name, "count", m.Users, "contacts", m.Contacts, "bytes", o.Added)
 
 	if len(o.Skipped) > 0 {
@@ -204,13 +202,6 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "PruneFailed", "Prune",
 			"Retention did not complete: %s", o.PruneErr)
 	}
-}
-
-// forgetBackupMetrics drops the series of a deleted ContactBackup (key is namespace/name).
-func forgetBackupMetrics(key string) {
-	backupLastSuccess.DeleteLabelValues(key)
-	backupBytes.DeleteLabelValues(key)
-	backupDuration.DeleteLabelValues(key)
 }
 
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.

@@ -61,7 +61,6 @@ func healthSettingsOf(spec ocsv1.OCSPoolSpec) (healthSettings, error) {
 // counts the users homed on each server with one ListUsers through a server that passed (the
 // directory is shared). It returns one result per spec server, in spec order.
 func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPool, agent ocs.Agent, h healthSettings) []probeResult {
-	poolKey := pool.Namespace + "/" + pool.Name
 	results := make([]probeResult, len(pool.Spec.Servers))
 	var wg sync.WaitGroup
 	for i, s := range pool.Spec.Servers {
@@ -70,7 +69,7 @@ func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPoo
 			defer cancel()
 			start := time.Now()
 			statuses, err := agent.ServiceHealth(pctx, s.Name, h.Services)
-			serverProbeDuration.WithLabelValues(poolKey, s.Name).Observe(time.Since(start).Seconds())
+			observeProbe(pool, s.Name, time.Since(start))
 			results[i] = classifyProbe(pool.Namespace, s, h.Services, statuses, err, h.Timeout)
 		})
 	}

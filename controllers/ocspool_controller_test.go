@@ -535,8 +535,14 @@ next:
 	return nil
 }
 
+// poolLabels selects the series of pool, given as namespace/name.
+func poolLabels(pool string, more ...string) []string {
+	ns, name, _ := strings.Cut(pool, "/")
+	return append([]string{"namespace", ns, "pool", name}, more...)
+}
+
 func poolGauge(name, pool, server string) float64 {
-	m := findPoolMetric(name, "pool", pool, "server", server)
+	m := findPoolMetric(name, poolLabels(pool, "server", server)...)
 	if m == nil {
 		return -1
 	}
@@ -544,7 +550,7 @@ func poolGauge(name, pool, server string) float64 {
 }
 
 func poolCounter(name, pool, server, result string) float64 {
-	m := findPoolMetric(name, "pool", pool, "server", server, "result", result)
+	m := findPoolMetric(name, poolLabels(pool, "server", server, "result", result)...)
 	if m == nil {
 		return 0
 	}
@@ -552,7 +558,7 @@ func poolCounter(name, pool, server, result string) float64 {
 }
 
 func poolHistogramCount(name, pool, server string) uint64 {
-	m := findPoolMetric(name, "pool", pool, "server", server)
+	m := findPoolMetric(name, poolLabels(pool, "server", server)...)
 	if m == nil {
 		return 0
 	}
@@ -563,7 +569,7 @@ func poolHistogramCount(name, pool, server string) uint64 {
 func seriesOfPool(pool string) []string {
 	var out []string
 	for _, name := range []string{"ocsha_server_up", "ocsha_server_homed_users", "ocsha_server_probe_duration_seconds", "ocsha_winrm_requests_total"} {
-		if m := findPoolMetric(name, "pool", pool); m != nil {
+		if m := findPoolMetric(name, poolLabels(pool)...); m != nil {
 			out = append(out, name+strings.TrimSpace(fmt.Sprint(m.GetLabel())))
 		}
 	}

@@ -357,7 +357,7 @@ func (r *UserHomingReconciler) finish(s *homingScope, op *ocsv1.Operation, messa
 	if op.Message == "" || message != "Completed." {
 		op.Message = message
 	}
-	operationDuration.WithLabelValues(string(op.Type)).Observe(s.now.Sub(op.StartTime.Time).Seconds())
+	observeOperation(s.pool, op.Type, s.now.Sub(op.StartTime.Time))
 	switch op.Type {
 	case ocsv1.OperationDrain:
 		r.event(s, false, "DrainCompleted", "Drain", "Drain of %s ended: %d of %d users moved. %s", strings.Join(op.From, ", "), op.Moved, op.Total, message)
@@ -430,11 +430,10 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, op *
 
 	res := waveResult{batches: len(wave)}
 	var errs []error
-	pool := homingRef(s.pool)
 	for _, o := range outcomes {
-		kind := "planned"
+		kind := moveKindPlanned
 		if o.batch.Forced {
-			kind = "forced"
+			kind = moveKindForced
 		}
 		if o.err != nil {
 			// The command may or may not have run: the next listing tells.
@@ -443,7 +442,7 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, op *
 			for _, sip := range o.batch.Users {
 				res.failures = append(res.failures, moveFailure{sip: sip, message: o.err.Error()})
 			}
-			userMoves.WithLabelValues(pool, kind, "failed").Add(float64(len(o.batch.Users)))
+			countMoves(s.pool, kind, resultFailed, len(o.batch.Users))
 			continue
 		}
 		ok := 0
@@ -456,8 +455,8 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, op *
 			}
 		}
 		res.ok += ok
-		userMoves.WithLabelValues(pool, kind, "ok").Add(float64(ok))
-		userMoves.WithLabelValues(pool, kind, "failed").Add(float64(len(o.batch.Users) - ok))
+		countMoves(s.pool, kind, resultOK, ok)
+		countMoves(s.pool, kind, resultFailed, len(o.batch.Users)-ok)
 		log.V(1).Info("Move batch done", "From", o.batch.From, "To", o.batch.To, "Forced", o.batch.Forced, "Users", len(o.batch.Users), "OK", ok)
 	}
 	op.BatchesDone += int32(len(wave))

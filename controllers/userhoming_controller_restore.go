@@ -56,7 +56,7 @@ func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope
 		op.Message = note
 	}
 	s.homing.Status.LastOperation = op
-	failovers.WithLabelValues(homingRef(s.pool)).Inc()
+	countFailover(s.pool)
 	restore := "contacts are restored from snapshot " + op.Snapshot
 	if snap == nil {
 		restore = note
@@ -373,7 +373,7 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 			}
 		}
 		op.ContactsRestored += int32(n)
-		contactsRestored.WithLabelValues(homingRef(s.pool)).Add(float64(n))
+		countContactsRestored(s.pool, n)
 	}
 	op.PendingRestores = nil
 
@@ -517,7 +517,7 @@ func (r *UserHomingReconciler) restorePass(ctx context.Context, s *homingScope, 
 	}
 	op.ContactsRestored += int32(ok)
 	op.PendingRestores = nil
-	contactsRestored.WithLabelValues(homingRef(s.pool)).Add(float64(ok))
+	countContactsRestored(s.pool, ok)
 	r.recordFailures(s, op, failures, "contact restore")
 	if len(failures) > 0 {
 		return false, ctrl.Result{RequeueAfter: min(failureBackoff*time.Duration(op.FailedPasses), maxFailureBackoff)}, nil
