@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"runtime"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/version"
 	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
@@ -89,6 +91,12 @@ var (
 	}, []string{labelNamespace, labelPool, labelBackup})
 )
 
+// buildInfo names the running build, as Prometheus' own *_build_info series do.
+var buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "ocsha_build_info",
+	Help: "Always 1; the labels name the manager's version, source revision and Go version.",
+}, []string{"version", "revision", "goversion"})
+
 // eventMetrics are the collectors fed by the reconcilers.
 var eventMetrics = []prometheus.Collector{
 	serverProbeDuration, winrmRequests,
@@ -98,7 +106,8 @@ var eventMetrics = []prometheus.Collector{
 
 func init() {
 	metrics.Registry.MustRegister(eventMetrics...)
-	metrics.Registry.MustRegister(statusMetrics)
+	metrics.Registry.MustRegister(statusMetrics, buildInfo)
+	buildInfo.WithLabelValues(version.Version, version.Revision, runtime.Version()).Set(1)
 }
 
 // initPoolMetrics creates the counters of a pool and its servers at zero: a counter that
