@@ -18,6 +18,7 @@ if grep -q "image: .*:latest\$" "${dir}/install.yaml"; then fail "install.yaml s
 
 index="${dir}/image/oci/index.json"
 [[ -f "${index}" ]] || fail "no OCI layout in ${dir}/image/oci"
-grep -qF "\"org.opencontainers.image.ref.name\":\"${version}\"" "${index}" || fail "the image is not tagged ${version}"
-grep -rqaF "\"org.opencontainers.image.version\":\"${version}\"" "${dir}/image/oci/blobs" || fail "the image's labels do not say ${version}"
+v="${version//./\\.}"
+grep -qE "\"org\.opencontainers\.image\.ref\.name\": *\"${v}\"" "${index}" || fail "the image is not tagged ${version}"
+grep -rqaE "\"org\.opencontainers\.image\.version\": *\"${v}\"" "${dir}/image/oci/blobs" || fail "the image's labels do not say ${version}"
 echo "release-check: chart, install.yaml and image all carry ${version}"
