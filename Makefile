@@ -110,7 +110,7 @@ image: ## Build the manager's OCI image for this machine's architecture without 
 LDFLAGS = -s -w -X github.com/ocsha/ocs-ha-operator/internal/version.Version=$(VERSION) -X github.com/ocsha/ocs-ha-operator/internal/version.Revision=$(REVISION)
 
 .PHONY: release
-release: chart-sync tools ## Build VERSION's image (PLATFORMS, bin/release/image), chart package and install.yaml into dist/, with VERSION stamped in all three.
+release: chart-sync ## Build VERSION's image for PLATFORMS (dist/image, an OCI layout), the chart package and dist/install.yaml, with VERSION stamped in all three (checked).
 	@case "$(VERSION)" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "VERSION=$(VERSION) is not vX.Y.Z"; exit 1;; esac
 	rm -rf dist $(LOCALBIN)/release && mkdir -p dist $(LOCALBIN)/release/overlay
 	set -e; bins=""; for p in $(PLATFORMS); do \

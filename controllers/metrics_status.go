@@ -97,7 +97,9 @@ var (
 	descSnapshotAdded = newStatusDesc("ocsha_backup_newest_snapshot_added_bytes",
 		"Bytes the ContactBackup's newest snapshot added to the store (what deduplication did not find there).", backupLabels...)
 	descStoreBytes = newStatusDesc("ocsha_backup_store_bytes",
-		"Bytes the ContactBackup's store holds.", backupLabels...)
+		"Bytes the backup store holds for the ContactBackup (compressed, each content once).", backupLabels...)
+	descStoreDedup = newStatusDesc("ocsha_backup_store_deduplication_ratio",
+		"Uncompressed size of every snapshot's data over that of the distinct contents stored.", backupLabels...)
 )
 
 var statusDescs = []*prometheus.Desc{
@@ -106,7 +108,8 @@ var statusDescs = []*prometheus.Desc{
 	descHomingDesired, descHomingPending,
 	descOpInProgress, descOpStart, descOpUsers, descOpPending, descOpDone, descOpForced, descOpFailed, descOpRestored,
 	descBackupLastSuccess, descBackupNextSchedule, descBackupInterval,
-	descSnapshotTime, descSnapshotAge, descSnapshotUsers, descSnapshotContacts, descSnapshotAdded, descStoreBytes,
+	descSnapshotTime, descSnapshotAge, descSnapshotUsers, descSnapshotContacts, descSnapshotAdded,
+	descStoreBytes, descStoreDedup,
 }
 
 // serverStates are the states ocsha_server_state reports, one series each.
@@ -115,9 +118,13 @@ var serverStates = []ocsv1.ServerState{
 	ocsv1.ServerDraining, ocsv1.ServerDrained, ocsv1.ServerUnknown,
 }
 
-// backupStoreBytes is the size of a ContactBackup's store as its status reports it; ok is false
-// while the status does not report it, and the series is then absent.
-var backupStoreBytes = func(*ocsv1.ContactBackup) (bytes float64, ok bool) { return 0, false }
+// backupStoreBytes and backupStoreDedupRatio are the store figures of a ContactBackup's status;
+// ok is false while the status does not report them, and the series are then absent.
+// ContactBackup status.store (S3 storage work) will carry them: read b.Status.Store here.
+var (
+	backupStoreBytes      = func(*ocsv1.ContactBackup) (bytes float64, ok bool) { return 0, false }
+	backupStoreDedupRatio = func(*ocsv1.ContactBackup) (ratio float64, ok bool) { return 0, false }
+)
 
 // statusSource is one manager's view of the objects.
 type statusSource struct {
@@ -363,6 +370,9 @@ func backupSeries(b *ocsv1.ContactBackup, now time.Time, gap time.Duration, emit
 	}
 	if n, ok := backupStoreBytes(b); ok {
 		emit(descStoreBytes, n, labels...)
+	}
+	if r, ok := backupStoreDedupRatio(b); ok {
+		emit(descStoreDedup, r, labels...)
 	}
 }
 

@@ -173,6 +173,9 @@ func familyLabels(f *dto.MetricFamily) []string {
 	return out
 }
 
+// storeFigures are served once ContactBackup status reports its store's figures.
+var storeFigures = map[string]bool{"ocsha_backup_store_bytes": true, "ocsha_backup_store_deduplication_ratio": true}
+
 // TestMetricsEndpoint scrapes the endpoint and checks every operator series against
 // docs/metrics.md: name, type, labels and help text, in both directions.
 func TestMetricsEndpoint(t *testing.T) {
@@ -212,7 +215,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 	for name := range docs {
-		if _, ok := families[name]; !ok && name != "ocsha_backup_store_bytes" {
+		if _, ok := families[name]; !ok && !storeFigures[name] {
 			t.Errorf("docs/metrics.md documents %s, which the scrape does not serve", name)
 		}
 	}
