@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -24,6 +26,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
@@ -517,4 +520,27 @@ func TestCountWinRMRequestSplitsThePoolKey(t *testing.T) {
 	if got := testutil.ToFloat64(winrmRequests.WithLabelValues("split-ns", "site-a", "ocs1", "ok")); got != 1 {
 		t.Fatalf("ocsha_winrm_requests_total{namespace=split-ns,pool=site-a} = %v, want 1", got)
 	}
+}
+
+// TestStatusMetricsRunnableNeedsLeadership: only the leader attaches its cache, so that two
+// replicas never serve the same status series; the source goes when the manager stops.
+func TestStatusMetricsRunnableNeedsLeadership(t *testing.T) {
+	r := statusMetricsRunnable(fake.NewClientBuilder().WithScheme(metricsScheme(t)).Build(), clocktesting.NewFakePassiveClock(metricsNow))
+	if le, ok := r.(manager.LeaderElectionRunnable); ok && !le.NeedLeaderElection() {
+		t.Fatal("the status metrics run without leader election")
+	}
+	count := func() int {
+		statusMetrics.mu.Lock()
+		defer statusMetrics.mu.Unlock()
+		return len(statusMetrics.sources)
+	}
+	before := count()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Start(ctx) }()
+	g := NewWithT(t)
+	g.Eventually(count).Should(Equal(before + 1))
+	cancel()
+	g.Expect(<-done).To(Succeed())
+	g.Expect(count()).To(Equal(before))
 }

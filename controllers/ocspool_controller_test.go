@@ -219,6 +219,10 @@ var _ = Describe("OCSPool controller", func() {
 				g.Expect(poolGauge("ocsha_server_homed_users", key, "ocs1")).To(Equal(3.0))
 				g.Expect(poolHistogramCount("ocsha_server_probe_duration_seconds", key, "ocs1")).To(BeNumerically(">", 0))
 				g.Expect(poolCounter("ocsha_winrm_requests_total", key, "ocs1", "ok")).To(BeNumerically(">", 0))
+				g.Expect(findPoolMetric("ocsha_server_state", poolLabels(key, "server", "ocs1", "state", "Healthy")...).GetGauge().GetValue()).To(Equal(1.0))
+				// Counters exist from the first reconcile, at zero until something happens.
+				g.Expect(findPoolMetric("ocsha_user_moves_total", poolLabels(key, "kind", "forced", "result", "ok")...)).NotTo(BeNil())
+				g.Expect(findPoolMetric("ocsha_failovers_total", poolLabels(key)...).GetCounter().GetValue()).To(Equal(0.0))
 			}).Should(Succeed())
 
 			simCrash(emu, "ocs1")
