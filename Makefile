@@ -9,6 +9,17 @@ GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KUBECTL ?= kubectl
 IMG ?= ghcr.io/ocsha/ocs-ha-operator:latest
+# IMAGE_REPO is where make image and make release name the image; the tag is VERSION.
+IMAGE_REPO ?= ghcr.io/ocsha/ocs-ha-operator
+# VERSION is stamped into the image, the chart and dist/install.yaml; it defaults to the chart's appVersion.
+VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(CHART)/Chart.yaml)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# SOURCE_DATE_EPOCH dates the image: the commit time makes it reproducible.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# PLATFORMS are the image's platforms in make release (make image builds the host's only).
+PLATFORMS ?= linux/amd64 linux/arm64
+CHART := charts/ocs-ha-operator
+GOARCH_HOST := $(shell go env GOARCH)
 GO_TEST_FLAGS ?=
 FUZZTIME ?= 30s
 # BENCH_FLAGS passes flags to hack/bench, e.g. BENCH_FLAGS=--scale-duration=1m.
@@ -26,8 +37,17 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC from the Go types and markers.
+manifests: controller-gen ## Generate CRDs and RBAC from the Go types and markers (and copy them into the chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) -s chart-sync
+
+.PHONY: chart-sync
+chart-sync: ## Copy the CRDs, the manager's RBAC rules, the alerts and the dashboard into the Helm chart.
+	rm -f $(CHART)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml $(CHART)/files/
+	cp config/prometheus/alerts.yaml $(CHART)/files/alerts.yaml
+	cp config/grafana/ocs-ha-operator.json $(CHART)/files/dashboard.json
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -49,9 +69,9 @@ lint: golangci-lint ## Fail when gofmt would change a file, go vet or golangci-l
 
 .PHONY: verify-manifests
 verify-manifests: controller-gen ## Fail when the generated files differ from what the types generate.
-	@before=$$(cat config/crd/bases/*.yaml config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go | sha256sum); \
+	@before=$$(cat config/crd/bases/*.yaml config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go $(CHART)/crds/*.yaml $(CHART)/files/* | sha256sum); \
 	$(MAKE) -s manifests generate; \
-	after=$$(cat config/crd/bases/*.yaml config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go | sha256sum); \
+	after=$$(cat config/crd/bases/*.yaml config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go $(CHART)/crds/*.yaml $(CHART)/files/* | sha256sum); \
 	if [ "$$before" != "$$after" ]; then echo "generated files were out of date and have been regenerated: review and commit them"; exit 1; fi
 
 .PHONY: envtest
@@ -63,7 +83,7 @@ versitygw: ## Build versitygw, the S3 server of the S3 tests, from the Go module
 	@hack/setup-versitygw.sh >/dev/null
 
 .PHONY: test
-test: lint verify-manifests envtest versitygw ## Run every test: unit (fuzz seed corpora included), envtest controllers, e2e, dev environment smoke. Deterministic: no timed fuzzing.
+test: lint verify-manifests envtest versitygw tools ## Run every test: unit (fuzz seed corpora included), envtest controllers, e2e, S3, chart, image, metrics, alerts, dashboard, dev environment smoke. Deterministic: no timed fuzzing.
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test $(GO_TEST_FLAGS) -count=1 -timeout 20m ./...
 	hack/dev-smoke.sh
 
@@ -87,6 +107,28 @@ build: ## Build the manager and the emulator into bin/.
 .PHONY: run
 run: ## Run the manager against $$KUBECONFIG (see make dev-up).
 	go run . --health-probe-bind-address=:8081 --metrics-bind-address=:8080
+
+.PHONY: image
+image: ## Build the manager's OCI image for this machine's architecture without a container engine: bin/image/oci (OCI layout) and bin/image/image.tar.
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_HOST) go build -trimpath -ldflags='$(LDFLAGS)' -o $(LOCALBIN)/linux_$(GOARCH_HOST)/manager .
+	go run ./hack/image --binary linux/$(GOARCH_HOST)=$(LOCALBIN)/linux_$(GOARCH_HOST)/manager --out $(LOCALBIN)/image \
+	  --ref $(IMAGE_REPO):$(VERSION) --version $(VERSION) --revision $(REVISION) --source-date-epoch $(SOURCE_DATE_EPOCH)
+
+LDFLAGS = -s -w -X github.com/ocsha/ocs-ha-operator/internal/version.Version=$(VERSION) -X github.com/ocsha/ocs-ha-operator/internal/version.Revision=$(REVISION)
+
+.PHONY: release
+release: chart-sync ## Build VERSION's image for PLATFORMS (dist/image, an OCI layout), the chart package and dist/install.yaml, with VERSION stamped in all three (checked).
+	@case "$(VERSION)" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "VERSION=$(VERSION) is not vX.Y.Z"; exit 1;; esac
+	rm -rf dist $(LOCALBIN)/release && mkdir -p dist $(LOCALBIN)/release/overlay
+	set -e; bins=""; for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=$(LOCALBIN)/release/$${os}_$${arch}/manager; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags='$(LDFLAGS)' -o $$out .; \
+	  bins="$$bins --binary $$p=$$out"; \
+	done; \
+	go run ./hack/image $$bins --out dist/image --ref $(IMAGE_REPO):$(VERSION) --version $(VERSION) --revision $(REVISION) --source-date-epoch $(SOURCE_DATE_EPOCH)
+	$$(hack/tool.sh helm) package $(CHART) --version $(VERSION:v%=%) --app-version $(VERSION) --destination dist
+	hack/release-install-yaml.sh $(VERSION) $(IMAGE_REPO) > dist/install.yaml
+	hack/release-check.sh $(VERSION) dist
 
 ##@ Local environment
 
@@ -130,6 +172,11 @@ golangci-lint: ## Build the pinned golangci-lint into bin/ (again when the pin c
 		echo "go install golangci-lint $(GOLANGCI_LINT_VERSION)"; \
 		GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
 	fi
+
+.PHONY: tools
+tools: ## Build helm and promtool (pinned, from the Go module proxy) for the chart and alert tests.
+	@hack/tool.sh helm >/dev/null
+	@hack/tool.sh promtool >/dev/null
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

@@ -79,7 +79,7 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	b := &ocsv1.ContactBackup{}
 	if err := reader.Get(ctx, req.NamespacedName, b); err != nil {
 		if apierrors.IsNotFound(err) {
-			forgetBackupMetrics(req.String())
+			forgetBackupMetrics(req.Namespace, req.Name)
 			r.storageMu.Lock()
 			delete(r.storageChecks, req.NamespacedName)
 			r.storageMu.Unlock()
@@ -89,6 +89,7 @@ func (r *ContactBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	status := newStatusWriter(r.Client, b, "ContactBackup")
 	defer func() { retErr = errors.Join(retErr, status.Final(ctx, b, retErr)) }()
 
+	initBackupMetrics(b)
 	initConditions(b)
 	if b.Spec.Suspend {
 		markSuspended(b, "ContactBackup")
@@ -221,8 +222,7 @@ func (r *ContactBackupReconciler) startRun(ctx context.Context, b *ocsv1.Contact
 // recordOutcome writes a run's result into status, events, metrics and the log.
 func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.ContactBackup, o *backupOutcome, now time.Time) {
 	log := logf.FromContext(ctx)
-	key := b.Namespace + "/" + b.Name
-	backupDuration.WithLabelValues(key).Observe(r.Clock.Since(now).Seconds())
+	observeBackupRun(b, o, r.Clock.Since(now))
 
 	if o.Err != nil {
 		log.Info("ContactBackup run wrote no snapshot", "reason", o.Err.Error())
@@ -236,10 +236,7 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 	b.Status.Snapshots = mergeSnapshotSummaries(b.Status.Snapshots, snapshotSummary(m, o.Added), o.Kept)
 	if st := backupStoreStatus(o.Stats, o.Added, o.StatsErr); st != nil {
 		b.Status.Store = st
-		recordBackupStoreMetrics(key, st)
 	}
-	backupLastSuccess.WithLabelValues(key).Set(float64(now.Unix()))
-	backupBytes.WithLabelValues(key).Set(float64(o.Added))
 	if o.StatsErr != nil {
 		log.Error(o.StatsErr, "Measuring the store of ContactBackup did not complete")
 	}
@@ -261,14 +258,6 @@ func (r *ContactBackupReconciler) recordOutcome(ctx context.Context, b *ocsv1.Co
 		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "PruneFailed", "Prune",
 			"Retention did not complete: %s", o.PruneErr)
 	}
-}
-
-// forgetBackupMetrics drops the series of a deleted ContactBackup (key is namespace/name).
-func forgetBackupMetrics(key string) {
-	backupLastSuccess.DeleteLabelValues(key)
-	backupBytes.DeleteLabelValues(key)
-	backupDuration.DeleteLabelValues(key)
-	forgetBackupStoreMetrics(key)
 }
 
 // backupSecretIndex indexes ContactBackups by the Secrets of their spec.storage.s3.

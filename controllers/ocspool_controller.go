@@ -167,9 +167,9 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 	poolKey := pool.Namespace + "/" + pool.Name
 	for name := range previous {
 		// Removed from the spec: its series would otherwise report a stale state forever.
-		deleteServerMetrics(poolKey, name)
+		forgetPoolMetrics(pool.Namespace, pool.Name, name)
 	}
-	recordServerMetrics(poolKey, servers)
+	initPoolMetrics(pool)
 
 	wasStalled := isTrue(pool, ocsv1.ConditionStalled)
 	pool.Status.Servers = servers
@@ -248,7 +248,7 @@ func (r *OCSPoolReconciler) forget(key types.NamespacedName, uid types.UID) {
 	if f, ok := r.Agents.(interface{ Forget(types.UID) }); ok && uid != "" {
 		f.Forget(uid)
 	}
-	deleteServerMetrics(key.String(), "")
+	forgetPoolMetrics(key.Namespace, key.Name, "")
 }
 
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.

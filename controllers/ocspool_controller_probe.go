@@ -77,7 +77,6 @@ func positiveDuration(s string, def time.Duration) (time.Duration, error) {
 // directory is shared). It returns one result per spec server, in spec order, and the
 // directory's refusal of that listing when the account cannot reach it (nil otherwise).
 func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPool, agent ocs.Agent, h healthSettings) ([]probeResult, *rejection) {
-	poolKey := pool.Namespace + "/" + pool.Name
 	results := make([]probeResult, len(pool.Spec.Servers))
 	var wg sync.WaitGroup
 	for i, s := range pool.Spec.Servers {
@@ -86,7 +85,7 @@ func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPoo
 			defer cancel()
 			start := time.Now()
 			statuses, err := agent.ServiceHealth(pctx, s.Name, h.Services)
-			serverProbeDuration.WithLabelValues(poolKey, s.Name).Observe(time.Since(start).Seconds())
+			observeProbe(pool, s.Name, time.Since(start))
 			results[i] = classifyProbe(pool.Namespace, s, h.Services, statuses, err, h.Timeout)
 		})
 	}

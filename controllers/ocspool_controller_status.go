@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -130,31 +129,4 @@ func transitionEvent(from, to ocsv1.ServerState) (eventType, reason string) {
 	default:
 		return "", ""
 	}
-}
-
-// recordServerMetrics exports the state of each server of a pool. A server counts as up while
-// it is Healthy, in maintenance or not: Draining and Drained servers answer and run their
-// services.
-func recordServerMetrics(poolKey string, servers []ocsv1.ServerStatus) {
-	for _, st := range servers {
-		up := 0.0
-		if healthOf(st.State) == ocsv1.ServerHealthy {
-			up = 1
-		}
-		serverUp.WithLabelValues(poolKey, st.Name).Set(up)
-		serverHomedUsers.WithLabelValues(poolKey, st.Name).Set(float64(st.HomedUsers))
-	}
-}
-
-// deleteServerMetrics drops the series of one server of a pool, or of every server when server
-// is empty.
-func deleteServerMetrics(poolKey, server string) {
-	labels := prometheus.Labels{"pool": poolKey}
-	if server != "" {
-		labels["server"] = server
-	}
-	serverUp.DeletePartialMatch(labels)
-	serverHomedUsers.DeletePartialMatch(labels)
-	serverProbeDuration.DeletePartialMatch(labels)
-	winrmRequests.DeletePartialMatch(labels)
 }

@@ -254,6 +254,10 @@ var _ = Describe("OCSPool controller", func() {
 				g.Expect(poolGauge("ocsha_server_homed_users", key, "ocs1")).To(Equal(3.0))
 				g.Expect(poolHistogramCount("ocsha_server_probe_duration_seconds", key, "ocs1")).To(BeNumerically(">", 0))
 				g.Expect(poolCounter("ocsha_winrm_requests_total", key, "ocs1", "ok")).To(BeNumerically(">", 0))
+				g.Expect(findPoolMetric("ocsha_server_state", poolLabels(key, "server", "ocs1", "state", "Healthy")...).GetGauge().GetValue()).To(Equal(1.0))
+				// Counters exist from the first reconcile, at zero until something happens.
+				g.Expect(findPoolMetric("ocsha_user_moves_total", poolLabels(key, "kind", "forced", "result", "ok")...)).NotTo(BeNil())
+				g.Expect(findPoolMetric("ocsha_failovers_total", poolLabels(key)...).GetCounter().GetValue()).To(Equal(0.0))
 			}).Should(Succeed())
 
 			simCrash(emu, "ocs1")
@@ -570,8 +574,14 @@ next:
 	return nil
 }
 
+// poolLabels selects the series of pool, given as namespace/name.
+func poolLabels(pool string, more ...string) []string {
+	ns, name, _ := strings.Cut(pool, "/")
+	return append([]string{"namespace", ns, "pool", name}, more...)
+}
+
 func poolGauge(name, pool, server string) float64 {
-	m := findPoolMetric(name, "pool", pool, "server", server)
+	m := findPoolMetric(name, poolLabels(pool, "server", server)...)
 	if m == nil {
 		return -1
 	}
@@ -579,7 +589,7 @@ func poolGauge(name, pool, server string) float64 {
 }
 
 func poolCounter(name, pool, server, result string) float64 {
-	m := findPoolMetric(name, "pool", pool, "server", server, "result", result)
+	m := findPoolMetric(name, poolLabels(pool, "server", server, "result", result)...)
 	if m == nil {
 		return 0
 	}
@@ -587,7 +597,7 @@ func poolCounter(name, pool, server, result string) float64 {
 }
 
 func poolHistogramCount(name, pool, server string) uint64 {
-	m := findPoolMetric(name, "pool", pool, "server", server)
+	m := findPoolMetric(name, poolLabels(pool, "server", server)...)
 	if m == nil {
 		return 0
 	}
@@ -598,7 +608,7 @@ func poolHistogramCount(name, pool, server string) uint64 {
 func seriesOfPool(pool string) []string {
 	var out []string
 	for _, name := range []string{"ocsha_server_up", "ocsha_server_homed_users", "ocsha_server_probe_duration_seconds", "ocsha_winrm_requests_total"} {
-		if m := findPoolMetric(name, "pool", pool); m != nil {
+		if m := findPoolMetric(name, poolLabels(pool)...); m != nil {
 			out = append(out, name+strings.TrimSpace(fmt.Sprint(m.GetLabel())))
 		}
 	}

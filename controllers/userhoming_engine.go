@@ -213,7 +213,7 @@ func (r *UserHomingReconciler) finish(s *homingScope, message string) {
 	if op.Message == "" || message != "Completed." {
 		op.Message = message
 	}
-	operationDuration.WithLabelValues(string(op.Type)).Observe(s.now.Sub(op.StartTime.Time).Seconds())
+	observeOperation(s.pool.pool, op.Type, s.now.Sub(op.StartTime.Time))
 	switch op.Type {
 	case ocsv1.OperationDrain:
 		r.event(s, false, "DrainCompleted", "Drain", "Drain of %s ended: %d of %d users moved. %s", strings.Join(op.From, ", "), op.Moved, op.Total, message)

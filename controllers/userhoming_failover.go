@@ -50,7 +50,7 @@ func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope
 	} else {
 		op.Message = note
 	}
-	failovers.WithLabelValues(s.pool.key()).Inc()
+	countFailover(s.pool.pool)
 	r.event(s, false, "FailoverStarted", "Failover", "%s down since %s, longer than spec.failover.delay: force-moving %d users to the serving servers; %s",
 		strings.Join(from, ", "), downSince.UTC().Format(time.RFC3339), op.Total, restore)
 	logf.FromContext(ctx).Info("Started a failover", "operation", op.ID, "from", from, "count", op.Total, "snapshot", op.Snapshot)

@@ -49,7 +49,7 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 	// Imports of a pass that died before its status write: their users that hold data now were
 	// restored by it.
 	op.ContactsRestored += int32(plan.Settled)
-	contactsRestored.WithLabelValues(s.pool.key()).Add(float64(plan.Settled))
+	countContactsRestored(s.pool.pool, plan.Settled)
 	op.PendingRestores = nil
 
 	wave, err := plan.Fill(src.reader(ctx))
@@ -287,7 +287,7 @@ func (r *UserHomingReconciler) tallyImports(s *homingScope, plan restoreplan.Pla
 	}
 	op.ContactsRestored += int32(ok)
 	op.PendingRestores = unknown
-	contactsRestored.WithLabelValues(s.pool.key()).Add(float64(ok))
+	countContactsRestored(s.pool.pool, ok)
 	r.recordFailures(s, failures, "contact restore")
 	return failureRequeue(op, len(failures))
 }

@@ -148,7 +148,7 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave
 		res, err := s.agent.MoveUsers(ctx, b.To, b.Users, b.To, b.Forced)
 		outcomes[i] = moveOutcome{batch: b, results: res, err: err}
 	})
-	res, errs := tallyMoves(ctx, s.pool.key(), outcomes)
+	res, errs := tallyMoves(ctx, s.pool.pool, outcomes)
 	s.op().BatchesDone += int32(len(wave))
 	if ctx.Err() != nil {
 		// Shutting down: the checkpoint stands and the next manager resumes from the directory.
@@ -159,13 +159,13 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave
 
 // tallyMoves sums the outcomes of a wave, counts them in the metrics and returns the errors of
 // the batches that failed as a whole.
-func tallyMoves(ctx context.Context, pool string, outcomes []moveOutcome) (waveResult, []error) {
+func tallyMoves(ctx context.Context, pool *ocsv1.OCSPool, outcomes []moveOutcome) (waveResult, []error) {
 	var res waveResult
 	var errs []error
 	for _, o := range outcomes {
-		kind := "planned"
+		kind := moveKindPlanned
 		if o.batch.Forced {
-			kind = "forced"
+			kind = moveKindForced
 		}
 		if o.err != nil {
 			// The command may or may not have run: the next listing tells.
@@ -174,7 +174,7 @@ func tallyMoves(ctx context.Context, pool string, outcomes []moveOutcome) (waveR
 			for _, sip := range o.batch.Users {
 				res.failures = append(res.failures, moveFailure{sip: sip, message: describeCommandError(o.err)})
 			}
-			userMoves.WithLabelValues(pool, kind, "failed").Add(float64(len(o.batch.Users)))
+			countMoves(pool, kind, resultFailed, len(o.batch.Users))
 			continue
 		}
 		ok := 0
@@ -187,8 +187,8 @@ func tallyMoves(ctx context.Context, pool string, outcomes []moveOutcome) (waveR
 			}
 		}
 		res.ok += ok
-		userMoves.WithLabelValues(pool, kind, "ok").Add(float64(ok))
-		userMoves.WithLabelValues(pool, kind, "failed").Add(float64(len(o.batch.Users) - ok))
+		countMoves(pool, kind, resultOK, ok)
+		countMoves(pool, kind, resultFailed, len(o.batch.Users)-ok)
 		logf.FromContext(ctx).V(1).Info("Moved a batch of users", "from", o.batch.From, "to", o.batch.To,
 			"forced", o.batch.Forced, "count", len(o.batch.Users), "moved", ok)
 	}
