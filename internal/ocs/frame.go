@@ -67,7 +67,7 @@ func parseFrames(out []byte) ([][]byte, error) {
 			}
 			data, err := base64.StdEncoding.DecodeString(body.String())
 			if err != nil {
-				return nil, fmt.Errorf("%w: frame: %v", ErrBadOutput, err)
+				return nil, fmt.Errorf("%w: frame: %w", ErrBadOutput, err)
 			}
 			if len(data) != n {
 				return nil, fmt.Errorf("%w: frame of %d bytes announced as %d", ErrBadOutput, len(data), n)
