@@ -227,6 +227,7 @@ func TestRunVerify(t *testing.T) {
 		r, _, b, pool, _ := verifyFixture(t)
 		b.Spec.Storage = ocsv1.StorageSpec{S3: &ocsv1.S3StorageSpec{Endpoint: "http://127.0.0.1:1", Bucket: "b", CredentialsSecretRef: ocsv1.LocalObjectReference{Name: "s3"}}}
 		r.Client = newSecretClient(t, "s3", map[string]string{ocsv1.S3AccessKeyIDKey: "id", ocsv1.S3SecretAccessKeyKey: "secret"})
+		r.Secrets = r.Client
 		o := r.runVerify(ctx, b, pool)
 		if o.Status != metav1.ConditionUnknown || o.Reason != ocsv1.ReasonStorageUnavailable || !strings.Contains(o.Message, "connection refused") {
 			t.Fatalf("runVerify() = %+v, want Unknown StorageUnavailable", o)

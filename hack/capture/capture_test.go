@@ -37,7 +37,7 @@ func TestCaptureAgainstTheEmulator(t *testing.T) {
 			defer lab.Close()
 			out := t.TempDir()
 			args := []string{"--endpoint", lab.Endpoint("ocsfe01"), "--name", "ocsfe01", "--fqdn", "ocsfe01.contoso.test",
-				"--product", string(product), "--username", "labadmin", "--out", out, "--netbios-domain", "CONTOSO"}
+				"--product", string(product), "--auth", "NTLM", "--username", "labadmin", "--out", out, "--netbios-domain", "CONTOSO"}
 			cfg, err := parseFlags(args, &bytes.Buffer{}, func(k string) string { return map[string]string{passwordEnv: "Lab-Pa55!"}[k] })
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +152,7 @@ func replayAll(t *testing.T, dir string, product ocs.Product) {
 			defer e.Close()
 			pool := winrm.NewPool(winrm.Options{})
 			defer pool.Close()
-			if err := pool.SetTargets([]winrm.Target{{Server: server, Endpoint: e.Endpoint(server), Username: sim.DefaultUsername, Password: sim.DefaultPassword}}); err != nil {
+			if err := pool.SetTargets([]winrm.Target{{Server: server, Endpoint: e.Endpoint(server), Username: sim.DefaultUsername, Password: sim.DefaultPassword, AllowUnencryptedBasic: true}}); err != nil {
 				t.Fatal(err)
 			}
 			diffs, err := replay(ctx, pool, server, ex)

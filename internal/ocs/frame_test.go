@@ -76,7 +76,7 @@ func TestReadBackSurvivesTheConsoleWidth(t *testing.T) {
 	defer e.Close()
 	pool := winrm.NewPool(winrm.Options{MaxConcurrent: 2})
 	defer pool.Close()
-	if err := pool.SetTargets([]winrm.Target{{Server: "ocs1", Endpoint: e.Endpoint("ocs1"), Username: sim.DefaultUsername, Password: sim.DefaultPassword}}); err != nil {
+	if err := pool.SetTargets([]winrm.Target{{Server: "ocs1", Endpoint: e.Endpoint("ocs1"), Username: sim.DefaultUsername, Password: sim.DefaultPassword, AllowUnencryptedBasic: true}}); err != nil {
 		t.Fatal(err)
 	}
 	r := &runner{exec: pool, servers: map[string]Server{"ocs1": {Name: "ocs1", FQDN: "ocs1.corp.example.com"}}}
@@ -118,7 +118,7 @@ func emulatorAgent(t *testing.T, e *sim.Emulator, product Product, opts ...Optio
 	t.Cleanup(pool.Close)
 	var targets []winrm.Target
 	for _, s := range testServers {
-		targets = append(targets, winrm.Target{Server: s.Name, Endpoint: e.Endpoint(s.Name), Username: sim.DefaultUsername, Password: sim.DefaultPassword})
+		targets = append(targets, winrm.Target{Server: s.Name, Endpoint: e.Endpoint(s.Name), Username: sim.DefaultUsername, Password: sim.DefaultPassword, AllowUnencryptedBasic: true})
 	}
 	if err := pool.SetTargets(targets); err != nil {
 		t.Fatal(err)
