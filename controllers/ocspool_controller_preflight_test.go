@@ -171,3 +171,13 @@ func TestBackupExportsAServerOnlyTheDirectoryRefused(t *testing.T) {
 		t.Fatal("a server whose directory refuses the account must be held: neither serving nor down")
 	}
 }
+
+func TestAPoolWhoseServersAllWaitForTheirPreflightHasReported(t *testing.T) {
+	pool := cbUnitPool(map[string]ocsv1.ServerState{"ocs1": ocsv1.ServerHealthy, "ocs2": ocsv1.ServerHealthy}, "ocs1", "ocs2")
+	for i := range pool.Status.Servers {
+		pool.Status.Servers[i].Preflight = &ocsv1.PreflightStatus{Result: ocsv1.PreflightFailed, Reason: ocsv1.ReasonDirectoryAccessDenied}
+	}
+	if !newPoolView(pool).reported() {
+		t.Fatal("probed servers held by their preflight count as reported: a backup must not wait for the pool forever")
+	}
+}

@@ -117,10 +117,10 @@ func (v *poolView) servingNames() []string {
 }
 
 // reported: the pool's status has a known state for at least one server (its first probe round
-// is in).
+// is in); a server held Unknown by its preflight was probed and counts.
 func (v *poolView) reported() bool {
 	for _, f := range v.servers {
-		if f.reported && f.state != ocsv1.ServerUnknown {
+		if f.reported && (f.state != ocsv1.ServerUnknown || f.preflightHold != "") {
 			return true
 		}
 	}
