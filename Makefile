@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+GOLANGCI_LINT ?= $(LOCALBIN)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KUBECTL ?= kubectl
 IMG ?= ghcr.io/ocsha/ocs-ha-operator:latest
@@ -166,12 +166,8 @@ undeploy: ## Remove what deploy installed.
 ##@ Tools
 
 .PHONY: golangci-lint
-golangci-lint: ## Build the pinned golangci-lint into bin/ (again when the pin changes).
-	@if ! $(GOLANGCI_LINT) version 2>/dev/null | grep -q "version $(GOLANGCI_LINT_VERSION:v%=%) "; then \
-		mkdir -p $(LOCALBIN); \
-		echo "go install golangci-lint $(GOLANGCI_LINT_VERSION)"; \
-		GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
-	fi
+golangci-lint: ## Build the pinned golangci-lint (cached per user, like helm and promtool).
+	@GOLANGCI_LINT_VERSION=$(GOLANGCI_LINT_VERSION) hack/tool.sh golangci-lint >/dev/null
 
 .PHONY: tools
 tools: ## Build helm and promtool (pinned, from the Go module proxy) for the chart and alert tests.

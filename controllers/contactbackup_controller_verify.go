@@ -246,7 +246,7 @@ func (r *ContactBackupReconciler) recordVerify(ctx context.Context, b *ocsv1.Con
 		log.Info("Restore drill failed", "snapshot", o.Snapshot, "reason", o.Reason)
 		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, o.Reason, "Verify", "%s", o.Message)
 	default:
-		log.Info("Restore drill could not run", "reason", o.Reason, "message", o.Message)
+		log.Info("Restore drill could not run", "reason", o.Reason, "error", o.Message)
 		if o.Reason == ocsv1.ReasonStorageUnavailable {
 			r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, o.Reason, "Verify", "%s", o.Message)
 		}

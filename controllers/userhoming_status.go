@@ -154,7 +154,7 @@ func homingReady(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
 		return ready(metav1.ConditionFalse, ocsv1.ReasonInternalError, "The last pass failed and is retried: "+rep.passError)
 	case rep.noServing:
 		return ready(metav1.ConditionFalse, ocsv1.ReasonNoServingServer,
-			fmt.Sprintf("No server of OCSPool %s/%s serves: no user moves.", h.Namespace, h.Spec.PoolRef.Name))
+			fmt.Sprintf("No server of OCSPool %s/%s serves (%s): no user moves.", h.Namespace, h.Spec.PoolRef.Name, strings.Join(rep.notServing, ", ")))
 	case o != nil:
 		return ready(metav1.ConditionFalse, o.Reason, o.Message)
 	case rep.pending > 0:
@@ -205,6 +205,9 @@ func notServingOf(v *poolView) []string {
 			continue
 		}
 		desc := string(f.state)
+		if f.preflightHold != "" {
+			desc = f.preflightHold
+		}
 		if f.maintenance {
 			desc += ", maintenance"
 		}

@@ -199,9 +199,11 @@ var _ = Describe("API validation", func() {
 		}, "spec.health.probeInterval", "must be at least 1s"),
 		Entry("Basic over plain HTTP in upper case", func(p *ocsv1.OCSPool) {
 			p.Spec.Servers[1].WinRM.Endpoint = "HTTP://ocs2.corp.example.com:5985/wsman"
+			p.Spec.Servers[1].WinRM.Auth = ocsv1.WinRMAuthBasic
 		}, "spec.servers[1].winrm", "allowUnencryptedBasic"),
 		Entry("Basic over plain Http in mixed case", func(p *ocsv1.OCSPool) {
 			p.Spec.Servers[0].WinRM.Endpoint = "Http://ocs1.corp.example.com:5985/wsman"
+			p.Spec.Servers[0].WinRM.Auth = ocsv1.WinRMAuthBasic
 		}, "spec.servers[0].winrm", "allowUnencryptedBasic"),
 		Entry("endpoint with user info", func(p *ocsv1.OCSPool) {
 			p.Spec.Servers[0].WinRM.Endpoint = "https://administrator:Secret1@ocs1.corp.example.com:5986/wsman"

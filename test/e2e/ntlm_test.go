@@ -122,10 +122,10 @@ var _ = Describe("The story over NTLM", Ordered, Label("e2e"), func() {
 
 	It("moves nobody on a drain or a crash, and loses nothing", func() {
 		kubectl("apply", "-n", ns, "-f", render("homing.yaml", nil))
-		// The homing's pass fails at its listing, which names the refusal.
+		// The servers' preflight found the refusal: the homing holds them and says why.
 		Eventually(func() string {
 			return field("userhoming/site-a", `.status.conditions[?(@.type=="Ready")].message`)
-		}).Should(ContainSubstring("directory access denied"))
+		}).Should(ContainSubstring("DirectoryAccessDenied"))
 
 		kubectl("patch", "-n", ns, "ocspool/site-a", "--type=json", "--patch-file", filepath.Join("testdata", "drain-ocs1.yaml"))
 		adminPost("/servers/ocs2/crash")
