@@ -90,7 +90,7 @@ func printHomings(w io.Writer, homings []HomingReport) error {
 		fmt.Fprintln(w, "No UserHoming uses this pool: users are not kept spread or failed over.")
 		return nil
 	}
-	t := newTable(w, "HOMING", "PHASE", "USERS", "PENDING", "OPERATION", "STEP", "PROGRESS", "FORCED", "RESTORED", "FAILED", "STARTED")
+	t := newTable(w, "HOMING", "PHASE", "USERS", "PENDING", "OPERATION", "STEP", "PROGRESS", "FORCED", "RESTORED", "FAILED", "AGE")
 	for _, h := range homings {
 		op := h.Operation
 		if op == nil {
@@ -102,7 +102,7 @@ func printHomings(w io.Writer, homings []HomingReport) error {
 			opName += " (running)"
 		}
 		t.add(h.Name, orDash(h.Phase), itoa(h.TotalUsers), itoa(h.PendingMoves), opName, orDash(op.Step), op.Progress,
-			itoa(op.Forced), itoa(op.Restored), itoa(op.Failed), op.StartTime.UTC().Format("2006-01-02 15:04:05Z"))
+			itoa(op.Forced), itoa(op.Restored), itoa(op.Failed), op.Age)
 	}
 	return t.flush()
 }

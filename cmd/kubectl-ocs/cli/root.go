@@ -48,12 +48,11 @@ type options struct {
 
 // NewRootCommand returns `kubectl ocs` with its subcommands.
 func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &options{
-		streams:     streams,
-		configFlags: genericclioptions.NewConfigFlags(true),
-		now:         time.Now,
-		poll:        time.Second,
-	}
+	return newRootCommand(&options{streams: streams, now: time.Now, poll: time.Second})
+}
+
+func newRootCommand(o *options) *cobra.Command {
+	o.configFlags = genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:           "kubectl-ocs",
 		Short:         "Operate OCS / Skype for Business pools kept by ocs-ha-operator",
@@ -65,8 +64,8 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			return o.complete()
 		},
 	}
-	root.SetOut(streams.Out)
-	root.SetErr(streams.ErrOut)
+	root.SetOut(o.streams.Out)
+	root.SetErr(o.streams.ErrOut)
 	o.configFlags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&o.output, "output", "o", outputTable, "Output format: json or yaml (a table when empty).")
 	root.AddCommand(

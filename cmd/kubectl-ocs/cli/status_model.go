@@ -53,19 +53,21 @@ type HomingReport struct {
 
 // OperationReport is status.lastOperation in short.
 type OperationReport struct {
-	Type      string       `json:"type"`
-	Step      string       `json:"step,omitempty"`
-	Running   bool         `json:"running"`
-	Progress  string       `json:"progress"`
-	Moved     int32        `json:"moved"`
-	Total     int32        `json:"total,omitempty"`
-	Forced    int32        `json:"forced,omitempty"`
-	Restored  int32        `json:"contactsRestored,omitempty"`
-	Failed    int32        `json:"failed,omitempty"`
-	StartTime metav1.Time  `json:"startTime"`
-	EndTime   *metav1.Time `json:"completionTime,omitempty"`
-	Snapshot  string       `json:"snapshot,omitempty"`
-	Message   string       `json:"message,omitempty"`
+	Type      string      `json:"type"`
+	Step      string      `json:"step,omitempty"`
+	Running   bool        `json:"running"`
+	Progress  string      `json:"progress"`
+	Moved     int32       `json:"moved"`
+	Total     int32       `json:"total,omitempty"`
+	Forced    int32       `json:"forced,omitempty"`
+	Restored  int32       `json:"contactsRestored,omitempty"`
+	Failed    int32       `json:"failed,omitempty"`
+	StartTime metav1.Time `json:"startTime"`
+	// Age is how long ago the operation started, as kubectl prints ages.
+	Age      string       `json:"age"`
+	EndTime  *metav1.Time `json:"completionTime,omitempty"`
+	Snapshot string       `json:"snapshot,omitempty"`
+	Message  string       `json:"message,omitempty"`
 }
 
 // BackupReport is one ContactBackup of the pool with its newest snapshot.
@@ -110,7 +112,7 @@ func buildStatus(pool *ocsv1.OCSPool, homings []homingInput, backups []ocsv1.Con
 		Attention: attention("OCSPool/"+pool.Name, pool.Status.Conditions),
 	}
 	for _, h := range homings {
-		r.Homings = append(r.Homings, homingReport(h))
+		r.Homings = append(r.Homings, homingReport(h, now))
 		r.Attention = append(r.Attention, homingAttention(h)...)
 	}
 	for i := range backups {
@@ -150,7 +152,7 @@ func serverReports(pool *ocsv1.OCSPool, homings []homingInput) []ServerReport {
 	return out
 }
 
-func homingReport(h homingInput) HomingReport {
+func homingReport(h homingInput, now time.Time) HomingReport {
 	st := h.homing.Status
 	r := HomingReport{
 		Name: h.homing.Name, Phase: st.Phase, TotalUsers: st.TotalUsers, PendingMoves: st.PendingMoves,
@@ -160,7 +162,7 @@ func homingReport(h homingInput) HomingReport {
 		r.Operation = &OperationReport{
 			Type: string(op.Type), Step: op.Step, Running: op.CompletionTime == nil,
 			Progress: progress(op.Moved, op.Total), Moved: op.Moved, Total: op.Total, Forced: op.Forced,
-			Restored: op.ContactsRestored, Failed: op.Failed, StartTime: op.StartTime, EndTime: op.CompletionTime,
+			Restored: op.ContactsRestored, Failed: op.Failed, StartTime: op.StartTime, Age: age(op.StartTime.Time, now), EndTime: op.CompletionTime,
 			Snapshot: op.Snapshot, Message: op.Message,
 		}
 	}
