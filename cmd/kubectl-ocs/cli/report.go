@@ -254,6 +254,9 @@ func (c *collector) collectLogs(ctx context.Context, f reportFlags) {
 				c.fail(fmt.Errorf("reading the logs of pod %s/%s container %s: %w", f.managerNS, p.Name, ctr.Name, err))
 				continue
 			}
+			if len(raw) == 0 {
+				raw = []byte(fmt.Sprintf("No log lines in the last %s.", f.since))
+			}
 			c.add(fmt.Sprintf("manager-logs/%s_%s.log", p.Name, ctr.Name), redactLines(raw))
 		}
 	}
