@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"context"
 	"encoding/json"
 	"io"
@@ -69,7 +70,7 @@ func readTarGz(g *WithT, path string) map[string]string {
 	out := map[string]string{}
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		g.Expect(err).NotTo(HaveOccurred())

@@ -86,8 +86,11 @@ func startEnv() error {
 // first) and gives UserHoming the approval fields if its CRD predates them.
 func loadCRDs(dir string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no CRDs in %s: %v", dir, err)
+	if err != nil {
+		return nil, fmt.Errorf("listing the CRDs: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no CRDs in %s", dir)
 	}
 	var out []*apiextensionsv1.CustomResourceDefinition
 	for _, f := range files {
