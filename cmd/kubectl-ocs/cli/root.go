@@ -61,6 +61,12 @@ func newRootCommand(o *options) *cobra.Command {
 		SilenceErrors: false,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ocs"},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Shell completion scripts need no cluster.
+			for c := cmd; c != nil; c = c.Parent() {
+				if c.Name() == "completion" {
+					return nil
+				}
+			}
 			return o.complete()
 		},
 	}
