@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,26 +114,26 @@ func (o *options) runRequest(ctx context.Context, r request, name string, waitFo
 	return r.print(o.streams.Out, &cb)
 }
 
-// printSnapshot writes the newest snapshot of a handled backup request, or why there is none.
+// errRequestFailed is returned, after its outcome is printed, when the operator handled a request
+// and the run failed: scripts see a non-zero exit.
+var errRequestFailed = errors.New("the run failed")
+
+// printSnapshot writes the snapshot a handled backup request wrote, or why it wrote none (the
+// run's outcome is in Ready, written with lastHandledRequest).
 func printSnapshot(w io.Writer, cb *ocsv1.ContactBackup) error {
-	if len(cb.Status.Snapshots) == 0 {
+	ready := meta.FindStatusCondition(cb.Status.Conditions, ocsv1.ConditionReady)
+	if len(cb.Status.Snapshots) == 0 || (ready != nil && ready.Status == metav1.ConditionFalse) {
 		fmt.Fprintf(w, "ContactBackup %s: no snapshot was written: %s\n", cb.Name, readyMessage(cb))
-		return nil
+		return fmt.Errorf("ContactBackup %s/%s: %w", cb.Namespace, cb.Name, errRequestFailed)
 	}
 	s := cb.Status.Snapshots[0]
 	t := newTable(w, "SNAPSHOT", "TIME", "USERS", "CONTACTS", "BYTES", "SKIPPED SERVERS")
 	skipped := "-"
 	if len(s.SkippedServers) > 0 {
-		skipped = fmt.Sprint(s.SkippedServers)
+		skipped = strings.Join(s.SkippedServers, ",")
 	}
 	t.add(s.Name, s.Time.UTC().Format(time.RFC3339), itoa(s.Users), itoa(s.Contacts), fmt.Sprint(s.Bytes), skipped)
-	if err := t.flush(); err != nil {
-		return err
-	}
-	if c := meta.FindStatusCondition(cb.Status.Conditions, ocsv1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
-		fmt.Fprintf(w, "Ready is %s (%s): %s\n", c.Status, c.Reason, oneLine(c.Message))
-	}
-	return nil
+	return t.flush()
 }
 
 // printVerified writes the outcome of a handled restore drill.
@@ -144,7 +145,13 @@ func printVerified(w io.Writer, cb *ocsv1.ContactBackup) error {
 	}
 	t := newTable(w, "VERIFIED", "REASON", "SNAPSHOT", "MESSAGE")
 	t.add(string(c.Status), c.Reason, orDash(cb.Status.LastVerifiedSnapshot), oneLine(c.Message))
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if c.Status == metav1.ConditionFalse {
+		return fmt.Errorf("ContactBackup %s/%s restore drill: %w", cb.Namespace, cb.Name, errRequestFailed)
+	}
+	return nil
 }
 
 func readyMessage(cb *ocsv1.ContactBackup) string {

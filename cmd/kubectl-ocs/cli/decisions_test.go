@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -235,4 +237,45 @@ func TestProposalReadsLooseNumbers(t *testing.T) {
 	g.Expect(json.Unmarshal([]byte(raw), &u.Object)).To(Succeed())
 	p := proposalOf(u)
 	g.Expect(p).To(Equal(&Proposal{ID: "x", Contacts: "1234", EstimatedDuration: "3m", Moves: []Move{{From: "a", To: "b", Users: 5}}}))
+}
+
+func TestPrintRequestOutcome(t *testing.T) {
+	snap := []ocsv1.SnapshotSummary{{Name: "old", Time: metav1.NewTime(time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)), Users: 1, SkippedServers: []string{"ocs2"}}}
+	tests := map[string]struct {
+		print   func(io.Writer, *ocsv1.ContactBackup) error
+		status  ocsv1.ContactBackupStatus
+		wantOut string
+		wantErr bool
+	}{
+		"a written snapshot is shown": {
+			print:   printSnapshot,
+			status:  ocsv1.ContactBackupStatus{Snapshots: snap, CommonStatus: ocsv1.CommonStatus{Conditions: []metav1.Condition{cond("Ready", "True", "BackupPartial")}}},
+			wantOut: "old        2026-03-01T11:00:00Z   1       0          0       ocs2",
+		},
+		"a failed run does not pass off the previous snapshot as its own": {
+			print:   printSnapshot,
+			status:  ocsv1.ContactBackupStatus{Snapshots: snap, CommonStatus: ocsv1.CommonStatus{Conditions: []metav1.Condition{cond("Ready", "False", "BackupFailed")}}},
+			wantOut: "ContactBackup b: no snapshot was written: Ready False (BackupFailed) BackupFailed message",
+			wantErr: true,
+		},
+		"a failed drill fails the command": {
+			print:   printVerified,
+			status:  ocsv1.ContactBackupStatus{LastVerifiedSnapshot: "old", CommonStatus: ocsv1.CommonStatus{Conditions: []metav1.Condition{cond("Verified", "False", "BlobCorrupt")}}},
+			wantOut: "False      BlobCorrupt   old        BlobCorrupt message",
+			wantErr: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			var out bytes.Buffer
+			err := tc.print(&out, &ocsv1.ContactBackup{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}, Status: tc.status})
+			g.Expect(out.String()).To(ContainSubstring(tc.wantOut))
+			if tc.wantErr {
+				g.Expect(errors.Is(err, errRequestFailed)).To(BeTrue(), "%v", err)
+			} else {
+				g.Expect(err).NotTo(HaveOccurred())
+			}
+		})
+	}
 }
