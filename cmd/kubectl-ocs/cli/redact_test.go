@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -62,4 +63,27 @@ func TestRedactObject(t *testing.T) {
 	// The input is left as it was.
 	g.Expect(obj["spec"].(map[string]any)["password"]).To(Equal("hunter2"))
 	g.Expect(redactEmbeddedJSON("not json")).To(Equal(redacted))
+}
+
+// FuzzRedactText: redaction never panics, is stable (redacting twice changes nothing), and a
+// password given as password=<value> never survives it.
+func FuzzRedactText(f *testing.F) {
+	for _, s := range []string{
+		"password=hunter2", `{"token":"a.b"}`, "Authorization: Bearer abcdefghijklmnop1", "https://u:p@h/x",
+		"Basic dXNlcjpwYXNzd29yZDEyMw==", "", "secret: ", "pwd=\"x y\"",
+	} {
+		f.Add(s, "hunter2")
+	}
+	f.Fuzz(func(t *testing.T, text, value string) {
+		once := redactText(text)
+		if twice := redactText(once); twice != once {
+			t.Fatalf("not stable: %q -> %q -> %q", text, once, twice)
+		}
+		if value == "" || strings.ContainsAny(value, " \t\r\n\"',;}&") {
+			return
+		}
+		if out := redactText("login password=" + value + " failed"); strings.Contains(out, "="+value) {
+			t.Fatalf("password %q survived: %q", value, out)
+		}
+	})
 }
