@@ -100,9 +100,10 @@ bench: envtest ## Measure failover, drain, backup, the manual procedure and memo
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the emulator into bin/.
+build: ## Build the manager, the emulator and the kubectl plugin (kubectl-ocs) into bin/.
 	go build -o $(LOCALBIN)/manager .
 	go build -o $(LOCALBIN)/ocs-sim ./hack/ocs-sim
+	go build -o $(LOCALBIN)/kubectl-ocs ./cmd/kubectl-ocs
 
 .PHONY: run
 run: ## Run the manager against $$KUBECONFIG (see make dev-up).

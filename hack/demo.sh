@@ -12,19 +12,22 @@ source bin/dev/env
 set +a
 hack/dev-apply.sh
 go build -o bin/manager .
+go build -o bin/kubectl-ocs ./cmd/kubectl-ocs
 
 cat <<MSG
 
 ocs-ha-operator demo is ready. In another terminal:
 
-  source bin/dev/env && export KUBECONFIG
+  source bin/dev/env && export KUBECONFIG && export PATH="\$PWD/bin:\$PATH"
   kubectl get ocs                                   # pool, homing and backups at a glance
+  kubectl ocs status site-a                         # one screen: servers, operation progress, backups, what needs you
   kubectl get ocspool site-a -o yaml                # each server's state and homed users
   curl -s \$OCS_SIM_ADMIN/servers                   # the emulator's view
   curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/crash   # kill ocs2, then watch the failover:
   kubectl get uh site-a -w                          # Degraded, then Ready with lastOperation counts
   curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/start   # bring it back: failback is Automatic here
-  kubectl patch ocspool site-a --type=json -p '[{"op":"replace","path":"/spec/servers/0/maintenance","value":true}]'   # drain ocs1
+  kubectl ocs maintenance on site-a ocs1            # drain ocs1 (off brings its users back)
+  kubectl ocs backup site-a-contacts --wait         # a snapshot now; kubectl ocs report site-a for a support bundle
 
 The manager runs below; Ctrl-C stops it, the emulator and the control plane.
 
