@@ -16,7 +16,7 @@ import (
 // (failover) on one emulator, so the failover restores from the incremental snapshot.
 func (b *bench) failover(ctx context.Context) error {
 	cfg := b.cfg
-	const ns = "failover"
+	ns := b.namespace("failover")
 	emu, done, err := b.scenarioPool(ctx, ns, filepath.Join(cfg.work, "backups", ns))
 	if err != nil {
 		return err
@@ -40,8 +40,8 @@ func (b *bench) failover(ctx context.Context) error {
 	}
 	br.FullTime, br.FullBytes, br.FullContacts = secs(took), full.Bytes, full.Contacts
 	br.Commands = commandDelta(cmdsBefore, cmdsAfter)
-	// An export per server, run in parallel: the round trips of the busier server bound it.
-	br.ExportFloor = computeFloor(cfg.cost, br.Commands, len(br.Commands), 0, 0).Floor
+	// An export per server, run in parallel: the busier server bounds it; every user is exported once.
+	br.ExportFloor = computeFloor(cfg.cost, br.Commands, len(br.Commands), work{Exports: cfg.users}).Floor
 	b.logf("Full backup: %s, %d bytes, %d contacts", fmtDur(took), full.Bytes, full.Contacts)
 
 	changed, err := changeContacts(ctx, emu, 100)
@@ -54,6 +54,9 @@ func (b *bench) failover(ctx context.Context) error {
 		return err
 	}
 	br.IncrementalTime, br.IncrementalBytes, br.IncrementalUsers = secs(took), incr.Bytes, incr.Users
+	// What an incremental backup that costs what changed needs: one command per server and the
+	// changed users' exports.
+	br.IncrementalFloor = computeFloor(cfg.cost, map[string]int{"ocs1": 1, "ocs2": 1}, 2, work{Exports: changed}).Floor
 	b.logf("Incremental backup (%d users changed): %s, %d bytes", changed, fmtDur(took), incr.Bytes)
 
 	// Scenario 1: failover.
@@ -192,7 +195,7 @@ func (b *bench) recordFailoverTimes(fr *failoverResult, ft *failoverTimes, cmdsE
 	fr.Total = secs(ft.done.Sub(ft.t0))
 	fr.DetectionFloor = secs(time.Duration(cfg.threshold-1) * cfg.probeInterval)
 	fr.DetectionCeiling = secs(time.Duration(cfg.threshold)*cfg.probeInterval + cfg.probeTimeout)
-	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, fr.Evacuated, fr.Evacuated)
+	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, work{Moves: fr.Evacuated, Imports: fr.Evacuated})
 	fr.CommandKinds = classifyCommands(newCommands(ft.cmdsStart, cmdsEnd))
 	fr.TotalFloor = fr.DetectionFloor + fr.ActionFloor.Floor
 	fr.ActionRatio = ratio(time.Duration(fr.Action), time.Duration(fr.ActionFloor.Floor))

@@ -24,7 +24,7 @@ import (
 func (b *bench) manual(ctx context.Context) error {
 	cfg := b.cfg
 	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
-		emulatorSpec{name: "manual", users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
+		emulatorSpec{name: b.namespace("manual"), users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,8 @@ func (mr *manualResult) summarise(cost costModel, commands map[string]int) {
 	// The script runs one command at a time: its floor has a concurrency of one.
 	serial := cost
 	serial.Concurrency = 1
-	mr.Floor = computeFloor(serial, commands, 1, mr.Sample, mr.Sample)
+	// Each user is exported once (dbimpexp /user:), moved and imported.
+	mr.Floor = computeFloor(serial, commands, 1, work{Moves: mr.Sample, Imports: mr.Sample, Exports: mr.Sample})
 	mr.Ratio = ratio(time.Duration(mr.Measured), time.Duration(mr.Floor.Floor))
 }
 

@@ -21,12 +21,21 @@ import (
 
 // costModel is the emulator's fixed cost model and the transport's concurrency.
 type costModel struct {
-	Latency     secs `json:"latencySeconds"`
-	MoveCost    secs `json:"moveCostSeconds"`
-	ImportCost  secs `json:"importCostSeconds"`
-	Concurrency int  `json:"perServerConcurrency"`
-	// RoundTrips is the minimum number of WS-Management requests of one command:
-	// Create, Command, Receive, Signal, Delete.
+	// Profile names the model (profiles.go): windows or legacy.
+	Profile     string `json:"profile,omitempty"`
+	Latency     secs   `json:"latencySeconds"`
+	MoveCost    secs   `json:"moveCostSeconds"`
+	ImportCost  secs   `json:"importCostSeconds"`
+	ProcessCost secs   `json:"processCostSeconds"`
+	ModuleCost  secs   `json:"moduleCostSeconds"`
+	ShellCost   secs   `json:"shellCostSeconds"`
+	ExportCost  secs   `json:"exportCostSeconds"`
+	// TimeScale is what the published Windows figures were multiplied by (1: as published).
+	TimeScale   float64 `json:"timeScale,omitempty"`
+	Concurrency int     `json:"perServerConcurrency"`
+	// RoundTrips is the minimum number of WS-Management requests of one command: Command,
+	// Receive, Signal in a shell kept open (windows), or also Create and Delete of a shell per
+	// command (legacy).
 	RoundTrips int `json:"roundTripsPerCommand"`
 }
 
@@ -76,6 +85,10 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 		"--latency", time.Duration(spec.cost.Latency).String(),
 		"--move-cost", time.Duration(spec.cost.MoveCost).String(),
 		"--import-cost", time.Duration(spec.cost.ImportCost).String(),
+		"--process-cost", time.Duration(spec.cost.ProcessCost).String(),
+		"--module-cost", time.Duration(spec.cost.ModuleCost).String(),
+		"--shell-cost", time.Duration(spec.cost.ShellCost).String(),
+		"--export-cost", time.Duration(spec.cost.ExportCost).String(),
 		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
 		// the second hop to the directory that the emulator enforces by default.
 		"--double-hop", "off")
