@@ -59,25 +59,13 @@ func main() {
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	var scenarios, profile, compare string
-	var scale float64
-	costFlags := map[string]*time.Duration{}
+	var scenarios string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.repo, "repo", ".", "repository root (CRDs in config/crd/bases, packages to build)")
 	fs.StringVar(&cfg.work, "work", "bin/bench", "directory for binaries, logs, backups and results.json")
 	fs.StringVar(&cfg.outMD, "out", "docs/benchmarks.md", "the Markdown report to write")
-	fs.StringVar(&profile, "profile", profileWindows, "cost model: windows (published Windows figures × --time-scale) or legacy (latency and 2 ms moves and imports only)")
-	fs.StringVar(&compare, "compare-profile", profileLegacy, "second cost model the failover, drain, backup and manual scenarios run again under, for comparison (empty: none)")
-	fs.Float64Var(&scale, "time-scale", defaultTimeScale, "factor applied to the published Windows figures of the windows profile")
-	for _, f := range []struct{ name, usage string }{
-		{"latency", "added to every WS-Management request"}, {"move-cost", "per moved user"}, {"import-cost", "per imported user"},
-		{"process-cost", "per program start"}, {"module-cost", "per module load in a powershell process"},
-		{"shell-cost", "per WinRS shell created"}, {"export-cost", "per exported user"},
-	} {
-		costFlags[f.name] = fs.Duration(f.name, 0, "emulator --"+f.name+": "+f.usage+" (default: the profile's)")
-	}
-	concurrency := fs.Int("concurrency", 2, "per-server WinRM concurrency the floor assumes (internal/winrm's default)")
+	resolveCosts := bindCostFlags(fs)
 	fs.IntVar(&cfg.users, "users", 5000, "users of the failover, drain, backup and manual emulators (half on each server)")
 	fs.IntVar(&cfg.contacts, "contacts", 50, "contacts per user in those emulators")
 	fs.DurationVar(&cfg.delay, "failover-delay", 5*time.Second, "UserHoming spec.failover.delay")
@@ -102,22 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if cfg.cost, err = profileModel(profile, scale); err != nil {
+	if cfg.cost, cfg.compare, err = resolveCosts(); err != nil {
 		return cfg, err
-	}
-	set := map[string]time.Duration{}
-	fs.Visit(func(f *flag.Flag) {
-		if d, ok := costFlags[f.Name]; ok {
-			set[f.Name] = *d
-		}
-	})
-	overrideCosts(&cfg.cost, set)
-	cfg.cost.Concurrency = *concurrency
-	if compare != "" && compare != profile {
-		if cfg.compare, err = profileModel(compare, scale); err != nil {
-			return cfg, err
-		}
-		cfg.compare.Concurrency = *concurrency
 	}
 	cfg.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scenarios, ",") {
@@ -144,6 +118,45 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg.outMD = absUnder(cfg.repo, cfg.outMD)
 	cfg.outJSON = filepath.Join(cfg.work, "results.json")
 	return cfg, nil
+}
+
+// bindCostFlags defines the cost-model flags; the returned function, called after Parse, gives
+// the run's model (the profile with the cost flags given explicitly) and the comparison model.
+func bindCostFlags(fs *flag.FlagSet) func() (costModel, costModel, error) {
+	profile := fs.String("profile", profileWindows, "cost model: windows (published Windows figures × --time-scale) or legacy (latency and 2 ms moves and imports only)")
+	compare := fs.String("compare-profile", profileLegacy, "second cost model the failover, drain, backup and manual scenarios run again under, for comparison (empty: none)")
+	scale := fs.Float64("time-scale", defaultTimeScale, "factor applied to the published Windows figures of the windows profile")
+	concurrency := fs.Int("concurrency", 2, "per-server WinRM concurrency the floor assumes (internal/winrm's default)")
+	costFlags := map[string]*time.Duration{}
+	for _, f := range []struct{ name, usage string }{
+		{"latency", "added to every WS-Management request"}, {"move-cost", "per moved user"}, {"import-cost", "per imported user"},
+		{"process-cost", "per program start"}, {"module-cost", "per module load in a powershell process"},
+		{"shell-cost", "per WinRS shell created"}, {"export-cost", "per exported user"},
+	} {
+		costFlags[f.name] = fs.Duration(f.name, 0, "emulator --"+f.name+": "+f.usage+" (default: the profile's)")
+	}
+	return func() (costModel, costModel, error) {
+		var cmp costModel
+		cm, err := profileModel(*profile, *scale)
+		if err != nil {
+			return cm, cmp, err
+		}
+		set := map[string]time.Duration{}
+		fs.Visit(func(f *flag.Flag) {
+			if d, ok := costFlags[f.Name]; ok {
+				set[f.Name] = *d
+			}
+		})
+		overrideCosts(&cm, set)
+		cm.Concurrency = *concurrency
+		if *compare != "" && *compare != *profile {
+			if cmp, err = profileModel(*compare, *scale); err != nil {
+				return cm, cmp, err
+			}
+			cmp.Concurrency = *concurrency
+		}
+		return cm, cmp, nil
+	}
 }
 
 func absUnder(root, p string) string {

@@ -30,8 +30,9 @@ func (b *bench) manual(ctx context.Context) error {
 	}
 	defer emu.stop()
 
-	// The transport's defaults, as the manager uses them.
-	pool := winrm.NewPool(winrm.Options{})
+	// The transport's defaults, but a shell per command as winrs.exe opens one per invocation: the
+	// admins' script runs one winrs (or Invoke-Command) per step.
+	pool := winrm.NewPool(winrm.Options{ShellIdle: -1})
 	defer pool.Close()
 	agent, err := manualAgent(emu, pool)
 	if err != nil {
