@@ -451,7 +451,8 @@ func microRows(r *results) []row {
 			mr.limits = fmt.Sprintf("pure CPU, %s and %d allocations per plan; it runs once per reconcile pass, so it is far from limiting any operation", fmtBytes(m.BytesPerOp), m.AllocsPerOp)
 		case strings.HasPrefix(m.Name, "BenchmarkParseHomedResources"):
 			mr.figure = "Contacts XML parser, 100 users × 50 contacts (one batch, UTF-16)"
-			mr.limits = fmt.Sprintf("encoding/xml reflection with UTF-16 decoding, %d allocations and %s per batch: a whole-server export of 2,500 users costs 25× this in parsing alone; a token-level decoder would move it", m.AllocsPerOp, fmtBytes(m.BytesPerOp))
+			mr.limits = fmt.Sprintf("token-level decoder over encoding/xml's tokenizer, UTF-16 transcoded as it is read: %d allocations and %s per batch "+
+				"(the reflection-based parser it replaced: 133,581 and 20.6 MiB); the tokenizer's per-attribute strings are most of what is left", m.AllocsPerOp, fmtBytes(m.BytesPerOp))
 		}
 		out = append(out, mr)
 	}
