@@ -228,3 +228,18 @@ func TestRenderMarkdownStatesMachineCostModelAndRatios(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnCostPer1000Users(t *testing.T) {
+	before := processesUsage{manager: procUsage{Available: true, UserSys: secs(time.Second), RSS: 50 << 20},
+		emulator: procUsage{Available: true, UserSys: secs(2 * time.Second)}}
+	after := processesUsage{manager: procUsage{Available: true, UserSys: secs(6 * time.Second), RSS: 60 << 20},
+		emulator: procUsage{Available: true, UserSys: secs(12 * time.Second)}}
+	oc := ownCost(before, after, 80<<20, 2500)
+	if oc == nil || oc.ManagerCPU != secs(5*time.Second) || oc.ManagerCPUPer1000 != secs(2*time.Second) ||
+		oc.EmulatorCPUPer1000 != secs(4*time.Second) || oc.ManagerPeakRSSMiB != 80 || oc.ManagerRSSBeforeMiB != 50 {
+		t.Errorf("ownCost = %+v", oc)
+	}
+	if ownCost(processesUsage{}, after, 0, 2500) != nil {
+		t.Error("a cost without a first reading")
+	}
+}

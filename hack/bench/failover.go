@@ -87,6 +87,7 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 		ft.prevOp = h.Status.LastOperation.ID
 	}
 
+	ft.usageStart = b.usage(emu)
 	if err := emu.send(ctx, "POST", "/servers/ocs2/crash", nil); err != nil {
 		return err
 	}
@@ -103,6 +104,7 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 		return err
 	}
 	b.recordFailoverTimes(fr, ft, cmdsEnd)
+	fr.OwnCost = ownCost(ft.usageStart, b.usage(emu), ft.peakRSS, fr.Evacuated)
 	if err := checkSurvivor(ctx, emu, expected, fr); err != nil {
 		return err
 	}
@@ -117,12 +119,19 @@ type failoverTimes struct {
 	t0, detect, start, moved, complete, done time.Time
 	cmdsStart                                map[string][]string
 	last                                     *ocsv1.Operation
+	// usageStart is the processes' usage before the crash; peakRSS the manager's largest RSS seen
+	// by a poll since.
+	usageStart processesUsage
+	peakRSS    int64
 }
 
 // observeFailover is one poll of a failover run: it notes each moment the first time it is seen
 // and reports whether the run is over.
 func (b *bench) observeFailover(ctx context.Context, emu *emulator, ns string, ft *failoverTimes) (bool, error) {
 	now := time.Now()
+	if u, err := readProcUsage(b.manager.cmd.Process.Pid); err == nil {
+		ft.peakRSS = max(ft.peakRSS, u.RSS)
+	}
 	if ft.detect.IsZero() {
 		p, err := getPool(ctx, b.cp.client, ns)
 		if err != nil {

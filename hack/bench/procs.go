@@ -275,6 +275,41 @@ type procUsage struct {
 	Available bool
 }
 
+// processesUsage is the manager's and one emulator's usage at one moment.
+type processesUsage struct{ manager, emulator procUsage }
+
+// usage reads the manager's and the emulator's counters; a counter that cannot be read stays
+// unavailable.
+func (b *bench) usage(emu *emulator) processesUsage {
+	var u processesUsage
+	if b.manager != nil && b.manager.cmd.Process != nil {
+		u.manager, _ = readProcUsage(b.manager.cmd.Process.Pid)
+	}
+	if emu != nil && emu.cmd.Process != nil {
+		u.emulator, _ = readProcUsage(emu.cmd.Process.Pid)
+	}
+	return u
+}
+
+// ownCost is the processes' cost between two readings, also per 1,000 of users.
+func ownCost(before, after processesUsage, peakRSS int64, users int) *ownCostResult {
+	if !before.manager.Available || !after.manager.Available || users <= 0 {
+		return nil
+	}
+	per := func(d secs) secs { return secs(time.Duration(d) * 1000 / time.Duration(users)) }
+	oc := &ownCostResult{
+		ManagerCPU:          after.manager.UserSys - before.manager.UserSys,
+		ManagerPeakRSSMiB:   float64(max(peakRSS, after.manager.RSS)) / (1 << 20),
+		ManagerRSSBeforeMiB: float64(before.manager.RSS) / (1 << 20),
+	}
+	oc.ManagerCPUPer1000 = per(oc.ManagerCPU)
+	if before.emulator.Available && after.emulator.Available {
+		oc.EmulatorCPU = after.emulator.UserSys - before.emulator.UserSys
+		oc.EmulatorCPUPer1000 = per(oc.EmulatorCPU)
+	}
+	return oc
+}
+
 // clockTicks is USER_HZ, fixed at 100 on Linux for /proc/<pid>/stat.
 const clockTicks = 100
 

@@ -314,6 +314,16 @@ func failoverRows(r *results) []row {
 			met:      verdict(f.ActionRatio > 0 && f.ActionRatio <= targetFloorRatio),
 			limits:   failoverLimits(r),
 		})
+	if oc := f.OwnCost; oc != nil {
+		out = append(out, row{
+			figure: "Operator's own cost of the failover (crash → Ready), per 1,000 users failed over",
+			measured: fmt.Sprintf("manager %s CPU (%s in all), peak RSS %.1f MiB (%.1f MiB before the crash); emulator %s CPU (%s in all)",
+				oc.ManagerCPUPer1000, oc.ManagerCPU, oc.ManagerPeakRSSMiB, oc.ManagerRSSBeforeMiB, oc.EmulatorCPUPer1000, oc.EmulatorCPU),
+			floor: "–", ratio: "–", target: "–", met: "–",
+			limits: "CPU from /proc (utime+stime) of each process over the window, RSS sampled at each status poll; on a shared 2-core machine " +
+				"the emulator's CPU (rendering exports, interpreting scripts, outside the cost model) competes with the manager's",
+		})
+	}
 	return out
 }
 

@@ -125,6 +125,19 @@ type failoverResult struct {
 	UsersOnSurvivor  int            `json:"usersOnSurvivor"`
 	ContactsMismatch int            `json:"usersWithWrongContactCount"`
 	CommandKinds     map[string]int `json:"commandKinds"`
+	OwnCost          *ownCostResult `json:"ownCost,omitempty"`
+}
+
+// ownCostResult is what the failover cost the processes themselves, crash to Ready: the
+// manager's CPU and memory, and the emulator's CPU (outside the cost model), also per 1,000
+// users failed over.
+type ownCostResult struct {
+	ManagerCPU          secs    `json:"managerCPUSeconds"`
+	ManagerCPUPer1000   secs    `json:"managerCPUSecondsPer1000Users"`
+	ManagerPeakRSSMiB   float64 `json:"managerPeakRSSMiB"`
+	EmulatorCPU         secs    `json:"emulatorCPUSeconds"`
+	EmulatorCPUPer1000  secs    `json:"emulatorCPUSecondsPer1000Users"`
+	ManagerRSSBeforeMiB float64 `json:"managerRSSBeforeMiB"`
 }
 
 // drainResult is scenario 2.
