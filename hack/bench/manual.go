@@ -246,7 +246,8 @@ const opBatch = 100
 
 // exportOneUser runs the admin's per-user export, `dbimpexp /user:<u>` into a temporary file,
 // and reads the file back in the same command line, as docs/admin-scripts.md renders the
-// agent's whole-server export. The agent has no single-user export, so the bench renders it.
+// agent's whole-server export. The agent's own single-user export runs dbimpexp from a PowerShell
+// script; the bench renders the admins' plainer command line.
 func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (*contacts.Document, error) {
 	if !sipPattern.MatchString(sip) {
 		return nil, fmt.Errorf("refusing to export %q: not a plain SIP address", sip)
@@ -265,8 +266,10 @@ func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (
 	for i, c := range u16 {
 		raw[2*i], raw[2*i+1] = byte(c), byte(c>>8)
 	}
-	line := `dbimpexp.exe /hrxmlfile:"%TEMP%\` + name + `" /restype:user /user:` + strings.TrimPrefix(sip, "sip:") +
-		" && powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(raw)
+	// DBImpExp.exe is not on PATH: the admins call it at the path they copied it to, and cmd /C
+	// strips the outer quotes of a line that starts with a quoted program.
+	line := `""` + manualDBImpExp + `" /hrxmlfile:"%TEMP%\` + name + `" /restype:user /user:` + strings.TrimPrefix(sip, "sip:") +
+		" && powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(raw) + `"`
 	res, err := exec.Run(ctx, server, line, []byte{})
 	if err != nil {
 		return nil, fmt.Errorf("exporting %s on %s: %w", sip, server, err)
@@ -288,6 +291,9 @@ func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (
 	}
 	return doc, nil
 }
+
+// manualDBImpExp is where the admins' scripts find DBImpExp.exe, the agent's default path.
+const manualDBImpExp = `%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe`
 
 // sipPattern is the address shape docs/admin-scripts.md allows on a command line.
 var sipPattern = regexp.MustCompile(`^sip:[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+$`)
