@@ -127,8 +127,10 @@ func TestClassifyCommands(t *testing.T) {
 		`powershell.exe -NoProfile -NonInteractive -EncodedCommand x`,
 		`lcscmd.exe /config /action:export`,
 		`whoami`,
+		`echo QUJD >> "%TEMP%\ocsha-1.b64"`,
+		`echo QUJD >> "%TEMP%\ocsha-1.b64" && powershell.exe -NoProfile -NonInteractive -EncodedCommand x`,
 	})
-	want := map[string]int{"dbimpexp export": 1, "dbimpexp import": 1, "sc query": 1, "powershell": 1, "lcscmd": 1, "other": 1}
+	want := map[string]int{"dbimpexp export": 1, "dbimpexp import": 1, "sc query": 1, "powershell": 2, "lcscmd": 1, "other": 1, "upload echo": 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("classifyCommands = %v, want %v", got, want)
 	}

@@ -84,6 +84,9 @@ func classifyCommands(lines []string) map[string]int {
 	for _, l := range lines {
 		low := strings.ToLower(l)
 		switch {
+		case strings.HasPrefix(low, "echo ") && strings.Contains(low, ">>") && !strings.Contains(low, "powershell"):
+			// internal/ocs uploads data in cmd echo lines before the script that reads it.
+			out["upload echo"]++
 		case strings.Contains(low, "dbimpexp") && strings.Contains(low, "/import"):
 			out["dbimpexp import"]++
 		case strings.Contains(low, "dbimpexp"):

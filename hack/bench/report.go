@@ -498,7 +498,10 @@ func failoverLimits(r *results) string {
 		text += fmt.Sprintf(" (one export of %d users: %s, so at least %s of the restore; one import of %d users: %s)",
 			m.Ops.ExportAllUsers, m.Ops.ExportAll, fmtDur(time.Duration(exports)*time.Duration(m.Ops.ExportAll)), m.Ops.BatchSize, m.Ops.ImportBatch)
 	}
-	text += ". The export's own speed (see Backup) and the imports' payload (every contact travels base64 through WS-Man Sends, which the cost model does not charge) would move it most; each pass of up to 8 move batches per target also relists the directory"
+	if n := f.CommandKinds["upload echo"]; n > 0 {
+		text += fmt.Sprintf(". %d of the commands were `echo … >> file` lines uploading the imports' payload (internal/ocs sends data on command lines of at most 8 KiB, not on stdin): each pays its round trips, and on Windows a cmd.exe start the model does not charge", n)
+	}
+	text += ". The export's own speed (see Backup) and the imports' payload would move it most; each pass of up to 8 move batches per target also relists the directory"
 	if r.Manual != nil && r.Manual.Ops.ListUsers > 0 {
 		text += fmt.Sprintf(" (ListUsers: %s)", r.Manual.Ops.ListUsers)
 	}
