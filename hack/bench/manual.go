@@ -259,7 +259,10 @@ func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (
 	name := "ocsha-" + hex.EncodeToString(rnd[:]) + ".xml"
 	script := "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n" +
 		"$p = Join-Path $env:TEMP '" + name + "'\n" +
-		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n" +
+		// Framed as the agent frames files: base64 lines of 76 characters stay within a console
+		// width of 80, which would otherwise wrap one long line.
+		"$d = [IO.File]::ReadAllBytes($p)\n" +
+		"'" + ocs.FrameMarkers[0] + "'\n[Convert]::ToBase64String($d, [Base64FormattingOptions]::InsertLineBreaks)\n'" + ocs.FrameMarkers[1] + " ' + $d.Length\n" +
 		"Remove-Item -LiteralPath $p\n"
 	u16 := utf16.Encode([]rune(script))
 	raw := make([]byte, 2*len(u16))
@@ -277,15 +280,11 @@ func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (
 	if res.ExitCode != 0 {
 		return nil, fmt.Errorf("exporting %s on %s: exit code %d: %s", sip, server, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
-	lines := strings.Fields(string(res.Stdout))
-	if len(lines) == 0 {
-		return nil, fmt.Errorf("exporting %s on %s: no output", sip, server)
+	frames, err := ocs.ParseFrames(res.Stdout)
+	if err != nil || len(frames) != 1 {
+		return nil, fmt.Errorf("exporting %s on %s: want one file in the output: %w", sip, server, err)
 	}
-	data, err := base64.StdEncoding.DecodeString(lines[len(lines)-1])
-	if err != nil {
-		return nil, fmt.Errorf("exporting %s on %s: decoding the file: %w", sip, server, err)
-	}
-	doc, err := contacts.ParseHomedResources(data)
+	doc, err := contacts.ParseHomedResources(frames[0])
 	if err != nil {
 		return nil, fmt.Errorf("exporting %s on %s: %w", sip, server, err)
 	}
