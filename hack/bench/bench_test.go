@@ -36,12 +36,75 @@ func TestComputeFloor(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := computeFloor(cm, tc.commands, tc.active, tc.moves, tc.imports)
+			f := computeFloor(cm, tc.commands, tc.active, work{Moves: tc.moves, Imports: tc.imports})
 			if time.Duration(f.Floor) != tc.want || time.Duration(f.RoundTripTerm) != tc.rt || time.Duration(f.PerUserTerm) != tc.perUs {
 				t.Errorf("floor %v (round trips %v, per user %v), want %v (%v, %v)",
 					time.Duration(f.Floor), time.Duration(f.RoundTripTerm), time.Duration(f.PerUserTerm), tc.want, tc.rt, tc.perUs)
 			}
 		})
+	}
+}
+
+func TestComputeFloorChargesWindowsCosts(t *testing.T) {
+	cm := costModel{Latency: secs(2 * time.Millisecond), MoveCost: secs(8 * time.Millisecond), ImportCost: secs(time.Millisecond),
+		ProcessCost: secs(3 * time.Millisecond), ShellCost: secs(10 * time.Millisecond), ExportCost: secs(time.Millisecond),
+		ModuleCost: secs(30 * time.Millisecond), Concurrency: 2, RoundTrips: 3}
+	tests := map[string]struct {
+		commands              map[string]int
+		active                int
+		w                     work
+		want, cmds, sh, perUs time.Duration
+	}{
+		"each command pays its round trips and a program start; each slot one shell": {
+			// commands 10 × (3 × 2 + 3) ms = 90 ms; shells 2 × 10 ms; (90 + 20) / 2 = 55 ms
+			commands: map[string]int{"ocs1": 10}, active: 1,
+			want: 55 * time.Millisecond, cmds: 45 * time.Millisecond, sh: 10 * time.Millisecond,
+		},
+		"a single command needs a single shell": {
+			// busiest server: 9 ms / 2 + 10 ms shell = 14.5 ms beats (9 + 10) / 2
+			commands: map[string]int{"ocs1": 1}, active: 1,
+			want: 14500 * time.Microsecond, cmds: 4500 * time.Microsecond, sh: 5 * time.Millisecond,
+		},
+		"exports and module loads are per-user work": {
+			// (2 × 9 + 2 × 10 + 100 × 1 + 2 × 30) ms / 4
+			commands: map[string]int{"ocs1": 1, "ocs2": 1}, active: 2, w: work{Exports: 100, ModuleLoads: 2},
+			want: 49500 * time.Microsecond, cmds: 4500 * time.Microsecond, sh: 5 * time.Millisecond, perUs: 40 * time.Millisecond,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := computeFloor(cm, tc.commands, tc.active, tc.w)
+			got := []time.Duration{time.Duration(f.Floor), time.Duration(f.RoundTripTerm), time.Duration(f.ShellTerm), time.Duration(f.PerUserTerm)}
+			want := []time.Duration{tc.want, tc.cmds, tc.sh, tc.perUs}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("floor, commands, shells, per user = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	legacy, err := profileModel(profileLegacy, defaultTimeScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if legacy.emulatorFlags() != "--latency 2ms --import-cost 2ms --move-cost 2ms" || legacy.RoundTrips != 5 {
+		t.Errorf("legacy profile %q, %d round trips", legacy.emulatorFlags(), legacy.RoundTrips)
+	}
+	win, err := profileModel(profileWindows, 0.01)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if win.MoveCost != secs(8*time.Millisecond) || win.ProcessCost != secs(2500*time.Microsecond) || win.ShellCost != secs(time.Millisecond) ||
+		win.Latency != secs(2*time.Millisecond) || win.RoundTrips != 3 {
+		t.Errorf("windows profile at 0.01: %+v", win)
+	}
+	if _, err := profileModel("nope", 1); err == nil {
+		t.Error("an unknown profile was accepted")
+	}
+	overrideCosts(&win, map[string]time.Duration{"export-cost": time.Second})
+	if win.ExportCost != secs(time.Second) {
+		t.Error("an explicit flag did not override the profile")
 	}
 }
 
@@ -64,8 +127,10 @@ func TestClassifyCommands(t *testing.T) {
 		`powershell.exe -NoProfile -NonInteractive -EncodedCommand x`,
 		`lcscmd.exe /config /action:export`,
 		`whoami`,
+		`echo QUJD >> "%TEMP%\ocsha-1.b64"`,
+		`echo QUJD >> "%TEMP%\ocsha-1.b64" && powershell.exe -NoProfile -NonInteractive -EncodedCommand x`,
 	})
-	want := map[string]int{"dbimpexp export": 1, "dbimpexp import": 1, "sc query": 1, "powershell": 1, "lcscmd": 1, "other": 1}
+	want := map[string]int{"dbimpexp export": 1, "dbimpexp import": 1, "sc query": 1, "powershell": 2, "lcscmd": 1, "other": 1, "upload echo": 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("classifyCommands = %v, want %v", got, want)
 	}
@@ -134,7 +199,7 @@ func TestMachineParsers(t *testing.T) {
 func TestRenderMarkdownStatesMachineCostModelAndRatios(t *testing.T) {
 	cm := costModel{Latency: secs(2 * time.Millisecond), MoveCost: secs(2 * time.Millisecond),
 		ImportCost: secs(2 * time.Millisecond), Concurrency: 2, RoundTrips: 5}
-	action := computeFloor(cm, map[string]int{"ocs1": 60}, 1, 2500, 2500)
+	action := computeFloor(cm, map[string]int{"ocs1": 60}, 1, work{Moves: 2500, Imports: 2500})
 	r := &results{
 		Started: time.Unix(0, 0), Finished: time.Unix(600, 0),
 		Machine: machine{CPUs: 2, MemoryMiB: 1024, CPUModel: "Test CPU", GoVersion: "go1.26.8"},
@@ -143,8 +208,8 @@ func TestRenderMarkdownStatesMachineCostModelAndRatios(t *testing.T) {
 		Failover: &failoverResult{Users: 5000, Evacuated: 2500, Total: secs(20 * time.Second), Action: secs(6 * time.Second),
 			ConfiguredDelay: secs(5 * time.Second), ActionFloor: action, TotalFloor: action.Floor + secs(time.Second),
 			ActionRatio: 6 / time.Duration(action.Floor).Seconds(), TotalRatio: 2.5},
-		Drain:  &drainResult{Users: 2500, Total: secs(3 * time.Second), Floor: computeFloor(cm, map[string]int{"ocs2": 30}, 2, 2500, 0), Ratio: 2},
-		Manual: &manualResult{Sample: 250, Target: 2500, Total: secs(180 * time.Second), Extrapolated: true, Floor: computeFloor(cm, map[string]int{"ocs1": 500, "ocs2": 250}, 1, 250, 250)},
+		Drain:  &drainResult{Users: 2500, Total: secs(3 * time.Second), Floor: computeFloor(cm, map[string]int{"ocs2": 30}, 2, work{Moves: 2500}), Ratio: 2},
+		Manual: &manualResult{Sample: 250, Target: 2500, Total: secs(180 * time.Second), Extrapolated: true, Floor: computeFloor(cm, map[string]int{"ocs1": 500, "ocs2": 250}, 1, work{Moves: 250, Imports: 250})},
 		Backup: &backupResult{Users: 5000, Changed: 50, FullTime: secs(10 * time.Second), FullBytes: 3 << 20, ExportFloor: secs(200 * time.Millisecond)},
 		Scale:  &scaleResult{Pools: 20, UsersPerPool: 5000, Users: 100000, PeakRSSMiB: 120, ReadyPools: 20},
 		Micro:  []microResult{{Name: "BenchmarkCompute100k/servers=2", NsPerOp: 2e7}},
@@ -153,7 +218,7 @@ func TestRenderMarkdownStatesMachineCostModelAndRatios(t *testing.T) {
 	md := renderMarkdown(r)
 	for _, want := range []string{
 		"| 2 | 1024 MiB | Test CPU | go1.26.8 |",
-		"`--latency 2ms --move-cost 2ms --import-cost 2ms`",
+		"`--latency 2ms --import-cost 2ms --move-cost 2ms`",
 		"30.0× (vs moves + restore)",
 		"extrapolated linearly to 2500",
 		"| Manager peak RSS, 20 pools × 5000 users (100000 users) | 120.0 MiB",
@@ -163,5 +228,20 @@ func TestRenderMarkdownStatesMachineCostModelAndRatios(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+func TestOwnCostPer1000Users(t *testing.T) {
+	before := processesUsage{manager: procUsage{Available: true, UserSys: secs(time.Second), RSS: 50 << 20},
+		emulator: procUsage{Available: true, UserSys: secs(2 * time.Second)}}
+	after := processesUsage{manager: procUsage{Available: true, UserSys: secs(6 * time.Second), RSS: 60 << 20},
+		emulator: procUsage{Available: true, UserSys: secs(12 * time.Second)}}
+	oc := ownCost(before, after, 80<<20, 2500)
+	if oc == nil || oc.ManagerCPU != secs(5*time.Second) || oc.ManagerCPUPer1000 != secs(2*time.Second) ||
+		oc.EmulatorCPUPer1000 != secs(4*time.Second) || oc.ManagerPeakRSSMiB != 80 || oc.ManagerRSSBeforeMiB != 50 {
+		t.Errorf("ownCost = %+v", oc)
+	}
+	if ownCost(processesUsage{}, after, 0, 2500) != nil {
+		t.Error("a cost without a first reading")
 	}
 }

@@ -10,7 +10,7 @@ import (
 // drain runs scenario 2: ocs1 goes into maintenance and its users move to ocs2 with their contacts.
 func (b *bench) drain(ctx context.Context) error {
 	cfg := b.cfg
-	const ns = "drain"
+	ns := b.namespace("drain")
 	emu, done, err := b.scenarioPool(ctx, ns, "")
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func (b *bench) drain(ctx context.Context) error {
 	dr.Lost = max(len(expected)-len(after), 0)
 	dr.Drained -= len(expected) - dr.Users
 	// Both servers are up during a drain, so the per-user work could be spread over both.
-	dr.Floor = computeFloor(cfg.cost, commandDelta(cmdsBefore, cmdsAfter), 2, dr.Users, 0)
+	dr.Floor = computeFloor(cfg.cost, commandDelta(cmdsBefore, cmdsAfter), 2, work{Moves: dr.Users})
 	dr.CommandKinds = classifyCommands(newCommands(cmdsBefore, cmdsAfter))
 	dr.Ratio = ratio(time.Duration(dr.Total), time.Duration(dr.Floor.Floor))
 	b.logf("Drain: %s for %d users; floor %s; %d users with a wrong contact count", dr.Total, dr.Drained, dr.Floor.Floor, dr.ContactsMismatch)

@@ -16,7 +16,7 @@ import (
 // (failover) on one emulator, so the failover restores from the incremental snapshot.
 func (b *bench) failover(ctx context.Context) error {
 	cfg := b.cfg
-	const ns = "failover"
+	ns := b.namespace("failover")
 	emu, done, err := b.scenarioPool(ctx, ns, filepath.Join(cfg.work, "backups", ns))
 	if err != nil {
 		return err
@@ -40,8 +40,8 @@ func (b *bench) failover(ctx context.Context) error {
 	}
 	br.FullTime, br.FullBytes, br.FullContacts = secs(took), full.Bytes, full.Contacts
 	br.Commands = commandDelta(cmdsBefore, cmdsAfter)
-	// An export per server, run in parallel: the round trips of the busier server bound it.
-	br.ExportFloor = computeFloor(cfg.cost, br.Commands, len(br.Commands), 0, 0).Floor
+	// An export per server, run in parallel: the busier server bounds it; every user is exported once.
+	br.ExportFloor = computeFloor(cfg.cost, br.Commands, len(br.Commands), work{Exports: cfg.users}).Floor
 	b.logf("Full backup: %s, %d bytes, %d contacts", fmtDur(took), full.Bytes, full.Contacts)
 
 	changed, err := changeContacts(ctx, emu, 100)
@@ -54,6 +54,9 @@ func (b *bench) failover(ctx context.Context) error {
 		return err
 	}
 	br.IncrementalTime, br.IncrementalBytes, br.IncrementalUsers = secs(took), incr.Bytes, incr.Users
+	// What an incremental backup that costs what changed needs: one command per server and the
+	// changed users' exports.
+	br.IncrementalFloor = computeFloor(cfg.cost, map[string]int{"ocs1": 1, "ocs2": 1}, 2, work{Exports: changed}).Floor
 	b.logf("Incremental backup (%d users changed): %s, %d bytes", changed, fmtDur(took), incr.Bytes)
 
 	// Scenario 1: failover.
@@ -84,6 +87,7 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 		ft.prevOp = h.Status.LastOperation.ID
 	}
 
+	ft.usageStart = b.usage(emu)
 	if err := emu.send(ctx, "POST", "/servers/ocs2/crash", nil); err != nil {
 		return err
 	}
@@ -100,6 +104,7 @@ func (b *bench) crashAndFailover(ctx context.Context, emu *emulator, ns string) 
 		return err
 	}
 	b.recordFailoverTimes(fr, ft, cmdsEnd)
+	fr.OwnCost = ownCost(ft.usageStart, b.usage(emu), ft.peakRSS, fr.Evacuated)
 	if err := checkSurvivor(ctx, emu, expected, fr); err != nil {
 		return err
 	}
@@ -114,12 +119,19 @@ type failoverTimes struct {
 	t0, detect, start, moved, complete, done time.Time
 	cmdsStart                                map[string][]string
 	last                                     *ocsv1.Operation
+	// usageStart is the processes' usage before the crash; peakRSS the manager's largest RSS seen
+	// by a poll since.
+	usageStart processesUsage
+	peakRSS    int64
 }
 
 // observeFailover is one poll of a failover run: it notes each moment the first time it is seen
 // and reports whether the run is over.
 func (b *bench) observeFailover(ctx context.Context, emu *emulator, ns string, ft *failoverTimes) (bool, error) {
 	now := time.Now()
+	if u, err := readProcUsage(b.manager.cmd.Process.Pid); err == nil {
+		ft.peakRSS = max(ft.peakRSS, u.RSS)
+	}
 	if ft.detect.IsZero() {
 		p, err := getPool(ctx, b.cp.client, ns)
 		if err != nil {
@@ -192,7 +204,7 @@ func (b *bench) recordFailoverTimes(fr *failoverResult, ft *failoverTimes, cmdsE
 	fr.Total = secs(ft.done.Sub(ft.t0))
 	fr.DetectionFloor = secs(time.Duration(cfg.threshold-1) * cfg.probeInterval)
 	fr.DetectionCeiling = secs(time.Duration(cfg.threshold)*cfg.probeInterval + cfg.probeTimeout)
-	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, fr.Evacuated, fr.Evacuated)
+	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, work{Moves: fr.Evacuated, Imports: fr.Evacuated})
 	fr.CommandKinds = classifyCommands(newCommands(ft.cmdsStart, cmdsEnd))
 	fr.TotalFloor = fr.DetectionFloor + fr.ActionFloor.Floor
 	fr.ActionRatio = ratio(time.Duration(fr.Action), time.Duration(fr.ActionFloor.Floor))

@@ -7,32 +7,50 @@ import (
 	"time"
 )
 
+// work is what an operation must do beyond its commands, each charged at the model's cost.
+type work struct {
+	Moves, Imports, Exports int
+	// ModuleLoads counts the powershell processes that must load the product's module (Skype for
+	// Business only; OCS 2007 R2 has none).
+	ModuleLoads int
+}
+
 // computeFloor is the least time the cost model allows for an operation that ran commands per
-// server (counted from the emulator) and spent per-user costs for moves and imports.
+// server (counted from the emulator) and did the given per-user work.
 //
-// Each command holds one of the server's Concurrency slots for at least RoundTrips × Latency
-// plus the per-user costs it spends. So no server can finish before its own round trips divided
-// by its slots, and the whole work (every round trip and every per-user cost) cannot finish before
-// it is divided over the slots of the servers that are up. The floor is the larger of the two.
-func computeFloor(cm costModel, commands map[string]int, activeServers, moves, imports int) floor {
+// Each command holds one of the server's Concurrency slots for at least RoundTrips × Latency plus
+// one program start (ProcessCost) plus the per-user costs it spends; each slot needs one shell
+// (ShellCost), created once when shells are kept open. So no server can finish before its own
+// commands divided by its slots plus one shell, and the whole work cannot finish before it is
+// divided over the slots of the servers that are up. The floor is the larger of the two.
+func computeFloor(cm costModel, commands map[string]int, activeServers int, w work) floor {
 	c := max(cm.Concurrency, 1)
 	active := max(activeServers, 1)
-	rt := time.Duration(cm.RoundTrips) * time.Duration(cm.Latency)
-	var total, worst time.Duration
+	perCmd := time.Duration(cm.RoundTrips)*time.Duration(cm.Latency) + time.Duration(cm.ProcessCost)
+	shell := time.Duration(cm.ShellCost)
+	var total, worst, shells time.Duration
 	for _, n := range commands {
-		d := time.Duration(n) * rt
+		if n <= 0 {
+			continue
+		}
+		d := time.Duration(n) * perCmd
 		total += d
-		worst = max(worst, d/time.Duration(c))
+		shells += time.Duration(min(n, c)) * shell
+		worst = max(worst, d/time.Duration(c)+shell)
 	}
-	perUser := time.Duration(moves)*time.Duration(cm.MoveCost) + time.Duration(imports)*time.Duration(cm.ImportCost)
-	f := max(worst, (total+perUser)/time.Duration(c*active))
+	perUser := time.Duration(w.Moves)*time.Duration(cm.MoveCost) + time.Duration(w.Imports)*time.Duration(cm.ImportCost) +
+		time.Duration(w.Exports)*time.Duration(cm.ExportCost) + time.Duration(w.ModuleLoads)*time.Duration(cm.ModuleCost)
+	slots := time.Duration(c * active)
+	f := max(worst, (total+shells+perUser)/slots)
 	return floor{
 		Commands:      commands,
 		ActiveServers: active,
-		Moves:         moves,
-		Imports:       imports,
-		RoundTripTerm: secs(total / time.Duration(c*active)),
-		PerUserTerm:   secs(perUser / time.Duration(c*active)),
+		Moves:         w.Moves,
+		Imports:       w.Imports,
+		Exports:       w.Exports,
+		RoundTripTerm: secs(total / slots),
+		ShellTerm:     secs(shells / slots),
+		PerUserTerm:   secs(perUser / slots),
 		Floor:         secs(f),
 	}
 }
@@ -66,6 +84,9 @@ func classifyCommands(lines []string) map[string]int {
 	for _, l := range lines {
 		low := strings.ToLower(l)
 		switch {
+		case strings.HasPrefix(low, "echo ") && strings.Contains(low, ">>") && !strings.Contains(low, "powershell"):
+			// internal/ocs uploads data in cmd echo lines before the script that reads it.
+			out["upload echo"]++
 		case strings.Contains(low, "dbimpexp") && strings.Contains(low, "/import"):
 			out["dbimpexp import"]++
 		case strings.Contains(low, "dbimpexp"):

@@ -24,6 +24,7 @@ type config struct {
 	repo, work, outMD, outJSON string
 
 	cost          costModel
+	compare       costModel // zero Profile: no comparison run
 	users         int
 	contacts      int
 	delay         time.Duration
@@ -58,17 +59,13 @@ func main() {
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	var latency, move, imp time.Duration
 	var scenarios string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.repo, "repo", ".", "repository root (CRDs in config/crd/bases, packages to build)")
 	fs.StringVar(&cfg.work, "work", "bin/bench", "directory for binaries, logs, backups and results.json")
 	fs.StringVar(&cfg.outMD, "out", "docs/benchmarks.md", "the Markdown report to write")
-	fs.DurationVar(&latency, "latency", 2*time.Millisecond, "emulator --latency: added to every WS-Management request")
-	fs.DurationVar(&move, "move-cost", 2*time.Millisecond, "emulator --move-cost: per moved user")
-	fs.DurationVar(&imp, "import-cost", 2*time.Millisecond, "emulator --import-cost: per imported user")
-	fs.IntVar(&cfg.cost.Concurrency, "concurrency", 2, "per-server WinRM concurrency the floor assumes (internal/winrm's default)")
+	resolveCosts := bindCostFlags(fs)
 	fs.IntVar(&cfg.users, "users", 5000, "users of the failover, drain, backup and manual emulators (half on each server)")
 	fs.IntVar(&cfg.contacts, "contacts", 50, "contacts per user in those emulators")
 	fs.DurationVar(&cfg.delay, "failover-delay", 5*time.Second, "UserHoming spec.failover.delay")
@@ -92,8 +89,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg.cost.Latency, cfg.cost.MoveCost, cfg.cost.ImportCost = secs(latency), secs(move), secs(imp)
-	cfg.cost.RoundTrips = 5
+	var err error
+	if cfg.cost, cfg.compare, err = resolveCosts(); err != nil {
+		return cfg, err
+	}
 	cfg.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scenarios, ",") {
 		s = strings.TrimSpace(s)
@@ -112,7 +111,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.manualSample < 0 || cfg.users < 4 || cfg.users%2 != 0 || cfg.scalePools < 1 {
 		return cfg, errors.New("--users must be even and at least 4, --manual-sample >= 0, --scale-pools >= 1")
 	}
-	var err error
 	if cfg.repo, err = filepath.Abs(cfg.repo); err != nil {
 		return cfg, fmt.Errorf("resolving --repo: %w", err)
 	}
@@ -120,6 +118,45 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg.outMD = absUnder(cfg.repo, cfg.outMD)
 	cfg.outJSON = filepath.Join(cfg.work, "results.json")
 	return cfg, nil
+}
+
+// bindCostFlags defines the cost-model flags; the returned function, called after Parse, gives
+// the run's model (the profile with the cost flags given explicitly) and the comparison model.
+func bindCostFlags(fs *flag.FlagSet) func() (costModel, costModel, error) {
+	profile := fs.String("profile", profileWindows, "cost model: windows (published Windows figures × --time-scale) or legacy (latency and 2 ms moves and imports only)")
+	compare := fs.String("compare-profile", profileLegacy, "second cost model the failover, drain, backup and manual scenarios run again under, for comparison (empty: none)")
+	scale := fs.Float64("time-scale", defaultTimeScale, "factor applied to the published Windows figures of the windows profile")
+	concurrency := fs.Int("concurrency", 2, "per-server WinRM concurrency the floor assumes (internal/winrm's default)")
+	costFlags := map[string]*time.Duration{}
+	for _, f := range []struct{ name, usage string }{
+		{"latency", "added to every WS-Management request"}, {"move-cost", "per moved user"}, {"import-cost", "per imported user"},
+		{"process-cost", "per program start"}, {"module-cost", "per module load in a powershell process"},
+		{"shell-cost", "per WinRS shell created"}, {"export-cost", "per exported user"},
+	} {
+		costFlags[f.name] = fs.Duration(f.name, 0, "emulator --"+f.name+": "+f.usage+" (default: the profile's)")
+	}
+	return func() (costModel, costModel, error) {
+		var cmp costModel
+		cm, err := profileModel(*profile, *scale)
+		if err != nil {
+			return cm, cmp, err
+		}
+		set := map[string]time.Duration{}
+		fs.Visit(func(f *flag.Flag) {
+			if d, ok := costFlags[f.Name]; ok {
+				set[f.Name] = *d
+			}
+		})
+		overrideCosts(&cm, set)
+		cm.Concurrency = *concurrency
+		if *compare != "" && *compare != *profile {
+			if cmp, err = profileModel(*compare, *scale); err != nil {
+				return cm, cmp, err
+			}
+			cmp.Concurrency = *concurrency
+		}
+		return cm, cmp, nil
+	}
 }
 
 func absUnder(root, p string) string {
@@ -138,7 +175,13 @@ type bench struct {
 	cp      *controlPlane
 	manager *managerProc
 	res     *results
+	// nsPrefix keeps a comparison run's namespaces apart: envtest has no namespace controller, so
+	// a deleted namespace never goes away.
+	nsPrefix string
 }
+
+// namespace is the namespace of a scenario in this run.
+func (b *bench) namespace(scenario string) string { return b.nsPrefix + scenario }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cfg, err := parseFlags(args, os.Stderr)
@@ -174,6 +217,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer func() { b.manager.stop() }()
 
 	b.runScenarios(ctx)
+	b.runComparison(ctx)
 	b.manager.stop()
 	b.manager = nil
 	if cfg.micro && ctx.Err() == nil {
@@ -241,6 +285,30 @@ func (b *bench) runScenarios(ctx context.Context) {
 			continue
 		}
 		b.logf("Scenario %s done in %s", s.name, fmtDur(time.Since(start)))
+	}
+}
+
+// runComparison runs the failover (with the backups), drain and manual scenarios again under
+// the comparison cost model, with the same manager and control plane.
+func (b *bench) runComparison(ctx context.Context) {
+	if b.cfg.compare.Profile == "" || ctx.Err() != nil {
+		return
+	}
+	sub := *b
+	sub.cfg.cost = b.cfg.compare
+	sub.nsPrefix = b.cfg.compare.Profile + "-"
+	sub.cfg.scenarios = map[string]bool{}
+	for _, s := range []string{"failover", "drain", "manual"} {
+		sub.cfg.scenarios[s] = b.cfg.scenarios[s]
+	}
+	sub.res = &results{Cost: sub.cfg.cost, Errors: map[string]string{}}
+	b.logf("Comparison under the %s cost model (%s)", sub.cfg.cost.Profile, sub.cfg.cost.emulatorFlags())
+	sub.runScenarios(ctx)
+	b.manager = sub.manager
+	b.res.Compare = &comparison{Cost: sub.cfg.cost, Failover: sub.res.Failover, Drain: sub.res.Drain,
+		Manual: sub.res.Manual, Backup: sub.res.Backup}
+	for k, v := range sub.res.Errors {
+		b.res.Errors[sub.cfg.cost.Profile+" "+k] = v
 	}
 }
 

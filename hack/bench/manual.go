@@ -24,14 +24,15 @@ import (
 func (b *bench) manual(ctx context.Context) error {
 	cfg := b.cfg
 	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
-		emulatorSpec{name: "manual", users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
+		emulatorSpec{name: b.namespace("manual"), users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
 	if err != nil {
 		return err
 	}
 	defer emu.stop()
 
-	// The transport's defaults, as the manager uses them.
-	pool := winrm.NewPool(winrm.Options{})
+	// The transport's defaults, but a shell per command as winrs.exe opens one per invocation: the
+	// admins' script runs one winrs (or Invoke-Command) per step.
+	pool := winrm.NewPool(winrm.Options{ShellIdle: -1})
 	defer pool.Close()
 	agent, err := manualAgent(emu, pool)
 	if err != nil {
@@ -135,7 +136,8 @@ func (mr *manualResult) summarise(cost costModel, commands map[string]int) {
 	// The script runs one command at a time: its floor has a concurrency of one.
 	serial := cost
 	serial.Concurrency = 1
-	mr.Floor = computeFloor(serial, commands, 1, mr.Sample, mr.Sample)
+	// Each user is exported once (dbimpexp /user:), moved and imported.
+	mr.Floor = computeFloor(serial, commands, 1, work{Moves: mr.Sample, Imports: mr.Sample, Exports: mr.Sample})
 	mr.Ratio = ratio(time.Duration(mr.Measured), time.Duration(mr.Floor.Floor))
 }
 
@@ -244,7 +246,8 @@ const opBatch = 100
 
 // exportOneUser runs the admin's per-user export, `dbimpexp /user:<u>` into a temporary file,
 // and reads the file back in the same command line, as docs/admin-scripts.md renders the
-// agent's whole-server export. The agent has no single-user export, so the bench renders it.
+// agent's whole-server export. The agent's own single-user export runs dbimpexp from a PowerShell
+// script; the bench renders the admins' plainer command line.
 func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (*contacts.Document, error) {
 	if !sipPattern.MatchString(sip) {
 		return nil, fmt.Errorf("refusing to export %q: not a plain SIP address", sip)
@@ -256,15 +259,20 @@ func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (
 	name := "ocsha-" + hex.EncodeToString(rnd[:]) + ".xml"
 	script := "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n" +
 		"$p = Join-Path $env:TEMP '" + name + "'\n" +
-		"[Convert]::ToBase64String([IO.File]::ReadAllBytes($p))\n" +
+		// Framed as the agent frames files: base64 lines of 76 characters stay within a console
+		// width of 80, which would otherwise wrap one long line.
+		"$d = [IO.File]::ReadAllBytes($p)\n" +
+		"'" + ocs.FrameMarkers[0] + "'\n[Convert]::ToBase64String($d, [Base64FormattingOptions]::InsertLineBreaks)\n'" + ocs.FrameMarkers[1] + " ' + $d.Length\n" +
 		"Remove-Item -LiteralPath $p\n"
 	u16 := utf16.Encode([]rune(script))
 	raw := make([]byte, 2*len(u16))
 	for i, c := range u16 {
 		raw[2*i], raw[2*i+1] = byte(c), byte(c>>8)
 	}
-	line := `dbimpexp.exe /hrxmlfile:"%TEMP%\` + name + `" /restype:user /user:` + strings.TrimPrefix(sip, "sip:") +
-		" && powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(raw)
+	// DBImpExp.exe is not on PATH: the admins call it at the path they copied it to, and cmd /C
+	// strips the outer quotes of a line that starts with a quoted program.
+	line := `""` + manualDBImpExp + `" /hrxmlfile:"%TEMP%\` + name + `" /restype:user /user:` + strings.TrimPrefix(sip, "sip:") +
+		" && powershell.exe -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(raw) + `"`
 	res, err := exec.Run(ctx, server, line, []byte{})
 	if err != nil {
 		return nil, fmt.Errorf("exporting %s on %s: %w", sip, server, err)
@@ -272,20 +280,19 @@ func exportOneUser(ctx context.Context, exec ocs.Executor, server, sip string) (
 	if res.ExitCode != 0 {
 		return nil, fmt.Errorf("exporting %s on %s: exit code %d: %s", sip, server, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
-	lines := strings.Fields(string(res.Stdout))
-	if len(lines) == 0 {
-		return nil, fmt.Errorf("exporting %s on %s: no output", sip, server)
+	frames, err := ocs.ParseFrames(res.Stdout)
+	if err != nil || len(frames) != 1 {
+		return nil, fmt.Errorf("exporting %s on %s: want one file in the output: %w", sip, server, err)
 	}
-	data, err := base64.StdEncoding.DecodeString(lines[len(lines)-1])
-	if err != nil {
-		return nil, fmt.Errorf("exporting %s on %s: decoding the file: %w", sip, server, err)
-	}
-	doc, err := contacts.ParseHomedResources(data)
+	doc, err := contacts.ParseHomedResources(frames[0])
 	if err != nil {
 		return nil, fmt.Errorf("exporting %s on %s: %w", sip, server, err)
 	}
 	return doc, nil
 }
+
+// manualDBImpExp is where the admins' scripts find DBImpExp.exe, the agent's default path.
+const manualDBImpExp = `%CommonProgramFiles%\Microsoft Office Communications Server 2007 R2\Support\DBImpExp.exe`
 
 // sipPattern is the address shape docs/admin-scripts.md allows on a command line.
 var sipPattern = regexp.MustCompile(`^sip:[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+$`)

@@ -21,12 +21,21 @@ import (
 
 // costModel is the emulator's fixed cost model and the transport's concurrency.
 type costModel struct {
-	Latency     secs `json:"latencySeconds"`
-	MoveCost    secs `json:"moveCostSeconds"`
-	ImportCost  secs `json:"importCostSeconds"`
-	Concurrency int  `json:"perServerConcurrency"`
-	// RoundTrips is the minimum number of WS-Management requests of one command:
-	// Create, Command, Receive, Signal, Delete.
+	// Profile names the model (profiles.go): windows or legacy.
+	Profile     string `json:"profile,omitempty"`
+	Latency     secs   `json:"latencySeconds"`
+	MoveCost    secs   `json:"moveCostSeconds"`
+	ImportCost  secs   `json:"importCostSeconds"`
+	ProcessCost secs   `json:"processCostSeconds"`
+	ModuleCost  secs   `json:"moduleCostSeconds"`
+	ShellCost   secs   `json:"shellCostSeconds"`
+	ExportCost  secs   `json:"exportCostSeconds"`
+	// TimeScale is what the published Windows figures were multiplied by (1: as published).
+	TimeScale   float64 `json:"timeScale,omitempty"`
+	Concurrency int     `json:"perServerConcurrency"`
+	// RoundTrips is the minimum number of WS-Management requests of one command: Command,
+	// Receive, Signal in a shell kept open (windows), or also Create and Delete of a shell per
+	// command (legacy).
 	RoundTrips int `json:"roundTripsPerCommand"`
 }
 
@@ -76,6 +85,10 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 		"--latency", time.Duration(spec.cost.Latency).String(),
 		"--move-cost", time.Duration(spec.cost.MoveCost).String(),
 		"--import-cost", time.Duration(spec.cost.ImportCost).String(),
+		"--process-cost", time.Duration(spec.cost.ProcessCost).String(),
+		"--module-cost", time.Duration(spec.cost.ModuleCost).String(),
+		"--shell-cost", time.Duration(spec.cost.ShellCost).String(),
+		"--export-cost", time.Duration(spec.cost.ExportCost).String(),
 		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
 		// the second hop to the directory that the emulator enforces by default.
 		"--double-hop", "off")
@@ -260,6 +273,41 @@ type procUsage struct {
 	RSS, HWM  int64 // bytes
 	UserSys   secs  // CPU time, user + system
 	Available bool
+}
+
+// processesUsage is the manager's and one emulator's usage at one moment.
+type processesUsage struct{ manager, emulator procUsage }
+
+// usage reads the manager's and the emulator's counters; a counter that cannot be read stays
+// unavailable.
+func (b *bench) usage(emu *emulator) processesUsage {
+	var u processesUsage
+	if b.manager != nil && b.manager.cmd.Process != nil {
+		u.manager, _ = readProcUsage(b.manager.cmd.Process.Pid)
+	}
+	if emu != nil && emu.cmd.Process != nil {
+		u.emulator, _ = readProcUsage(emu.cmd.Process.Pid)
+	}
+	return u
+}
+
+// ownCost is the processes' cost between two readings, also per 1,000 of users.
+func ownCost(before, after processesUsage, peakRSS int64, users int) *ownCostResult {
+	if !before.manager.Available || !after.manager.Available || users <= 0 {
+		return nil
+	}
+	per := func(d secs) secs { return secs(time.Duration(d) * 1000 / time.Duration(users)) }
+	oc := &ownCostResult{
+		ManagerCPU:          after.manager.UserSys - before.manager.UserSys,
+		ManagerPeakRSSMiB:   float64(max(peakRSS, after.manager.RSS)) / (1 << 20),
+		ManagerRSSBeforeMiB: float64(before.manager.RSS) / (1 << 20),
+	}
+	oc.ManagerCPUPer1000 = per(oc.ManagerCPU)
+	if before.emulator.Available && after.emulator.Available {
+		oc.EmulatorCPU = after.emulator.UserSys - before.emulator.UserSys
+		oc.EmulatorCPUPer1000 = per(oc.EmulatorCPU)
+	}
+	return oc
 }
 
 // clockTicks is USER_HZ, fixed at 100 on Linux for /proc/<pid>/stat.

@@ -29,18 +29,29 @@ func (s secs) String() string { return fmtDur(time.Duration(s)) }
 
 // results is everything one run measured; it is written as bin/bench/results.json.
 type results struct {
-	Started  time.Time         `json:"started"`
-	Finished time.Time         `json:"finished"`
-	Machine  machine           `json:"machine"`
-	Cost     costModel         `json:"costModel"`
-	Config   runConfig         `json:"config"`
-	Failover *failoverResult   `json:"failover,omitempty"`
-	Drain    *drainResult      `json:"drain,omitempty"`
-	Manual   *manualResult     `json:"manual,omitempty"`
-	Backup   *backupResult     `json:"backup,omitempty"`
-	Scale    *scaleResult      `json:"scale,omitempty"`
-	Micro    []microResult     `json:"micro,omitempty"`
-	Errors   map[string]string `json:"errors,omitempty"`
+	Started  time.Time       `json:"started"`
+	Finished time.Time       `json:"finished"`
+	Machine  machine         `json:"machine"`
+	Cost     costModel       `json:"costModel"`
+	Config   runConfig       `json:"config"`
+	Failover *failoverResult `json:"failover,omitempty"`
+	Drain    *drainResult    `json:"drain,omitempty"`
+	Manual   *manualResult   `json:"manual,omitempty"`
+	Backup   *backupResult   `json:"backup,omitempty"`
+	Scale    *scaleResult    `json:"scale,omitempty"`
+	Micro    []microResult   `json:"micro,omitempty"`
+	// Compare holds the same scenarios under a second cost model.
+	Compare *comparison       `json:"compare,omitempty"`
+	Errors  map[string]string `json:"errors,omitempty"`
+}
+
+// comparison is the failover, drain, backup and manual scenarios under another cost model.
+type comparison struct {
+	Cost     costModel       `json:"costModel"`
+	Failover *failoverResult `json:"failover,omitempty"`
+	Drain    *drainResult    `json:"drain,omitempty"`
+	Manual   *manualResult   `json:"manual,omitempty"`
+	Backup   *backupResult   `json:"backup,omitempty"`
 }
 
 // runConfig records the knobs of the run that shape the figures.
@@ -78,10 +89,13 @@ type floor struct {
 	// Commands counts the commands each server ran in the operation's window.
 	Commands map[string]int `json:"commands"`
 	// ActiveServers is how many servers could share the per-user work (those up).
-	ActiveServers int  `json:"activeServers"`
-	Moves         int  `json:"moves"`
-	Imports       int  `json:"imports"`
+	ActiveServers int `json:"activeServers"`
+	Moves         int `json:"moves"`
+	Imports       int `json:"imports"`
+	Exports       int `json:"exports,omitempty"`
+	// RoundTripTerm is the commands' round trips and program starts over the slots.
 	RoundTripTerm secs `json:"roundTripTermSeconds"`
+	ShellTerm     secs `json:"shellTermSeconds,omitempty"`
 	PerUserTerm   secs `json:"perUserTermSeconds"`
 	Floor         secs `json:"floorSeconds"`
 }
@@ -111,6 +125,19 @@ type failoverResult struct {
 	UsersOnSurvivor  int            `json:"usersOnSurvivor"`
 	ContactsMismatch int            `json:"usersWithWrongContactCount"`
 	CommandKinds     map[string]int `json:"commandKinds"`
+	OwnCost          *ownCostResult `json:"ownCost,omitempty"`
+}
+
+// ownCostResult is what the failover cost the processes themselves, crash to Ready: the
+// manager's CPU and memory, and the emulator's CPU (outside the cost model), also per 1,000
+// users failed over.
+type ownCostResult struct {
+	ManagerCPU          secs    `json:"managerCPUSeconds"`
+	ManagerCPUPer1000   secs    `json:"managerCPUSecondsPer1000Users"`
+	ManagerPeakRSSMiB   float64 `json:"managerPeakRSSMiB"`
+	EmulatorCPU         secs    `json:"emulatorCPUSeconds"`
+	EmulatorCPUPer1000  secs    `json:"emulatorCPUSecondsPer1000Users"`
+	ManagerRSSBeforeMiB float64 `json:"managerRSSBeforeMiB"`
 }
 
 // drainResult is scenario 2.
@@ -158,6 +185,7 @@ type backupResult struct {
 	IncrementalUsers int32          `json:"incrementalUsers"`
 	Commands         map[string]int `json:"commandsPerRun"`
 	ExportFloor      secs           `json:"exportFloorSeconds"`
+	IncrementalFloor secs           `json:"incrementalFloorSeconds,omitempty"`
 }
 
 // scaleResult is scenario 6.

@@ -148,3 +148,20 @@ func TestParseFlagsServerSoftware(t *testing.T) {
 		t.Fatal("a negative width was accepted")
 	}
 }
+
+func TestParseFlagsCostModel(t *testing.T) {
+	cfg, err := parseFlags([]string{"--process-cost", "250ms", "--module-cost", "3s", "--shell-cost", "80ms", "--export-cost", "2ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ProcessCost != 250*time.Millisecond || cfg.ModuleCost != 3*time.Second || cfg.ShellCost != 80*time.Millisecond || cfg.ExportCost != 2*time.Millisecond {
+		t.Errorf("costs %v %v %v %v", cfg.ProcessCost, cfg.ModuleCost, cfg.ShellCost, cfg.ExportCost)
+	}
+	def, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.ProcessCost != 0 || def.ModuleCost != 0 || def.ShellCost != 0 || def.ExportCost != 0 {
+		t.Error("a cost flag defaults to non-zero")
+	}
+}

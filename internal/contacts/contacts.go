@@ -97,33 +97,10 @@ type xmlMember struct {
 	Member string `xml:"Member,attr"`
 }
 
-type xmlHomedResources struct {
-	XMLName   xml.Name
-	Resources []xmlResource `xml:"HomedResource"`
-}
-
 // ParseHomedResources parses a dbimpexp homed-resources document encoded as UTF-16 (LE or BE,
 // with or without BOM) or UTF-8.
 func ParseHomedResources(data []byte) (*Document, error) {
-	var doc xmlHomedResources
-	if err := decodeXML(data, &doc); err != nil {
-		return nil, fmt.Errorf("parsing homed resources: %w", err)
-	}
-	if doc.XMLName.Local != "HomedResources" {
-		return nil, fmt.Errorf("parsing homed resources: root element is %q, want HomedResources", doc.XMLName.Local)
-	}
-	if doc.XMLName.Space != "" && doc.XMLName.Space != Namespace {
-		return nil, fmt.Errorf("parsing homed resources: namespace %q, want %q", doc.XMLName.Space, Namespace)
-	}
-	out := &Document{}
-	for i, xr := range doc.Resources {
-		r, err := fromXML(xr)
-		if err != nil {
-			return nil, fmt.Errorf("parsing homed resources: resource %d: %w", i+1, err)
-		}
-		out.Resources = append(out.Resources, r)
-	}
-	return out, nil
+	return ParseHomedResourcesFrom(bytes.NewReader(data))
 }
 
 // MarshalHomedResources writes doc as dbimpexp writes it: UTF-16LE with a BOM, CRLF line ends and
@@ -154,21 +131,30 @@ func MarshalResource(r Resource) []byte {
 
 // UnmarshalResource parses bytes written by MarshalResource.
 func UnmarshalResource(data []byte) (Resource, error) {
-	var root struct {
-		XMLName xml.Name
-		xmlResource
-	}
-	if err := decodeXML(data, &root); err != nil {
-		return Resource{}, fmt.Errorf("parsing resource: %w", err)
-	}
-	if root.XMLName.Local != "HomedResource" {
-		return Resource{}, fmt.Errorf("parsing resource: root element is %q, want HomedResource", root.XMLName.Local)
-	}
-	r, err := fromXML(root.xmlResource)
+	r, err := unmarshalResource(data)
 	if err != nil {
 		return Resource{}, fmt.Errorf("parsing resource: %w", err)
 	}
 	return r, nil
+}
+
+func unmarshalResource(data []byte) (Resource, error) {
+	d, err := newDecoder(bytes.NewReader(data))
+	if err != nil {
+		return Resource{}, err
+	}
+	root, err := rootElement(d)
+	if err != nil {
+		return Resource{}, err
+	}
+	if root.Name.Local != "HomedResource" {
+		return Resource{}, fmt.Errorf("root element is %q, want HomedResource", root.Name.Local)
+	}
+	r, err := decodeResource(d, root)
+	if err != nil {
+		return Resource{}, err
+	}
+	return r, trailer(d)
 }
 
 func fromXML(xr xmlResource) (Resource, error) {

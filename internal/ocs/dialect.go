@@ -23,6 +23,8 @@ type dialect interface {
 	homes(ctx context.Context, via Server, sips []string) (map[string]string, error)
 	// exportContacts exports every user homed on s.
 	exportContacts(ctx context.Context, s Server) (*contacts.Document, error)
+	// exportUsers exports each of the (validated) users alone, those homed on s (exportusers.go).
+	exportUsers(ctx context.Context, s Server, users []string) (*contacts.Document, error)
 	// importContacts imports the (validated) resources of doc into s and returns one result per
 	// resource, in order.
 	importContacts(ctx context.Context, s Server, doc *contacts.Document) ([]ImportResult, error)

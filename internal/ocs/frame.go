@@ -5,7 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
-	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Every answer the agent reads from a PowerShell script travels in frames, because the
@@ -43,44 +44,88 @@ func psFrameText(expr string) string {
 // single row) as one frame.
 func psFrameCSV(v string) string { return psFrameText("($" + v + " -join \"`n\")") }
 
-// parseFrames returns the frames of a command's output, in order.
+// parseFrames returns the frames of a command's output, in order. It works on the bytes as they
+// came (no copy of the output as a string, no slice of all its lines): an export's output is a
+// few megabytes, read while the manager holds little else.
 func parseFrames(out []byte) ([][]byte, error) {
 	var (
 		frames [][]byte
-		body   strings.Builder
+		body   []byte
 		open   bool
 	)
-	for _, line := range strings.Split(string(out), "\n") {
-		line = strings.TrimSpace(line)
+	for len(out) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			line, out = out[:i], out[i+1:]
+		} else {
+			line, out = out, nil
+		}
+		line = bytes.TrimSpace(line)
 		switch {
-		case line == frameBegin:
+		case string(line) == frameBegin:
 			if open {
 				return nil, fmt.Errorf("%w: a frame begins inside another", ErrBadOutput)
 			}
 			open = true
-			body.Reset()
-		case strings.HasPrefix(line, frameEnd+" ") && open:
+			// The body is at most the rest of the output: one allocation, no regrowth.
+			if cap(body) < len(out) {
+				body = make([]byte, 0, len(out))
+			}
+			body = body[:0]
+		case bytes.HasPrefix(line, []byte(frameEnd+" ")) && open:
 			open = false
-			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, frameEnd)))
+			data, err := frameData(body, line)
 			if err != nil {
-				return nil, fmt.Errorf("%w: frame end %q", ErrBadOutput, line)
-			}
-			data, err := base64.StdEncoding.DecodeString(body.String())
-			if err != nil {
-				return nil, fmt.Errorf("%w: frame: %w", ErrBadOutput, err)
-			}
-			if len(data) != n {
-				return nil, fmt.Errorf("%w: frame of %d bytes announced as %d", ErrBadOutput, len(data), n)
+				return nil, err
 			}
 			frames = append(frames, data)
 		case open:
-			body.WriteString(strings.Join(strings.Fields(line), ""))
+			body = appendNoSpace(body, line)
 		}
 	}
 	if open {
 		return nil, fmt.Errorf("%w: the output ends inside a frame", ErrBadOutput)
 	}
 	return frames, nil
+}
+
+// frameData decodes a frame's base64 body and checks it against the byte count of its end line.
+func frameData(body, end []byte) ([]byte, error) {
+	n, err := strconv.Atoi(string(bytes.TrimSpace(end[len(frameEnd):])))
+	if err != nil {
+		return nil, fmt.Errorf("%w: frame end %q", ErrBadOutput, end)
+	}
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+	k, err := base64.StdEncoding.Decode(data, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: frame: %w", ErrBadOutput, err)
+	}
+	if k != n {
+		return nil, fmt.Errorf("%w: frame of %d bytes announced as %d", ErrBadOutput, k, n)
+	}
+	return data[:k:k], nil
+}
+
+// appendNoSpace appends line without its blanks (a console may break or pad a long line).
+func appendNoSpace(body, line []byte) []byte {
+	plain := true
+	for _, c := range line {
+		if c >= utf8.RuneSelf || c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(body, line...)
+	}
+	for len(line) > 0 {
+		r, size := utf8.DecodeRune(line)
+		if !unicode.IsSpace(r) {
+			body = append(body, line[:size]...)
+		}
+		line = line[size:]
+	}
+	return body
 }
 
 // framesOf returns exactly the n frames of a command's output, for f(r.run…(…)) calls.

@@ -117,3 +117,10 @@ func isSfBService(name string) bool {
 
 // The texts that mark a directory command refused for want of the second hop (NTLM or Basic on a
 // domain) are in directory.go (directoryDenied) with their evidence: none is recorded publicly.
+
+// Per-user exports (exportusers.go): Export-CsUserData -UserFilter exports one user's data
+// (Export-CsUserData.md on learn.microsoft.com documents -UserFilter; the public restore scripts
+// feed such an export, ocs-evidence.md #20). That dbimpexp /user:<user@host> exports one user is
+// [inferred] from the import read-back, which relies on the same flag; no public document shows
+// it. Either way the operator judges by what the file holds (exportedUsers keeps only users
+// whose file holds them), not by the tool's exit code or words.

@@ -231,6 +231,9 @@ func (a *agent) ExportContacts(ctx context.Context, server string, users []strin
 	if err != nil {
 		return nil, err
 	}
+	if perUserExport(users) {
+		return a.d.exportUsers(ctx, s, users)
+	}
 	doc, err := a.d.exportContacts(ctx, s)
 	if err != nil || users == nil {
 		return doc, err

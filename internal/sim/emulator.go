@@ -70,7 +70,11 @@ type Config struct {
 	Latency time.Duration
 	// MoveCost and ImportCost are per-user server-side costs.
 	MoveCost, ImportCost time.Duration
-	Seed                 int64
+	// ProcessCost (each program start), ModuleCost (the product's module, once per powershell
+	// process), ShellCost (each WinRS shell created) and ExportCost (per user exported) are
+	// Windows' own costs; zero spends nothing.
+	ProcessCost, ModuleCost, ShellCost, ExportCost time.Duration
+	Seed                                           int64
 
 	// Domain is the DNS domain of the servers (default corp.example.com).
 	Domain string
@@ -154,7 +158,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg.NewWorld = newHostWorld
 	}
 	wc := WorldConfig{Domain: cfg.Domain, Users: cfg.Users, ContactsPerUser: cfg.ContactsPerUser, Seed: cfg.Seed,
-		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag,
+		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, ProcessCost: cfg.ProcessCost, ModuleCost: cfg.ModuleCost,
+		ExportCost: cfg.ExportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag,
 		DoubleHop: cfg.DoubleHop}
 	seen := map[string]bool{}
 	for _, n := range cfg.Servers {
@@ -270,6 +275,7 @@ func (e *Emulator) startServer(i int, spec ServerSpec, schemes authConfig) error
 		IdleTimeout:   cfg.IdleTimeout,
 		TimeoutMargin: cfg.TimeoutMargin,
 		Latency:       cfg.Latency,
+		ShellCost:     cfg.ShellCost,
 	})
 	s.auth = e.newAuth(spec, schemes, s.handler)
 	e.servers = append(e.servers, s)

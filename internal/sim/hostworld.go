@@ -14,7 +14,8 @@ func newHostWorld(wc WorldConfig) (World, error) {
 		return nil, err
 	}
 	cfg := host.Config{Domain: wc.Domain, Users: wc.Users, ContactsPerUser: wc.ContactsPerUser, Seed: wc.Seed,
-		MoveCost: wc.MoveCost, ImportCost: wc.ImportCost, Sleep: wc.Sleep, Product: product, Profile: hostProfile(wc.Profile), MoveLag: wc.MoveLag,
+		MoveCost: wc.MoveCost, ImportCost: wc.ImportCost,
+		Costs: host.Costs{Process: wc.ProcessCost, Module: wc.ModuleCost, Export: wc.ExportCost}, Sleep: wc.Sleep, Product: product, Profile: hostProfile(wc.Profile), MoveLag: wc.MoveLag,
 		DoubleHop: wc.DoubleHop}
 	for _, s := range wc.Servers {
 		cfg.Servers = append(cfg.Servers, host.ServerConfig{Name: s.Name, FQDN: s.FQDN, Profile: hostProfile(s.Profile)})

@@ -55,6 +55,8 @@ type WorldConfig struct {
 	Seed            int64
 	MoveCost        time.Duration
 	ImportCost      time.Duration
+	// ProcessCost, ModuleCost and ExportCost are Windows' own costs (Config).
+	ProcessCost, ModuleCost, ExportCost time.Duration
 	// Sleep is Config.Sleep (nil: a real timer).
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Product, Profile and MoveLag are Config's.

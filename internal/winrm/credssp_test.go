@@ -136,8 +136,9 @@ func TestCredSSPEncryptsEveryBodyOnTheWire(t *testing.T) {
 			}
 		}
 	}
-	if encrypted < 6 {
-		t.Fatalf("%d encrypted messages, want at least 6", encrypted)
+	// Create, Command, Send, Receive, Signal: the shell stays open for the next command.
+	if encrypted < 5 {
+		t.Fatalf("%d encrypted messages, want at least 5", encrypted)
 	}
 }
 
@@ -200,7 +201,8 @@ func TestCredSSPReusesItsLogon(t *testing.T) {
 			}
 		}
 	}
-	if tap.connections() != 1 || logons != 1 || messages < 50 {
+	// 10 commands in one kept shell: at least Command, Receive and Signal each.
+	if tap.connections() != 1 || logons != 1 || messages < 30 {
 		t.Fatalf("%d connections, %d logons for %d messages; want 1 connection logged on once", tap.connections(), logons, messages)
 	}
 }

@@ -12,6 +12,17 @@ package winrm
 // "it may still be running" when the server did not confirm it; the shell is deleted in any case
 // (Delete kills every command of the shell, MS-WSMV 3.1.4.11).
 //
+// Keeping shells between commands (shells.go): a WinRS shell runs several commands one after
+// another (MS-WSMV 3.1.4.10 Command names its ShellId; winrs and masterzen's Shell.Execute run more
+// than one), but Windows refuses a new Command before the previous one's Done was received
+// (MS-WSMV note <121>), so a shell is kept only after its command's Done and the Signal that ends
+// it. A kept shell the server no longer knows (a restart, its idle timeout) answers Command with a
+// w:InvalidSelectors fault, code 2150858843: that the unknown-ShellId fault has this subcode is
+// [inferred] (reference/winrm-wsman.md §6 gives the code and message; the subcode is confirmed for
+// an unknown CommandId only). The transport reopens a shell only on that fault or a refused
+// connection, where the command certainly did not start; any other failure of a Command on a
+// kept shell is returned, never repeated.
+//
 // Behaviours of the CredSSP transport that rest on other clients' practice rather than on a
 // recording of a Windows host (none of CredSSP over WinRM is public), each with its evidence:
 //

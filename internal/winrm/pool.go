@@ -81,6 +81,10 @@ type Options struct {
 	CancelWait time.Duration
 	// Metrics, when set, is called once per Run with the server, a Result* value and the duration.
 	Metrics func(server, result string, d time.Duration)
+	// ShellIdle is how long a shell stays open for the next command after its last one ended
+	// (default 5s; negative: a new shell for every command, as winrs.exe does). At most
+	// MaxConcurrent shells per server are open at once.
+	ShellIdle time.Duration
 }
 
 // maxSendChunk bounds the raw bytes of one Send. Its base64 (4/3) plus the SOAP envelope stays
@@ -108,6 +112,7 @@ type target struct {
 	hash     [32]byte
 	password string
 	conns    *connSet
+	shells   *shellCache
 }
 
 // NewPool returns an empty Pool; call SetTargets before Run.
@@ -129,6 +134,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if opts.CancelWait <= 0 {
 		opts.CancelWait = 10 * time.Second
+	}
+	if opts.ShellIdle == 0 {
+		opts.ShellIdle = 5 * time.Second
 	}
 	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}}
 }
@@ -166,6 +174,12 @@ func (p *Pool) SetTargets(targets []Target) error {
 			p.slots[name] = make(chan struct{}, p.opts.MaxConcurrent)
 		}
 	}
+	for name, old := range p.targets {
+		if next[name] != old {
+			// Its shells belong to the old endpoint or logon.
+			go old.shells.closeAll(shellCloseWait)
+		}
+	}
 	p.targets = next
 	return nil
 }
@@ -182,12 +196,26 @@ func (p *Pool) Servers() []string {
 	return out
 }
 
-// Close closes the connections of every client. In-flight commands fail.
+// shellCloseWait bounds how long Close waits for servers to confirm the deletion of idle shells:
+// a hung server delays Close by this much at most, and its shells expire on their own.
+const shellCloseWait = time.Second
+
+// Close deletes the idle shells (waiting briefly for the servers), then closes the connections
+// of every client. In-flight commands fail.
 func (p *Pool) Close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
+	targets := make([]*target, 0, len(p.targets))
 	for _, t := range p.targets {
+		targets = append(targets, t)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() { t.shells.closeAll(shellCloseWait) })
+	}
+	wg.Wait()
+	for _, t := range targets {
 		t.conns.closeAll()
 	}
 }
@@ -275,7 +303,8 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 		// The only failure is an unreadable CA bundle; the message holds no secret.
 		return nil, fmt.Errorf("winrm target %s: %w: CA certificate: %s", t.Server, ErrTLS, scrub(err.Error(), t.Password))
 	}
-	return &target{server: t.Server, client: client, hash: h, password: t.Password, conns: conns}, nil
+	return &target{server: t.Server, client: client, hash: h, password: t.Password, conns: conns,
+		shells: &shellCache{idle: p.opts.ShellIdle}}, nil
 }
 
 func isoSeconds(d time.Duration) string {
@@ -350,13 +379,22 @@ func (p *Pool) run(ctx context.Context, server, command string, stdin []byte) (R
 	}
 }
 
-// attempts retries only failures to create the shell: before Create succeeds no command ran.
+// attempts runs the command in a kept shell, or in a new one when none is kept or the kept one
+// was lost before the command started (shellLost); it retries only failures to create the shell:
+// before Create succeeds no command ran.
 func (p *Pool) attempts(ctx context.Context, t *target, command string, stdin []byte, started *atomic.Bool) (Result, error) {
+	for shell := t.shells.get(); shell != nil; shell = t.shells.get() {
+		res, err, lost := p.execute(ctx, t, shell, true, command, stdin, started)
+		if !lost {
+			return res, err
+		}
+	}
 	backoff := p.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		shell, err := t.client.CreateShell()
 		if err == nil {
-			return p.execute(ctx, t, shell, command, stdin, started)
+			res, err, _ := p.execute(ctx, t, shell, false, command, stdin, started)
+			return res, err
 		}
 		cerr := classify(t.server, err, t.password)
 		if attempt >= p.opts.Attempts || IsTerminal(cerr) || !errors.Is(cerr, ErrUnreachable) {
@@ -373,20 +411,41 @@ func (p *Pool) attempts(ctx context.Context, t *target, command string, stdin []
 	}
 }
 
-func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, command string, stdin []byte, started *atomic.Bool) (Result, error) {
-	defer func() { _ = shell.Close() }()
+// execute runs the command in shell. The shell is kept for the next command when this one ended
+// normally, and deleted otherwise. lost reports a kept shell the server no longer had, in which
+// the command did not start: the caller opens another.
+func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, kept bool, command string, stdin []byte,
+	started *atomic.Bool) (res Result, err error, lost bool) {
+	reuse := false
+	defer func() {
+		if !reuse || !t.shells.put(shell) {
+			_ = shell.Close()
+		}
+	}()
 	// Marked before the context is checked: a caller that saw no command start returns at once,
 	// and then this check keeps one from starting.
 	started.Store(true)
 	if ctx.Err() != nil {
-		return Result{}, classify(t.server, ctx.Err(), "")
+		// The shell is untouched: keep it.
+		reuse = true
+		return Result{}, classify(t.server, ctx.Err(), ""), false
 	}
 	// masterzen signals a cancelled command only once its current Receive long poll returns, up
 	// to OperationTimeout later; the command is signalled here the moment ctx ends instead.
 	cmd, err := shell.ExecuteWithContext(context.WithoutCancel(ctx), command)
 	if err != nil {
-		return Result{}, classify(t.server, err, t.password)
+		if kept && shellLost(err) {
+			return Result{}, nil, true
+		}
+		return Result{}, classify(t.server, err, t.password), false
 	}
+	res, err, reuse = p.collect(ctx, t, cmd, stdin)
+	return res, err, false
+}
+
+// collect streams a started command's input and output until it ends; reusable tells whether its
+// shell may take the next command (the command ended by itself and every stream completed).
+func (p *Pool) collect(ctx context.Context, t *target, cmd *mzwinrm.Command, stdin []byte) (Result, error, bool) {
 	var closeOnce sync.Once
 	terminate := func() { closeOnce.Do(func() { _ = cmd.Close() }) }
 	stopWatch := context.AfterFunc(ctx, terminate)
@@ -407,17 +466,17 @@ func (p *Pool) execute(ctx context.Context, t *target, shell *mzwinrm.Shell, com
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ExitCode()}
 	if signalled {
 		// The output may stop part way: the result is not the command's.
-		return Result{}, contextError(t.server, ctx.Err(), "the command was signalled to terminate and ended")
+		return Result{}, contextError(t.server, ctx.Err(), "the command was signalled to terminate and ended"), false
 	}
 	for _, e := range []error{outErr, errErr} {
 		if e != nil {
-			return res, classify(t.server, e, t.password)
+			return res, classify(t.server, e, t.password), false
 		}
 	}
 	if in != nil {
-		return res, classify(t.server, fmt.Errorf("sending stdin: %w", in), t.password)
+		return res, classify(t.server, fmt.Errorf("sending stdin: %w", in), t.password), false
 	}
-	return res, nil
+	return res, nil, true
 }
 
 // contextError is the error of a command whose context ended, with what became of it.

@@ -1,6 +1,7 @@
 package winrm
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -15,10 +16,13 @@ import (
 type testServer struct {
 	username, password string
 
-	mu       sync.Mutex
-	counts   map[string]int    // by action suffix
-	stdin    map[string][]byte // by command id
-	ended    map[string]bool
+	mu     sync.Mutex
+	counts map[string]int    // by action suffix
+	stdin  map[string][]byte // by command id
+	ended  map[string]bool
+	// running holds the commands started and not yet signalled: the pool signals every command
+	// once it ends, and keeps its shell for the next one.
+	running  map[string]bool
 	sends    []int // raw bytes per Send
 	commands []string
 	active   int
@@ -30,6 +34,8 @@ type testServer struct {
 	failCreate int
 	// failCommand answers Command with 503.
 	failCommand bool
+	// generation names the shells; restart() makes the server forget every shell it created.
+	generation int
 	// gate, when set, blocks each Receive until a token arrives or the request ends.
 	gate chan struct{}
 	// program computes a command's output once its stdin is closed (or at once without stdin).
@@ -47,7 +53,7 @@ var (
 )
 
 func newTestServer(username, password string) *testServer {
-	s := &testServer{username: username, password: password, counts: map[string]int{}, stdin: map[string][]byte{}, ended: map[string]bool{}}
+	s := &testServer{username: username, password: password, counts: map[string]int{}, stdin: map[string][]byte{}, ended: map[string]bool{}, running: map[string]bool{}}
 	s.changed = sync.NewCond(&s.mu)
 	s.program = func(cmd string, stdin []byte) (string, string, int) {
 		switch {
@@ -61,6 +67,13 @@ func newTestServer(username, password string) *testServer {
 		return "", "'" + cmd + "' is not recognized\r\n", 9009
 	}
 	return s
+}
+
+// restart forgets every shell, as a rebooted server or an expired shell does.
+func (s *testServer) restart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.generation++
 }
 
 func (s *testServer) count(action string) int {
@@ -103,10 +116,22 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", `<w:SelectorSet><w:Selector Name="ShellId">SHELL-1</w:Selector></w:SelectorSet>`)
+		s.mu.Lock()
+		shellID := fmt.Sprintf("SHELL-%d", s.generation+1)
+		s.mu.Unlock()
+		reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", `<w:SelectorSet><w:Selector Name="ShellId">`+shellID+`</w:Selector></w:SelectorSet>`)
 	case "Command":
 		if s.failCommand {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		s.mu.Lock()
+		current := fmt.Sprintf(`<w:Selector Name="ShellId">SHELL-%d</w:Selector>`, s.generation+1)
+		s.mu.Unlock()
+		if !bytes.Contains(body, []byte(current)) {
+			w.Header().Set("Content-Type", "application/soap+xml;charset=UTF-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:Action>http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action></s:Header><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>w:InvalidSelectors</s:Value></s:Subcode></s:Code><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858843"><f:Message>The request for the Windows Remote Shell with ShellId was not found on the server.</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>`)
 			return
 		}
 		cm := cmdRe.FindSubmatch(body)
@@ -115,7 +140,8 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := fmt.Sprintf("CMD-%d", s.nextID)
 		s.commands = append(s.commands, string(cm[1]))
 		s.stdin[id+"/cmd"] = cm[1]
-		s.active++
+		s.running[id] = true
+		s.active = len(s.running)
 		s.maxSeen = max(s.maxSeen, s.active)
 		s.changed.Broadcast()
 		s.mu.Unlock()
@@ -161,12 +187,15 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		enc := base64.StdEncoding.EncodeToString
 		reply(shellNS+"ReceiveResponse", fmt.Sprintf(`<rsp:ReceiveResponse><rsp:Stream Name="stdout" CommandId="%[1]s">%[2]s</rsp:Stream><rsp:Stream Name="stderr" CommandId="%[1]s">%[3]s</rsp:Stream><rsp:CommandState CommandId="%[1]s" State="%[4]sCommandState/Done"><rsp:ExitCode>%[5]d</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`, id, enc([]byte(out)), enc([]byte(errOut)), shellNS, code))
 	case "Signal":
+		if m := cmdIDRe.FindSubmatch(body); m != nil {
+			s.mu.Lock()
+			delete(s.running, string(m[1]))
+			s.active = len(s.running)
+			s.changed.Broadcast()
+			s.mu.Unlock()
+		}
 		reply(shellNS+"SignalResponse", `<rsp:SignalResponse/>`)
 	case "Delete":
-		s.mu.Lock()
-		s.active--
-		s.changed.Broadcast()
-		s.mu.Unlock()
 		reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", ``)
 	default:
 		w.WriteHeader(http.StatusBadRequest)

@@ -32,7 +32,7 @@ func (w *World) addCs(r ps.Registry, s *server) {
 		Run:      w.moveCsUser})
 	r.Add(&ps.Cmdlet{Name: "Export-CsUserData", Params: []string{"PoolFqdn", "FileName", "UserFilter", "DomainController"},
 		Switches: []string{"Force", "LegacyFormat"},
-		Run:      func(_ context.Context, c *ps.Call) ([]any, error) { return w.exportCsUserData(s, c) }})
+		Run:      func(ctx context.Context, c *ps.Call) ([]any, error) { return w.exportCsUserData(ctx, s, c) }})
 	r.Add(&ps.Cmdlet{Name: "Update-CsUserData", Params: []string{"FileName", "UserFilter", "TargetPoolFqdn", "DomainController"},
 		Switches: []string{"Force", "TestMode"},
 		Run:      func(ctx context.Context, c *ps.Call) ([]any, error) { return w.importCsUserData(ctx, s, c, false) }})
@@ -170,7 +170,7 @@ func (w *World) moveCsUser(ctx context.Context, c *ps.Call) ([]any, error) {
 	return nil, nil
 }
 
-func (w *World) exportCsUserData(s *server, c *ps.Call) ([]any, error) {
+func (w *World) exportCsUserData(ctx context.Context, s *server, c *ps.Call) ([]any, error) {
 	fqdn := c.String("PoolFqdn", -1)
 	pool := w.serverByFQDN(fqdn)
 	if pool == nil {
@@ -191,6 +191,9 @@ func (w *World) exportCsUserData(s *server, c *ps.Call) ([]any, error) {
 			}
 		}
 		res = kept
+	}
+	if err := w.spendExport(ctx, len(res)); err != nil {
+		return nil, err
 	}
 	data, err := userDataPackage(&contacts.Document{Resources: res}, pool.fqdn)
 	if err != nil {

@@ -30,6 +30,17 @@ const (
 	DBImpExpPath = ocsToolsDir + `\Support\DBImpExp.exe`
 )
 
+// Costs (cost.go) fall where Windows spends them; their default is zero and their sizes are the
+// bench's business (docs/benchmarks.md names the public figures). Where: every program start pays
+// the process cost (powershell.exe's start is documented at ~0.2-0.6 s for Windows PowerShell 5.1,
+// PowerShell/PowerShell#4239 and #6443; cmd's own start is ~40 ms, #6443); a powershell process loads
+// the product's module once, by Import-Module or, from PowerShell 3.0, by autoloading at the first
+// Cs cmdlet (about_Modules, "module auto-loading"); Export-CsUserData and dbimpexp's export pay per
+// user written, so -UserFilter (Export-CsUserData.md, learn.microsoft.com: "-UserFilter" exports one
+// user's data) and /user: cost
+// one user. That a per-user export cost exists at all, and that a loaded module stays loaded for
+// the process, are [inferred]: no public measurement of either was found.
+
 // defaultPowerShell is the PowerShell of a product's servers: OCS 2007 R2 runs on Windows Server
 // 2008 / 2008 R2, whose PowerShell is 2.0 with WMF 2.0 (KB968929) or built in (ocs-evidence.md
 // #11); Skype for Business 2015/2019 runs on 2012 R2 or later, here with 5.1 [inferred].

@@ -83,7 +83,7 @@ func (w *World) dbimpexpProgram(s *server) cmdexe.Program {
 		if _, ok := opts["import"]; ok {
 			return w.dbImport(ctx, s, p, file, opts["user"])
 		}
-		return w.dbExport(s, p, file, opts["user"])
+		return w.dbExport(ctx, s, p, file, opts["user"])
 	}
 }
 
@@ -106,10 +106,13 @@ func (w *World) homedResources(s *server, only string) ([]contacts.Resource, boo
 	return out, only == "" || len(out) == 1
 }
 
-func (w *World) dbExport(s *server, p *cmdexe.Proc, file, only string) int {
+func (w *World) dbExport(ctx context.Context, s *server, p *cmdexe.Proc, file, only string) int {
 	res, ok := w.homedResources(s, only)
 	if !ok {
 		write(p.Stdout, dbimpexpUserNotHomed(only))
+		return 1
+	}
+	if err := w.spendExport(ctx, len(res)); err != nil {
 		return 1
 	}
 	data, err := contacts.MarshalHomedResources(&contacts.Document{Resources: res})
@@ -271,13 +274,21 @@ func (w *World) serverByDN(dn string) *server {
 // powershellProgram is powershell.exe with this server's WMI classes and Cs cmdlets.
 func (w *World) powershellProgram(s *server) cmdexe.Program {
 	return ps.NewProgram(ps.ProgramConfig{Cmdlets: func(_ *cmdexe.Proc) ps.Registry {
+		// One registry per process: the module loads once per powershell.exe.
 		r := ps.Registry{}
+		module := &moduleLoader{w: w}
 		w.addWMI(r, s)
 		if w.product == ProductSkypeForBusiness && !s.profile.MissingModule {
 			w.addCs(r, s)
+			module.autoload(r, csCmdlets(r))
 		}
 		r.Add(&ps.Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"},
-			Run: func(_ context.Context, c *ps.Call) ([]any, error) { return nil, w.importModule(s, c) }})
+			Run: func(ctx context.Context, c *ps.Call) ([]any, error) {
+				if err := w.importModule(s, c); err != nil {
+					return nil, err
+				}
+				return nil, module.load(ctx)
+			}})
 		return r
 	}, Sleep: w.sleep, Native: func(name string) cmdexe.Program { return cmdexe.Lookup(s.programs, name) },
 		ConsoleWidth: s.profile.ConsoleWidth, DrainStdin: s.profile.PowerShell != "5.1", Version: s.profile.PowerShell})

@@ -40,6 +40,8 @@ type Config struct {
 	Seed int64
 	// MoveCost and ImportCost are spent per moved and per imported user inside the command.
 	MoveCost, ImportCost time.Duration
+	// Costs are Windows' own costs: program start, module load, per-user export (cost.go).
+	Costs Costs
 	// MoveLag is how long a moved user still shows the old home to directory reads (WMI,
 	// Get-CsUser), as replication would (inferred.go).
 	MoveLag time.Duration
@@ -82,6 +84,7 @@ type World struct {
 	product              Product
 	domain               string
 	moveCost, importCost time.Duration
+	costs                Costs
 	moveLag              time.Duration
 	sleep                ps.SleepFunc
 	doubleHop            bool
@@ -137,7 +140,7 @@ func NewWorld(cfg Config) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &World{product: product, domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, sleep: cfg.Sleep,
+	w := &World{product: product, domain: cfg.Domain, moveCost: cfg.MoveCost, importCost: cfg.ImportCost, costs: cfg.Costs, sleep: cfg.Sleep,
 		moveLag: cfg.MoveLag, doubleHop: cfg.DoubleHop, users: map[string]*user{}}
 	if w.domain == "" {
 		w.domain = "corp.example.com"
@@ -248,8 +251,8 @@ func (w *World) Programs(name string) map[string]cmdexe.Program {
 // profile says they are missing.
 func (w *World) install(s *server) {
 	s.programs = map[string]cmdexe.Program{
-		"sc":         w.scProgram(s),
-		"powershell": w.powershellProgram(s),
+		"sc":         w.started(w.scProgram(s)),
+		"powershell": w.started(w.powershellProgram(s)),
 	}
 	if w.product != ProductOCS2007R2 {
 		return
@@ -261,7 +264,7 @@ func (w *World) install(s *server) {
 		if s.profile.missing(t.name) {
 			continue
 		}
-		s.programs[strings.ToLower(t.path)] = t.prog
+		s.programs[strings.ToLower(t.path)] = w.started(t.prog)
 		_ = s.fs.WriteFile(t.path, []byte("MZ"))
 	}
 }

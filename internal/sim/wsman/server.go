@@ -79,6 +79,9 @@ type Config struct {
 	TimeoutMargin time.Duration
 	// Latency is added to every request.
 	Latency time.Duration
+	// ShellCost is spent by each Create before it answers: Windows starts a shell host process
+	// (winrshost.exe) for every WinRS shell.
+	ShellCost time.Duration
 	// OnRequest, when set, is called once per request with its action ("" when unparsed).
 	OnRequest func(action string)
 }
@@ -422,6 +425,15 @@ func (h *Handler) create(r *http.Request, user string, req *Request) ([]byte, *F
 				return nil, faultInvalidParameter()
 			}
 			idle, echoIdle = d, d
+		}
+	}
+	if h.cfg.ShellCost > 0 {
+		t := time.NewTimer(h.cfg.ShellCost)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return nil, nil // the client went away before a shell existed
 		}
 	}
 	s := &shell{id: info.ID, owner: user, info: info, idle: idle, commands: map[string]*command{}, lastActive: time.Now()}

@@ -548,3 +548,20 @@ func TestDelegatedHookMarksTheShell(t *testing.T) {
 		}
 	}
 }
+
+func TestShellCostPerCreate(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.ShellCost = 40 * time.Millisecond })
+	c := e.client(t, nil)
+	start := time.Now()
+	s, err := c.CreateShell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed < 40*time.Millisecond {
+		t.Errorf("Create took %v, want at least the shell cost", elapsed)
+	}
+	if e.h.ShellCount() != 1 {
+		t.Errorf("%d shells after one Create", e.h.ShellCount())
+	}
+	_ = s.Close()
+}
