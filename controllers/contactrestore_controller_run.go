@@ -44,7 +44,7 @@ func (r *ContactRestoreReconciler) pass(ctx context.Context, s *restoreScope) (c
 	}
 	if cr.Status.StartTime == nil {
 		if wait, err := r.waitForHomings(ctx, s, env.pool.Name); wait || err != nil {
-			return ctrl.Result{RequeueAfter: restoreWaitRequeue}, err
+			return waitResult(err)
 		}
 	}
 	ts, err := r.targets(ctx, s, env)
@@ -63,10 +63,18 @@ func (r *ContactRestoreReconciler) pass(ctx context.Context, s *restoreScope) (c
 	}
 	if cr.Status.StartTime == nil {
 		if started, err := r.claimPool(ctx, s, env, ts); !started || err != nil {
-			return ctrl.Result{RequeueAfter: restoreWaitRequeue}, err
+			return waitResult(err)
 		}
 	}
 	return r.restoreChunks(ctx, s, env, ts, wants)
+}
+
+// waitResult requeues a waiting restore, or fails the pass with err.
+func waitResult(err error) (ctrl.Result, error) {
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: restoreWaitRequeue}, nil
 }
 
 // refuseReplace reports spec.mode Replace, which no supported product can do safely.

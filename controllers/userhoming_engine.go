@@ -83,8 +83,10 @@ func (r *UserHomingReconciler) reconcileHoming(ctx context.Context, s *homingSco
 	// The gate's messages name user counts, known only now.
 	s.report.gates, s.failFrom = s.evaluateGates()
 	// No operation runs beside a ContactRestore of the pool (contactrestore_controller_exclusion.go).
-	if held, err := r.holdForContactRestore(ctx, s); held || err != nil {
-		return ctrl.Result{RequeueAfter: restoreWaitRequeue}, err
+	if held, err := r.holdForContactRestore(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	} else if held {
+		return ctrl.Result{RequeueAfter: restoreWaitRequeue}, nil
 	}
 	return runSteps(ctx, s, r.stepsFor(s))
 }

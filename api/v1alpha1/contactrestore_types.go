@@ -26,7 +26,7 @@ const MaxRestoreUsers = 100
 // change: a ContactRestore runs once; create another to restore again. (The name
 // ContactRestoreSpec is UserHoming's spec.contactRestore.)
 // +kubebuilder:validation:XValidation:rule="(has(self.users) ? 1 : 0) + (has(self.server) ? 1 : 0) + (has(self.pool) && self.pool ? 1 : 0) == 1",message="spec needs exactly one target: spec.users, spec.server or spec.pool: true"
-// +kubebuilder:validation:XValidation:rule="self.backupRef == oldSelf.backupRef && (has(self.snapshot) ? self.snapshot : ”) == (has(oldSelf.snapshot) ? oldSelf.snapshot : ”) && (has(self.users) ? self.users : []) == (has(oldSelf.users) ? oldSelf.users : []) && (has(self.server) ? self.server : ”) == (has(oldSelf.server) ? oldSelf.server : ”) && (has(self.pool) && self.pool) == (has(oldSelf.pool) && oldSelf.pool) && (has(self.mode) ? self.mode : 'Merge') == (has(oldSelf.mode) ? oldSelf.mode : 'Merge') && (has(self.dryRun) && self.dryRun) == (has(oldSelf.dryRun) && oldSelf.dryRun)",message="spec is immutable: a ContactRestore runs once; create a new one"
+// +kubebuilder:validation:XValidation:rule="self.backupRef == oldSelf.backupRef && has(self.snapshot) == has(oldSelf.snapshot) && (!has(self.snapshot) || self.snapshot == oldSelf.snapshot) && has(self.users) == has(oldSelf.users) && (!has(self.users) || self.users == oldSelf.users) && has(self.server) == has(oldSelf.server) && (!has(self.server) || self.server == oldSelf.server) && has(self.pool) == has(oldSelf.pool) && (!has(self.pool) || self.pool == oldSelf.pool) && has(self.mode) == has(oldSelf.mode) && (!has(self.mode) || self.mode == oldSelf.mode) && has(self.dryRun) == has(oldSelf.dryRun) && (!has(self.dryRun) || self.dryRun == oldSelf.dryRun)",message="spec is immutable: a ContactRestore runs once; create a new one"
 type RestoreRequestSpec struct {
 	// BackupRef names the ContactBackup whose snapshots are read; its spec.poolRef is the pool
 	// restored into.
@@ -73,13 +73,17 @@ type RestoreRequestSpec struct {
 // RestoreCounts counts the users of a restore.
 type RestoreCounts struct {
 	// Targeted users: those named, or homed on the server or pool and held by the snapshot.
-	Targeted int32 `json:"targeted"`
+	// +optional
+	Targeted int32 `json:"targeted,omitempty"`
 	// Restored users lacked something the snapshot holds and now hold all of it.
-	Restored int32 `json:"restored"`
+	// +optional
+	Restored int32 `json:"restored,omitempty"`
 	// Unchanged users already held everything the snapshot holds: nothing was imported.
-	Unchanged int32 `json:"unchanged"`
+	// +optional
+	Unchanged int32 `json:"unchanged,omitempty"`
 	// Failed users could not be restored; status.failedUsers names the first ones.
-	Failed int32 `json:"failed"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
 	// WithoutCopy counts the users homed on the target server or pool that the snapshot does
 	// not hold (created since): they are left alone and not targeted.
 	// +optional
@@ -121,7 +125,8 @@ type RestoreImport struct {
 	// Through is the lower-cased SIP URI of the last user the import covers.
 	Through string `json:"through"`
 	// Unchanged is how many of its users already held their whole snapshot list before it.
-	Unchanged int32 `json:"unchanged"`
+	// +optional
+	Unchanged int32 `json:"unchanged,omitempty"`
 	// Attempts counts the passes that ran the import without learning its outcome.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
