@@ -55,6 +55,9 @@ func SetupAll(mgr ctrl.Manager, opts Options) error {
 	if err := (&ContactBackupReconciler{}).SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the ContactBackup controller: %w", err)
 	}
+	if err := (&ContactRestoreReconciler{}).SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up the ContactRestore controller: %w", err)
+	}
 	if err := mgr.Add(statusMetricsRunnable(mgr.GetCache(), opts.Clock)); err != nil {
 		return fmt.Errorf("setting up the status metrics: %w", err)
 	}

@@ -82,6 +82,12 @@ func (r *UserHomingReconciler) reconcileHoming(ctx context.Context, s *homingSco
 	s.setUsers(users)
 	// The gate's messages name user counts, known only now.
 	s.report.gates, s.failFrom = s.evaluateGates()
+	// No operation runs beside a ContactRestore of the pool (contactrestore_controller_exclusion.go).
+	if held, err := r.holdForContactRestore(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	} else if held {
+		return ctrl.Result{RequeueAfter: restoreWaitRequeue}, nil
+	}
 	return runSteps(ctx, s, r.stepsFor(s))
 }
 
@@ -104,6 +110,8 @@ type homingScope struct {
 	moves placement.Plan
 	// report: facts for the conditions, turned into status by applyHomingStatus.
 	report homingReport
+	// afterCheckpoint, when set, runs after each checkpoint, before the step acts.
+	afterCheckpoint func(context.Context) error
 }
 
 // op returns the operation in progress, nil if none. Steps call it afresh after a checkpoint.
@@ -171,7 +179,10 @@ func (s *homingScope) applyStatus() {
 // mode).
 func (s *homingScope) checkpoint(ctx context.Context) error {
 	s.applyStatus()
-	return s.status.Checkpoint(ctx, s.homing)
+	if err := s.status.Checkpoint(ctx, s.homing); err != nil || s.afterCheckpoint == nil {
+		return err
+	}
+	return s.afterCheckpoint(ctx)
 }
 
 // writeFinal is the deferred status write of a pass that ended with passErr.
