@@ -300,7 +300,7 @@ var _ = Describe("UserHoming controller", func() {
 		fake := newHomingFake(users, 500, 10)
 		startManager(ns, Options{Agents: StaticProvider{Agent: fake}})
 		pool := createFakePool(ns, nil)
-		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackAutomatic })
+		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackSpec{Mode: ocsv1.FailbackAutomatic} })
 		Eventually(func(g Gomega) {
 			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
 		}).Should(Succeed())
@@ -689,7 +689,7 @@ var _ = Describe("UserHoming controller with the emulator", func() {
 		startManager(ns, Options{})
 		pool := createPoolFor(ns, emu, nil)
 		waitPoolReady(pool)
-		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackAutomatic })
+		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackSpec{Mode: ocsv1.FailbackAutomatic} })
 		Eventually(func(g Gomega) {
 			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
 		}).Should(Succeed())
