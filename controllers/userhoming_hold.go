@@ -133,3 +133,34 @@ func (r *UserHomingReconciler) contactsPerUser(ctx context.Context, h *ocsv1.Use
 	newest := cb.Status.Snapshots[0]
 	return int64(newest.Contacts) / int64(newest.Users)
 }
+
+// failoverWindow is what the maintenance windows say to a failover: always open unless
+// spec.failover.respectWindows. A window that cannot be read does not hold an emergency.
+func (s *homingScope) failoverWindow() *windowVerdict {
+	if !s.homing.Spec.Failover.RespectWindows {
+		return nil
+	}
+	w, err := windowAt(s.homing.Spec.MaintenanceWindows, s.now)
+	if err != nil {
+		return nil
+	}
+	return &w
+}
+
+// outsideWindow is the failover gate's check of the maintenance windows (respectWindows).
+func outsideWindow(in gateInput) *gateObjection {
+	if in.window == nil || in.window.open {
+		return nil
+	}
+	o := &gateObjection{
+		Reason: ocsv1.ReasonOutsideMaintenanceWindow,
+		Message: fmt.Sprintf("Server %s is %s and its %d users are not served; spec.failover.respectWindows holds the failover until the next maintenance window",
+			in.server.name, in.server.state, in.server.homed),
+	}
+	if !in.window.next.IsZero() {
+		o.Message += ", at " + in.window.next.UTC().Format(time.RFC3339)
+		o.RequeueAfter = in.window.next.Sub(in.now)
+	}
+	o.Message += "."
+	return o
+}

@@ -46,7 +46,7 @@ func failbackOf(f ocsv1.FailbackSpec) (failbackSettings, error) {
 	if f.StableFor != "" {
 		d, err := time.ParseDuration(f.StableFor)
 		if err != nil || d < 0 {
-			return out, fmt.Errorf("spec.failback.stableFor %q is not a duration such as 2m", f.StableFor)
+			return failbackSettings{stableFor: defaultStableFor}, fmt.Errorf("spec.failback.stableFor %q is not a duration such as 2m", f.StableFor)
 		}
 		out.stableFor = d
 	}

@@ -181,6 +181,10 @@ func homingReady(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
 		return ready(metav1.ConditionFalse, o.Reason, o.Message)
 	case rep.waiting != nil:
 		return ready(metav1.ConditionFalse, rep.waiting.reason, rep.waiting.message)
+	case rep.heldBack > 0:
+		// Served, but not as desired until a human decides: kstatus must not call this Current.
+		return ready(metav1.ConditionFalse, ocsv1.ReasonFailbackManual,
+			fmt.Sprintf("%d users are on their failover home and spec.failback is Manual.", rep.heldBack))
 	case len(rep.notServing) > 0:
 		// Users are served, but not as desired: kstatus must not call this Current.
 		return ready(metav1.ConditionFalse, ocsv1.ReasonServerNotServing,
