@@ -11,6 +11,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/placement"
@@ -162,4 +163,14 @@ func estimateDuration(users int, last *ocsv1.Operation) time.Duration {
 		}
 	}
 	return (per * time.Duration(users)).Round(time.Second)
+}
+
+// contactLossWindow says which contact changes a failover cannot restore: those made between the
+// snapshot (nil: none) and the moment the server went down.
+func contactLossWindow(snapshot *metav1.Time, downSince time.Time) string {
+	if snapshot == nil {
+		return "no snapshot: every contact of the force-moved users is lost"
+	}
+	gap := max(downSince.Sub(snapshot.Time), 0).Round(time.Second)
+	return fmt.Sprintf("%s to %s (%s) not in the snapshot", snapshot.UTC().Format(time.RFC3339), downSince.UTC().Format(time.RFC3339), gap)
 }

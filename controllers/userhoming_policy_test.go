@@ -200,3 +200,11 @@ func TestEstimateDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestContactLossWindow(t *testing.T) {
+	down := time.Date(2026, 12, 1, 10, 7, 30, 0, time.UTC)
+	snap := metav1.NewTime(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	g := NewWithT(t)
+	g.Expect(contactLossWindow(&snap, down)).To(Equal("2026-12-01T10:00:00Z to 2026-12-01T10:07:30Z (7m30s) not in the snapshot"))
+	g.Expect(contactLossWindow(nil, down)).To(ContainSubstring("no snapshot"))
+}
