@@ -30,6 +30,7 @@ var recorded = map[string]struct {
 	"userhoming-healthy":     {"Healthy", status.CurrentStatus},
 	"userhoming-progressing": {"Progressing", status.InProgressStatus},
 	// A server down with its users failed over, or users held on their failover home.
+	"userhoming-degraded":             {"Degraded", status.InProgressStatus},
 	"userhoming-failed-over":          {"Degraded", status.InProgressStatus},
 	"userhoming-failback-held":        {"Degraded", status.InProgressStatus},
 	"userhoming-waiting-for-approval": {"Degraded", status.InProgressStatus},
