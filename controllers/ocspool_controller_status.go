@@ -36,11 +36,21 @@ type rejection struct {
 // reconciler reports before it starts the round.
 func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection, directory *rejection) {
 	serving, homed := 0, int32(0)
-	var notServing, names []string
+	var notServing, names, drained, draining []string
 	for _, st := range pool.Status.Servers {
 		homed += st.HomedUsers
 		if isServing(st) {
 			serving++
+			continue
+		}
+		// Maintenance is desired state: a drained server is as the admin wants it, and a
+		// draining one is an action in progress, not a fault.
+		if st.State == ocsv1.ServerDrained && preflightAllows(st) {
+			drained = append(drained, st.Name)
+			continue
+		}
+		if st.State == ocsv1.ServerDraining && preflightAllows(st) {
+			draining = append(draining, st.Name)
 			continue
 		}
 		state := string(st.State)
@@ -54,13 +64,21 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection, directory *rej
 	pool.Status.ServingServers = fmt.Sprintf("%d/%d", serving, total)
 	pool.Status.HomedUsers = homed
 
-	setCondition(pool, ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle,
-		"Every server has been probed; probes repeat every spec.health.probeInterval.")
-	if len(notServing) == 0 && serving == total {
+	setMaintenanceReconciling(pool, draining)
+	switch {
+	case len(notServing) == 0 && serving == total:
 		setCondition(pool, ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonServersServing,
 			fmt.Sprintf("All %d servers are Healthy and serve users.", total))
 		setCondition(pool, ocsv1.ConditionDegraded, metav1.ConditionFalse, ocsv1.ReasonAsExpected, "")
-	} else {
+	case len(notServing) == 0 && len(draining) > 0 && serving+len(drained)+len(draining) == total:
+		setCondition(pool, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonDraining,
+			fmt.Sprintf("%d of %d servers serve users; draining for maintenance: %s.", serving, total, strings.Join(draining, ", ")))
+		setCondition(pool, ocsv1.ConditionDegraded, metav1.ConditionFalse, ocsv1.ReasonAsExpected, "")
+	case len(notServing) == 0 && serving > 0 && serving+len(drained) == total:
+		setCondition(pool, ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonServersServing,
+			fmt.Sprintf("%d of %d servers serve users; drained for maintenance: %s.", serving, total, strings.Join(drained, ", ")))
+		setCondition(pool, ocsv1.ConditionDegraded, metav1.ConditionFalse, ocsv1.ReasonAsExpected, "")
+	default:
 		setCondition(pool, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonServerNotServing,
 			fmt.Sprintf("%d of %d servers serve users; not serving: %s.", serving, total, strings.Join(names, ", ")))
 		setCondition(pool, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonServerNotServing,
@@ -93,6 +111,18 @@ func setPoolConditions(pool *ocsv1.OCSPool, rejected []rejection, directory *rej
 	}
 	markStalled(pool, rejected[0].Reason, fmt.Sprintf("Probes of %s were refused: %s",
 		strings.Join(servers, ", "), strings.Join(details, " ")))
+}
+
+// setMaintenanceReconciling sets Reconciling: True while servers in maintenance still hold
+// users (Draining), so that GitOps tools wait for the drain and then see the pool Current.
+func setMaintenanceReconciling(pool *ocsv1.OCSPool, draining []string) {
+	if len(draining) > 0 {
+		setCondition(pool, ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonDraining,
+			fmt.Sprintf("Draining %s for maintenance: its users move to the other servers.", strings.Join(draining, ", ")))
+		return
+	}
+	setCondition(pool, ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle,
+		"Every server has been probed; probes repeat every spec.health.probeInterval.")
 }
 
 // describeServer is one sentence on a server that does not serve.

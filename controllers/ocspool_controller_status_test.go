@@ -37,10 +37,18 @@ func TestOCSPoolSetPoolConditions(t *testing.T) {
 			servers: []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerUnreachable, 3), st("ocs2", ocsv1.ServerHealthy, 4)},
 			want: want{ready: metav1.ConditionFalse, degraded: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
 				reason: ocsv1.ReasonServerNotServing, serving: "1/2", homed: 7, degradedMsg: "Server ocs1 is Unreachable: because"}},
-		"a Draining server does not serve": {
+		"a Draining server is maintenance in progress, not a fault": {
 			servers: []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerDraining, 3), st("ocs2", ocsv1.ServerHealthy, 4)},
+			want: want{ready: metav1.ConditionFalse, degraded: metav1.ConditionFalse, stalled: metav1.ConditionFalse,
+				reason: ocsv1.ReasonDraining, serving: "1/2", homed: 7}},
+		"a Drained server is the desired state": {
+			servers: []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerDrained, 0), st("ocs2", ocsv1.ServerHealthy, 7)},
+			want: want{ready: metav1.ConditionTrue, degraded: metav1.ConditionFalse, stalled: metav1.ConditionFalse,
+				reason: ocsv1.ReasonServersServing, serving: "1/2", homed: 7}},
+		"a Drained server beside a dead one: Degraded names the dead one only": {
+			servers: []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerDrained, 0), st("ocs2", ocsv1.ServerUnreachable, 7)},
 			want: want{ready: metav1.ConditionFalse, degraded: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
-				reason: ocsv1.ReasonServerNotServing, serving: "1/2", homed: 7, degradedMsg: "ocs1 is Draining"}},
+				reason: ocsv1.ReasonServerNotServing, serving: "0/2", homed: 7, degradedMsg: "Server ocs2 is Unreachable"}},
 		"a server not yet seen healthy does not serve": {
 			servers: []ocsv1.ServerStatus{st("ocs1", ocsv1.ServerUnknown, 0), st("ocs2", ocsv1.ServerHealthy, 0)},
 			want: want{ready: metav1.ConditionFalse, degraded: metav1.ConditionTrue, stalled: metav1.ConditionFalse,
@@ -78,7 +86,8 @@ func TestOCSPoolSetPoolConditions(t *testing.T) {
 				t.Errorf("Degraded message = %q, want %q in it", d.Message, tt.want.degradedMsg)
 			}
 			s := check(ocsv1.ConditionStalled, tt.want.stalled)
-			check(ocsv1.ConditionReconciling, metav1.ConditionFalse)
+			// Reconciling is True only while a server drains for maintenance.
+			check(ocsv1.ConditionReconciling, map[bool]metav1.ConditionStatus{true: metav1.ConditionTrue, false: metav1.ConditionFalse}[tt.want.reason == ocsv1.ReasonDraining])
 			if tt.want.stalled == metav1.ConditionTrue && tt.directory == nil &&
 				(strings.Count(s.Message, "Secret ns/creds") != 1 || !strings.Contains(s.Message, "ocs1, ocs2")) {
 				t.Errorf("Stalled message = %q, want both servers and the Secret named once", s.Message)

@@ -298,7 +298,9 @@ var _ = Describe("OCSPool controller", func() {
 				g.Expect(st.State).To(Equal(ocsv1.ServerDraining))
 				g.Expect(st.HomedUsers).To(Equal(int32(2)))
 				g.Expect(pool.Status.ServingServers).To(Equal("1/2"))
-				g.Expect(meta.FindStatusCondition(pool.Status.Conditions, ocsv1.ConditionDegraded).Message).To(ContainSubstring("ocs1 is Draining"))
+				// Maintenance is desired state: draining is progress, not a fault.
+				g.Expect(meta.FindStatusCondition(pool.Status.Conditions, ocsv1.ConditionReconciling).Message).To(ContainSubstring("Draining ocs1"))
+				g.Expect(meta.IsStatusConditionTrue(pool.Status.Conditions, ocsv1.ConditionDegraded)).To(BeFalse())
 			}).Should(Succeed())
 
 			// What a UserHoming does: move the users off.

@@ -300,7 +300,7 @@ var _ = Describe("UserHoming controller", func() {
 		fake := newHomingFake(users, 500, 10)
 		startManager(ns, Options{Agents: StaticProvider{Agent: fake}})
 		pool := createFakePool(ns, nil)
-		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackAutomatic })
+		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackSpec{Mode: ocsv1.FailbackAutomatic} })
 		Eventually(func(g Gomega) {
 			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
 		}).Should(Succeed())
@@ -317,7 +317,7 @@ var _ = Describe("UserHoming controller", func() {
 			g.Expect(op.CompletionTime).NotTo(BeNil())
 			g.Expect(op.Moved).To(BeEquivalentTo(500))
 			g.Expect(op.Forced).To(BeZero())
-			expectHomingCondition(g, h, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonServerNotServing)
+			expectHomingCondition(g, h, ocsv1.ConditionDegraded, metav1.ConditionFalse, ocsv1.ReasonAsExpected)
 			g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
 			g.Expect(pool.Status.Servers[0].State).To(Equal(ocsv1.ServerDrained))
 		}).Should(Succeed())
@@ -373,7 +373,7 @@ var _ = Describe("UserHoming controller", func() {
 			g.Expect(op).NotTo(BeNil())
 			g.Expect(op.Type).To(Equal(ocsv1.OperationFailover))
 			g.Expect(op.CompletionTime).NotTo(BeNil(), "operation: %+v", op)
-			expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
+			expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonServerNotServing)
 			expectHomingCondition(g, h, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonServerNotServing)
 			g.Expect(op.Moved).To(BeEquivalentTo(500))
 			g.Expect(op.Forced).To(BeEquivalentTo(500))
@@ -399,7 +399,7 @@ var _ = Describe("UserHoming controller", func() {
 		Eventually(func(g Gomega) {
 			h := getHoming(g, ns)
 			expectHomingCondition(g, h, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonFailbackManual)
-			expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
+			expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonFailbackManual)
 		}).Should(Succeed())
 		Expect(homesOf(fake, users)).To(Equal(map[string]int{"ocs1": users}))
 	})
@@ -689,7 +689,7 @@ var _ = Describe("UserHoming controller with the emulator", func() {
 		startManager(ns, Options{})
 		pool := createPoolFor(ns, emu, nil)
 		waitPoolReady(pool)
-		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackAutomatic })
+		createHoming(ns, func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackSpec{Mode: ocsv1.FailbackAutomatic} })
 		Eventually(func(g Gomega) {
 			expectHomingCondition(g, getHoming(g, ns), ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
 		}).Should(Succeed())
@@ -854,7 +854,7 @@ func expectFailedOverState(ns string, emu *sim.Emulator, cb *ocsv1.ContactBackup
 		g.Expect(op.ContactsRestored).To(BeEquivalentTo(users / 2))
 		g.Expect(op.Failed).To(BeZero())
 		g.Expect(op.PendingRestores).To(BeEmpty())
-		expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionTrue, ocsv1.ReasonBalanced)
+		expectHomingCondition(g, h, ocsv1.ConditionReady, metav1.ConditionFalse, ocsv1.ReasonServerNotServing)
 		expectHomingCondition(g, h, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonServerNotServing)
 	}).Should(Succeed())
 

@@ -108,6 +108,8 @@ type homingScope struct {
 	sourcesChecked bool
 	// moves: the plan of this pass's planned moves, set by choosePlanned.
 	moves placement.Plan
+	// contactsPerUser: the average contact count a proposal estimates with, set by choosePlanned.
+	contactsPerUser int64
 	// report: facts for the conditions, turned into status by applyHomingStatus.
 	report homingReport
 	// afterCheckpoint, when set, runs after each checkpoint, before the step acts.

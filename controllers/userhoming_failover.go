@@ -50,9 +50,11 @@ func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope
 	} else {
 		op.Message = note
 	}
+	op.ContactLossWindow = contactLossWindow(op.SnapshotTime, downSince)
 	countFailover(s.pool.pool)
-	r.event(s, false, "FailoverStarted", "Failover", "%s down since %s, longer than spec.failover.delay: force-moving %d users to the serving servers; %s",
-		strings.Join(from, ", "), downSince.UTC().Format(time.RFC3339), op.Total, restore)
+	// A Warning: users lose the contact changes of the loss window, or all their contacts.
+	r.event(s, true, "FailoverStarted", "Failover", "%s down since %s, longer than spec.failover.delay: force-moving %d users to the serving servers; %s. Contact changes lost: %s.",
+		strings.Join(from, ", "), downSince.UTC().Format(time.RFC3339), op.Total, restore, op.ContactLossWindow)
 	logf.FromContext(ctx).Info("Started a failover", "operation", op.ID, "from", from, "count", op.Total, "snapshot", op.Snapshot)
 	return ctrl.Result{}, nil
 }
@@ -129,7 +131,8 @@ func (r *UserHomingReconciler) completeFailover(_ context.Context, s *homingScop
 	if op.Snapshot != "" {
 		msg = fmt.Sprintf("%d users force-moved, contacts of %d users restored from snapshot %s.", op.Forced, op.ContactsRestored, op.Snapshot)
 	}
-	r.event(s, false, "ContactsRestored", "Restore", "%s", msg)
+	// Fewer restored than moved is a partial result a human should see.
+	r.event(s, op.Snapshot == "" || op.ContactsRestored < op.Forced, "ContactsRestored", "Restore", "%s", msg)
 	r.finishFailover(s, msg)
 	return ctrl.Result{RequeueAfter: nextWave}, nil
 }

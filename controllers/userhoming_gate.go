@@ -27,6 +27,9 @@ type gateInput struct {
 	mode   ocsv1.FailoverMode
 	// servingServers is the number of servers that serve, excluding the one considered.
 	servingServers int
+	// window is what spec.maintenanceWindows say now when spec.failover.respectWindows is set;
+	// nil: open.
+	window *windowVerdict
 }
 
 // gateObjection is the first reason not to fail over from a server.
@@ -44,7 +47,7 @@ type gateCheck func(gateInput) *gateObjection
 // a server that is up needs no further thought, the delay comes before the mode so that Manual
 // mode only asks a human once a failover would really run, and a pool with no serving server is
 // checked last because it is the observer that is probably cut off.
-var failoverGate = []gateCheck{serverNotDown, downShorterThanDelay, failoverIsManual, noServingServer}
+var failoverGate = []gateCheck{serverNotDown, downShorterThanDelay, failoverIsManual, outsideWindow, noServingServer}
 
 // evaluateGate runs the failover gate; nil means fail over.
 func evaluateGate(in gateInput) *gateObjection {
@@ -126,7 +129,7 @@ func (s *homingScope) evaluateGates() (map[string]*gateObjection, []string) {
 		if !f.down() {
 			continue
 		}
-		o := evaluateGate(gateInput{server: f, now: s.now, delay: delay, mode: mode, servingServers: serving})
+		o := evaluateGate(gateInput{server: f, now: s.now, delay: delay, mode: mode, servingServers: serving, window: s.failoverWindow()})
 		switch {
 		case o == nil && f.homed > 0:
 			from = append(from, f.name)

@@ -71,6 +71,22 @@ func TestUserHomingFailoverGate(t *testing.T) {
 		"down for the delay, automatic, a serving server: fail over": {
 			in: gateInput{server: down(ocsv1.ServerUnreachable, time.Minute), delay: time.Minute, mode: ocsv1.FailoverAutomatic, servingServers: 1},
 		},
+		"respectWindows outside a window holds the failover until the window opens": {
+			in: gateInput{server: down(ocsv1.ServerUnreachable, time.Hour), delay: time.Minute, mode: ocsv1.FailoverAutomatic, servingServers: 1,
+				window: &windowVerdict{next: now.Add(3 * time.Hour)}},
+			wantReason: ocsv1.ReasonOutsideMaintenanceWindow,
+			wantAfter:  3 * time.Hour,
+		},
+		"respectWindows inside a window: fail over": {
+			in: gateInput{server: down(ocsv1.ServerUnreachable, time.Hour), delay: time.Minute, mode: ocsv1.FailoverAutomatic, servingServers: 1,
+				window: &windowVerdict{open: true}},
+		},
+		"the delay comes before the window": {
+			in: gateInput{server: down(ocsv1.ServerUnreachable, 30*time.Second), delay: time.Minute, mode: ocsv1.FailoverAutomatic, servingServers: 1,
+				window: &windowVerdict{next: now.Add(3 * time.Hour)}},
+			wantReason: ocsv1.ReasonFailoverDelay,
+			wantAfter:  30 * time.Second,
+		},
 		"unhealthy for longer than the delay: fail over": {
 			in: gateInput{server: down(ocsv1.ServerUnhealthy, time.Hour), delay: 2 * time.Second, mode: ocsv1.FailoverAutomatic, servingServers: 3},
 		},

@@ -13,8 +13,8 @@ import (
 )
 
 // The planned operations: Drain (users leave a server in maintenance with their contacts),
-// Failback (users return after a failover or a drain, when spec.failback is Automatic) and
-// Rebalance (users spread by the policy). Their steps are choosePlanned, then plannedWave. A
+// Failback (users return after a drain, or after a failover when spec.failback is Automatic)
+// and Rebalance (users spread by the policy). Their steps are choosePlanned, then plannedWave. A
 // planned operation ends when a pass finds nothing left to move for it.
 
 // plannedDecision is what the planned operations call for in one pass.
@@ -26,10 +26,13 @@ type plannedDecision struct {
 	drained []string
 	// heldBack is the number of users a failback would move while spec.failback is Manual.
 	heldBack int
+	// gated: want starts only past the day-2 gates (hold-down, windows, approval); a return
+	// from maintenance and a drain are planned by the admin and are not.
+	gated bool
 }
 
 // decidePlanned chooses the planned operation from the facts; op is the running one, nil if none.
-func (s *homingScope) decidePlanned(op *ocsv1.Operation) plannedDecision {
+func (s *homingScope) decidePlanned(op *ocsv1.Operation, fb failbackSettings) plannedDecision {
 	var d plannedDecision
 	for _, f := range s.pool.servers {
 		if f.drainable() && f.homed > 0 {
@@ -53,30 +56,48 @@ func (s *homingScope) decidePlanned(op *ocsv1.Operation) plannedDecision {
 	if d.plan.Moves == 0 {
 		return d
 	}
-	d.want = ocsv1.OperationRebalance
-	if recovering(s.homing) || (op != nil && op.Type == ocsv1.OperationFailback) {
+	d.want, d.gated = ocsv1.OperationRebalance, true
+	switch {
+	case op != nil && op.Type == ocsv1.OperationFailback:
 		d.want = ocsv1.OperationFailback
-		if s.homing.Spec.Failback != ocsv1.FailbackAutomatic {
-			// Users stay where the failover or drain put them, pinned ones too: any move now
-			// would end the record that says they are held back.
+	case returning(s.homing):
+		// The admin ended the maintenance: the users go back whatever spec.failback says.
+		d.want, d.gated = ocsv1.OperationFailback, false
+	case recovering(s.homing):
+		d.want = ocsv1.OperationFailback
+		if !fb.automatic {
+			// Users stay where the failover put them, pinned ones too: any move now would end
+			// the record that says they are held back.
 			d.heldBack, d.want = d.plan.Moves, ""
 		}
 	}
 	return d
 }
 
-// recovering reports whether the last operation took users off servers and nothing has brought
-// them back yet: a rebalance now is a failback, which spec.failback governs.
+// recovering reports whether the last operation force-moved users off servers and nothing has
+// brought them back yet: a rebalance now is a failback, which spec.failback governs.
 func recovering(h *ocsv1.UserHoming) bool {
 	op := h.Status.LastOperation
-	return op != nil && op.CompletionTime != nil && op.Moved > 0 &&
-		(op.Type == ocsv1.OperationFailover || op.Type == ocsv1.OperationDrain)
+	return op != nil && op.CompletionTime != nil && op.Moved > 0 && op.Type == ocsv1.OperationFailover
+}
+
+// returning reports whether the last operation drained servers for maintenance: a rebalance
+// now returns their users, as planned.
+func returning(h *ocsv1.UserHoming) bool {
+	op := h.Status.LastOperation
+	return op != nil && op.CompletionTime != nil && op.Moved > 0 && op.Type == ocsv1.OperationDrain
 }
 
 // choosePlanned is the first step of the planned operations: it completes or supersedes the
-// running one when the facts call for another, and starts the one they call for.
+// running one when the facts call for another, and starts the one they call for once its gates
+// (failback hold-down, maintenance windows, approval) let it.
 func (r *UserHomingReconciler) choosePlanned(ctx context.Context, s *homingScope) (ctrl.Result, error) {
-	d := s.decidePlanned(s.op())
+	fb, err := failbackOf(s.homing.Spec.Failback)
+	if err != nil {
+		// Reported, not fatal: failback stays Manual, the safe reading.
+		s.report.stalledReason, s.report.stalledMessage = ocsv1.ReasonInvalidSpec, "UserHoming "+err.Error()+"."
+	}
+	d := s.decidePlanned(s.op(), fb)
 	s.recordPlan(d.plan)
 	if d.heldBack > 0 {
 		// The moves wait for a human; Degraded says so and Ready does not wait for them.
@@ -89,10 +110,20 @@ func (r *UserHomingReconciler) choosePlanned(ctx context.Context, s *homingScope
 		}
 		r.finish(s, msg)
 	}
+	if d.want == "" || d.want == ocsv1.OperationDrain {
+		s.homing.Status.Proposal = nil
+	}
 	if d.want == "" {
 		return ctrl.Result{RequeueAfter: homingResync}, nil
 	}
 	if s.op() == nil {
+		if d.gated {
+			s.contactsPerUser = r.contactsPerUser(ctx, s.homing)
+			if res, held := s.holdPlanned(d, fb); held {
+				return res, nil
+			}
+		}
+		s.homing.Status.Proposal, s.homing.Status.NextActionTime = nil, nil
 		r.startPlanned(ctx, s, d)
 	}
 	s.moves = d.plan

@@ -25,7 +25,10 @@ type homingReport struct {
 	pending int
 	// heldBack is the number of users a failback would move while spec.failback is Manual.
 	heldBack int
-	// notServing describes the servers that do not serve, e.g. "ocs2 (Unreachable)".
+	// waiting is the failback or rebalance a day-2 gate holds, nil if none.
+	waiting *waiting
+	// notServing describes the servers that do not serve and are not drained for maintenance,
+	// e.g. "ocs2 (Unreachable)".
 	notServing []string
 	// passError describes, in stable words, the error of a pass that failed and is retried.
 	passError string
@@ -101,6 +104,25 @@ func applyHomingStatus(h *ocsv1.UserHoming, rep *homingReport) {
 	for _, c := range []homingCondition{failoverRequired(rep), homingReconciling(rep), homingReady(h, rep), homingDegraded(h, rep)} {
 		setCondition(h, c.condType, c.status, c.reason, c.message)
 	}
+	h.Status.Progress, h.Status.Operation = progressColumns(h.Status.LastOperation, rep)
+	if rep.waiting == nil {
+		h.Status.NextActionTime = nil
+	}
+}
+
+// progressColumns are status.progress (the last operation's moved/total) and status.operation
+// (what runs, else what waits and why) for the printer columns.
+func progressColumns(last *ocsv1.Operation, rep *homingReport) (progress, operation string) {
+	if last != nil {
+		progress = fmt.Sprintf("%d/%d", last.Moved, last.Total)
+	}
+	switch {
+	case rep.running != nil:
+		operation = string(rep.running.Type)
+	case rep.waiting != nil:
+		operation = fmt.Sprintf("%s (%s)", rep.waiting.op, rep.waiting.reason)
+	}
+	return progress, operation
 }
 
 // markPoolUnknown reports a pass that could not learn the pool's servers: nothing is known of
@@ -157,6 +179,16 @@ func homingReady(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
 			fmt.Sprintf("No server of OCSPool %s/%s serves (%s): no user moves.", h.Namespace, h.Spec.PoolRef.Name, strings.Join(rep.notServing, ", ")))
 	case o != nil:
 		return ready(metav1.ConditionFalse, o.Reason, o.Message)
+	case rep.waiting != nil:
+		return ready(metav1.ConditionFalse, rep.waiting.reason, rep.waiting.message)
+	case rep.heldBack > 0:
+		// Served, but not as desired until a human decides: kstatus must not call this Current.
+		return ready(metav1.ConditionFalse, ocsv1.ReasonFailbackManual,
+			fmt.Sprintf("%d users are on their failover home and spec.failback is Manual.", rep.heldBack))
+	case len(rep.notServing) > 0:
+		// Users are served, but not as desired: kstatus must not call this Current.
+		return ready(metav1.ConditionFalse, ocsv1.ReasonServerNotServing,
+			fmt.Sprintf("Not serving: %s; %d users are served by the other servers.", strings.Join(rep.notServing, ", "), h.Status.TotalUsers))
 	case rep.pending > 0:
 		return ready(metav1.ConditionFalse, ocsv1.ReasonMovesPending, fmt.Sprintf("%d moves are pending.", rep.pending))
 	default:
@@ -175,6 +207,11 @@ func homingDegraded(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
 			fmt.Sprintf("%d users are on their failover home; set spec.failback: Automatic or move them.", rep.heldBack))
 	case rep.running != nil && rep.running.Type == ocsv1.OperationFailover:
 		return degraded(ocsv1.ReasonUsersFailedOver, operationProgress(rep.running))
+	case rep.waiting != nil && rep.waiting.op == ocsv1.OperationFailback:
+		return degraded(ocsv1.ReasonUsersFailedOver, rep.waiting.message)
+	case last != nil && last.Type == ocsv1.OperationFailover && last.Snapshot == "" && last.Forced > 0 && len(rep.notServing) > 0:
+		return degraded(ocsv1.ReasonFailoverWithoutSnapshot, "The last failover had no snapshot: the contacts of its "+
+			fmt.Sprintf("%d force-moved users are lost. ", last.Forced)+last.Message)
 	case len(rep.notServing) > 0:
 		msg := fmt.Sprintf("Not serving: %s.", strings.Join(rep.notServing, ", "))
 		if last != nil && last.Type == ocsv1.OperationFailover && last.Message != "" {
@@ -197,11 +234,13 @@ func firstBlocking(gates map[string]*gateObjection) *gateObjection {
 	return nil
 }
 
-// notServingOf describes the servers that do not serve, e.g. "ocs2 (Unreachable)".
+// notServingOf describes the servers that do not serve and are not drained for maintenance,
+// e.g. "ocs2 (Unreachable)".
 func notServingOf(v *poolView) []string {
 	var out []string
 	for _, f := range v.servers {
-		if f.serving() {
+		if f.serving() || (f.maintenance && f.state == ocsv1.ServerDrained) {
+			// A server drained for maintenance is where the admin wants it.
 			continue
 		}
 		desc := string(f.state)

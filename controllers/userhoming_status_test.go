@@ -72,22 +72,46 @@ func TestUserHomingConditions(t *testing.T) {
 			},
 			wantMessage: map[string]string{ocsv1.ConditionFailoverRequired: "spec.failover.mode to Automatic"},
 		},
-		"after a failover with the server still down: Ready and Degraded": {
+		"after a failover with the server still down: not Ready (kstatus agrees with Argo CD) and Degraded": {
 			report: homingReport{notServing: []string{"ocs2 (Unreachable)"}},
 			last:   &ocsv1.Operation{Type: ocsv1.OperationFailover, CompletionTime: &done, Message: "500 users force-moved."},
 			want: map[string]cond{
-				ocsv1.ConditionReady:    {metav1.ConditionTrue, ocsv1.ReasonBalanced},
+				ocsv1.ConditionReady:    {metav1.ConditionFalse, ocsv1.ReasonServerNotServing},
 				ocsv1.ConditionDegraded: {metav1.ConditionTrue, ocsv1.ReasonServerNotServing},
 			},
 			wantMessage: map[string]string{ocsv1.ConditionDegraded: "500 users force-moved."},
 		},
-		"manual failback: users are served, so Ready, but Degraded says what to do": {
+		"manual failback: users are served but not as desired, so not Ready, and Degraded says what to do": {
 			report: homingReport{heldBack: 500},
 			want: map[string]cond{
-				ocsv1.ConditionReady:    {metav1.ConditionTrue, ocsv1.ReasonBalanced},
+				ocsv1.ConditionReady:    {metav1.ConditionFalse, ocsv1.ReasonFailbackManual},
 				ocsv1.ConditionDegraded: {metav1.ConditionTrue, ocsv1.ReasonFailbackManual},
 			},
 			wantMessage: map[string]string{ocsv1.ConditionDegraded: "500 users are on their failover home; set spec.failback: Automatic"},
+		},
+		"a failover without a snapshot says the contacts are lost": {
+			report: homingReport{notServing: []string{"ocs2 (Unreachable)"}},
+			last:   &ocsv1.Operation{Type: ocsv1.OperationFailover, CompletionTime: &done, Forced: 500, Moved: 500, Message: "500 users force-moved."},
+			want: map[string]cond{
+				ocsv1.ConditionDegraded: {metav1.ConditionTrue, ocsv1.ReasonFailoverWithoutSnapshot},
+			},
+			wantMessage: map[string]string{ocsv1.ConditionDegraded: "contacts of its 500 force-moved users are lost"},
+		},
+		"a failback held by its hold-down: not Ready, says until when, users still on their failover home": {
+			report: homingReport{waiting: &waiting{op: ocsv1.OperationFailback, reason: ocsv1.ReasonWaitingForStableServer, message: "waits until 10:02"}},
+			want: map[string]cond{
+				ocsv1.ConditionReady:       {metav1.ConditionFalse, ocsv1.ReasonWaitingForStableServer},
+				ocsv1.ConditionDegraded:    {metav1.ConditionTrue, ocsv1.ReasonUsersFailedOver},
+				ocsv1.ConditionReconciling: {metav1.ConditionFalse, ocsv1.ReasonIdle},
+			},
+			wantMessage: map[string]string{ocsv1.ConditionReady: "waits until 10:02"},
+		},
+		"a rebalance waiting for approval: not Ready, not Degraded": {
+			report: homingReport{waiting: &waiting{op: ocsv1.OperationRebalance, reason: ocsv1.ReasonWaitingForApproval, message: "set spec.approvedProposal"}},
+			want: map[string]cond{
+				ocsv1.ConditionReady:    {metav1.ConditionFalse, ocsv1.ReasonWaitingForApproval},
+				ocsv1.ConditionDegraded: {metav1.ConditionFalse, ocsv1.ReasonAsExpected},
+			},
 		},
 		"no serving server: nothing moves": {
 			report: homingReport{noServing: true},

@@ -89,7 +89,8 @@ var _ = Describe("API validation", func() {
 		Expect(homing.Spec.MoveBatchSize).To(Equal(int32(100)))
 		Expect(homing.Spec.Failover.Mode).To(Equal(ocsv1.FailoverAutomatic))
 		Expect(homing.Spec.Failover.Delay).To(Equal("60s"))
-		Expect(homing.Spec.Failback).To(Equal(ocsv1.FailbackManual))
+		Expect(homing.Spec.Failback).To(Equal(ocsv1.FailbackSpec{Mode: ocsv1.FailbackManual}))
+		Expect(homing.Spec.Approval).To(Equal(ocsv1.ApprovalAutomatic))
 
 		backup := validBackup(ns)
 		Expect(k8sClient.Create(testCtx, backup)).To(Succeed())
@@ -262,8 +263,12 @@ var _ = Describe("API validation", func() {
 			"spec.failover.delay", "should match"),
 		Entry("imbalance above 100%", func(h *ocsv1.UserHoming) { h.Spec.MaxImbalancePercent = 101 },
 			"spec.maxImbalancePercent", "less than or equal to 100"),
-		Entry("unknown failback mode", func(h *ocsv1.UserHoming) { h.Spec.Failback = "Sometimes" },
-			"spec.failback", "Unsupported value"),
+		// spec.failback takes a string or an object, so the controller checks it (failbackOf).
+		Entry("unknown approval mode", func(h *ocsv1.UserHoming) { h.Spec.Approval = "Sometimes" },
+			"spec.approval", "Unsupported value"),
+		Entry("maintenance window without a duration", func(h *ocsv1.UserHoming) {
+			h.Spec.MaintenanceWindows = []ocsv1.MaintenanceWindow{{Schedule: "0 22 * * 1-5", Duration: "0s"}}
+		}, "spec.maintenanceWindows[0].duration", "must be positive"),
 		Entry("pin on a name no server can have", func(h *ocsv1.UserHoming) {
 			h.Spec.Pins = []ocsv1.Pin{{User: "sip:alice@corp.example.com", Server: "OCS1.corp"}}
 		}, "spec.pins[0].server", "should match"),

@@ -129,6 +129,15 @@ const (
 	// server) or pins one user twice in different case; the message names the fields. The
 	// offending entries are ignored until fixed.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonWaitingForStableServer: a failback waits until its target servers have stayed
+	// Healthy for spec.failback.stableFor.
+	ReasonWaitingForStableServer = "WaitingForStableServer"
+	// ReasonWaitingForApproval: spec.approval is Manual and status.proposal is not approved yet.
+	ReasonWaitingForApproval = "WaitingForApproval"
+	// ReasonOutsideMaintenanceWindow: a disruptive action waits for the next maintenance window.
+	ReasonOutsideMaintenanceWindow = "OutsideMaintenanceWindow"
+	// ReasonFailoverWithoutSnapshot: a failover force-moved users with no snapshot to restore their contacts.
+	ReasonFailoverWithoutSnapshot = "FailoverWithoutSnapshot"
 )
 
 // ContactBackup reasons.

@@ -37,6 +37,20 @@ const (
 	FailbackManual FailbackMode = "Manual"
 )
 
+// FailbackSpec tunes the return of users after an unplanned failover. In YAML it is either the
+// short form (the mode alone, e.g. `failback: Manual`) or the object form
+// (`failback: {mode: Automatic, stableFor: 5m}`).
+type FailbackSpec struct {
+	// Mode is Automatic (users return once the server has been stable for StableFor) or Manual
+	// (users stay on their failover home and the homing says so). Default Manual.
+	// +optional
+	Mode FailbackMode `json:"mode,omitempty"`
+	// StableFor is how long a returning server must stay Healthy before users move back; a
+	// server that drops out within it starts the count again. Default 2m.
+	// +optional
+	StableFor string `json:"stableFor,omitempty"`
+}
+
 // Pin keeps one user on one server while that server serves.
 type Pin struct {
 	// User is the SIP address, e.g. sip:alice@corp.example.com.
@@ -65,6 +79,38 @@ type FailoverSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="failover.delay must be positive"
 	// +optional
 	Delay string `json:"delay,omitempty"`
+
+	// RespectWindows holds failover, too, to spec.maintenanceWindows. Off by default: a failover
+	// is an emergency.
+	// +optional
+	RespectWindows bool `json:"respectWindows,omitempty"`
+}
+
+// ApprovalMode says whether failback and rebalance wait for a human's approval.
+// +kubebuilder:validation:Enum=Automatic;Manual
+type ApprovalMode string
+
+const (
+	// ApprovalAutomatic runs failback and rebalance at once.
+	ApprovalAutomatic ApprovalMode = "Automatic"
+	// ApprovalManual publishes the plan in status.proposal and waits for spec.approvedProposal.
+	ApprovalManual ApprovalMode = "Manual"
+)
+
+// MaintenanceWindow is a recurring period in which disruptive automatic actions may start.
+type MaintenanceWindow struct {
+	// Schedule is a 5-field cron expression: when the window opens, e.g. "0 22 * * 1-5".
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule"`
+	// Duration is how long the window stays open, e.g. "4h".
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maintenanceWindows[].duration must be positive"
+	Duration string `json:"duration"`
+	// TimeZone is the IANA time zone of Schedule, e.g. "Europe/Paris"; default UTC.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // ContactRestoreSpec says where restored contacts come from after a forced move.
@@ -122,10 +168,34 @@ type UserHomingSpec struct {
 	// +optional
 	Failover FailoverSpec `json:"failover,omitempty"`
 
-	// Failback is Automatic (rebalance when a server serves again) or Manual.
+	// Failback governs the return of users to a server after an unplanned failover: either the
+	// short form `Automatic` | `Manual`, or `{mode, stableFor}`. The return from maintenance is
+	// planned and always runs. The controller validates it (Stalled, reason InvalidSpec): a field
+	// that is a string or an object has no schema the API server could check.
 	// +kubebuilder:default=Manual
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=""
+	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
-	Failback FailbackMode `json:"failback,omitempty"`
+	Failback FailbackSpec `json:"failback,omitempty"`
+
+	// Approval is Automatic (failback and rebalance start at once) or Manual (the plan is
+	// published in status.proposal and runs only once spec.approvedProposal names its id).
+	// Failover never waits for an approval.
+	// +kubebuilder:default=Automatic
+	// +optional
+	Approval ApprovalMode `json:"approval,omitempty"`
+
+	// ApprovedProposal is the status.proposal.id a human approved (spec.approval: Manual).
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ApprovedProposal string `json:"approvedProposal,omitempty"`
+
+	// MaintenanceWindows are when failback and rebalance (and failover, with
+	// failover.respectWindows) may start. None means at any time.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	MaintenanceWindows []MaintenanceWindow `json:"maintenanceWindows,omitempty"`
 
 	// ContactRestore says where restored contacts come from.
 	// +optional
@@ -207,6 +277,42 @@ type Operation struct {
 	// Message summarises the outcome.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// ContactLossWindow is, for a failover, the interval whose contact-list changes could not be
+	// restored: from the snapshot's time to the moment the server went down ("no snapshot" when
+	// none was available, so every contact of the moved users is lost).
+	// +optional
+	ContactLossWindow string `json:"contactLossWindow,omitempty"`
+}
+
+// Proposal is a planned failback or rebalance waiting for approval (spec.approval: Manual). It
+// never lists users: only the number moving between each pair of servers.
+type Proposal struct {
+	// ID is a short hash of the plan: a changed plan gets a new id.
+	ID string `json:"id"`
+	// Operation is Failback or Rebalance.
+	Operation OperationType `json:"operation"`
+	// Moves are the users moving per pair of servers.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Moves []ProposedMove `json:"moves,omitempty"`
+	// EstimatedDuration is a rough estimate of how long the moves take, e.g. "3m".
+	// +optional
+	EstimatedDuration string `json:"estimatedDuration,omitempty"`
+	// Contacts is how many contacts the moving users hold (they travel with planned moves).
+	// +optional
+	Contacts int64 `json:"contacts"`
+	// CreatedTime is when this plan was first proposed.
+	CreatedTime metav1.Time `json:"createdTime"`
+}
+
+// ProposedMove is the number of users a plan moves from one server to another.
+type ProposedMove struct {
+	// From is the source server.
+	From string `json:"from"`
+	// To is the target server.
+	To string `json:"to"`
+	// Users is how many users move.
+	Users int32 `json:"users"`
 }
 
 // RestoreMark names one contact import that was started: the users of the restore set homed on
@@ -248,6 +354,20 @@ type UserHomingStatus struct {
 	// LastOperation is the running or last finished operation.
 	// +optional
 	LastOperation *Operation `json:"lastOperation,omitempty"`
+	// Progress is the running or last operation's moved/total users, e.g. "1200/2500".
+	// +optional
+	Progress string `json:"progress,omitempty"`
+	// Operation is the type of the running operation, else what waits, e.g. "Failback (waiting
+	// for approval)"; empty when nothing runs or waits.
+	// +optional
+	Operation string `json:"operation,omitempty"`
+	// Proposal is the plan waiting for approval (spec.approval: Manual).
+	// +optional
+	Proposal *Proposal `json:"proposal,omitempty"`
+	// NextActionTime is when a held action (failback after its stable period, or a disruptive
+	// action outside the maintenance windows) may start.
+	// +optional
+	NextActionTime *metav1.Time `json:"nextActionTime,omitempty"`
 }
 
 // UserHoming keeps a pool's users spread over its serving servers, drains servers for
@@ -259,6 +379,8 @@ type UserHomingStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.totalUsers`
 // +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.pendingMoves`
+// +kubebuilder:printcolumn:name="Operation",type=string,JSONPath=`.status.operation`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type UserHoming struct {

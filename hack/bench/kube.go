@@ -139,7 +139,7 @@ func createPool(ctx context.Context, c client.Client, p poolSpec) error {
 			MaxImbalancePercent: 5,
 			MoveBatchSize:       p.batchSize,
 			Failover:            ocsv1.FailoverSpec{Mode: ocsv1.FailoverAutomatic, Delay: p.delay.String()},
-			Failback:            ocsv1.FailbackManual,
+			Failback:            ocsv1.FailbackSpec{Mode: ocsv1.FailbackManual},
 		},
 	}
 	if p.backupDir != "" {

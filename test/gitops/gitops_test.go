@@ -12,22 +12,33 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Each recorded object (testdata/<name>.yaml, written by the e2e suite with OCSHA_RECORD_OBJECTS
-// set) and what Argo CD and kstatus must make of it.
+// Each recorded object (testdata/<name>.yaml, written by the e2e suite and by the controllers'
+// envtest specs with OCSHA_RECORD_OBJECTS set) and what Argo CD and kstatus must make of it. The
+// two tools agree: what Argo CD calls Degraded is never Current in kstatus.
 var recorded = map[string]struct {
 	argo    string
 	kstatus status.Status
 }{
 	"ocspool-healthy": {"Healthy", status.CurrentStatus},
 	// kstatus reads Ready=False as still in progress: a pool with a dead server is not Current.
-	"ocspool-degraded":          {"Degraded", status.InProgressStatus},
-	"userhoming-healthy":        {"Healthy", status.CurrentStatus},
-	"userhoming-progressing":    {"Progressing", status.InProgressStatus},
-	"userhoming-degraded":       {"Degraded", status.CurrentStatus},
-	"userhoming-suspended":      {"Suspended", status.InProgressStatus},
-	"contactbackup-healthy":     {"Healthy", status.CurrentStatus},
-	"ocspool-stalled":           {"Degraded", status.FailedStatus},
-	"userhoming-new-generation": {"Progressing", status.InProgressStatus},
+	"ocspool-degraded": {"Degraded", status.InProgressStatus},
+	// Maintenance is desired state: in progress while the server drains, then Healthy/Current.
+	"ocspool-draining":       {"Progressing", status.InProgressStatus},
+	"ocspool-drained":        {"Healthy", status.CurrentStatus},
+	"userhoming-draining":    {"Progressing", status.InProgressStatus},
+	"userhoming-drained":     {"Healthy", status.CurrentStatus},
+	"userhoming-healthy":     {"Healthy", status.CurrentStatus},
+	"userhoming-progressing": {"Progressing", status.InProgressStatus},
+	// A server down with its users failed over, or users held on their failover home.
+	"userhoming-degraded":             {"Degraded", status.InProgressStatus},
+	"userhoming-failed-over":          {"Degraded", status.InProgressStatus},
+	"userhoming-failback-held":        {"Degraded", status.InProgressStatus},
+	"userhoming-waiting-for-approval": {"Degraded", status.InProgressStatus},
+	"userhoming-outside-window":       {"Degraded", status.InProgressStatus},
+	"userhoming-suspended":            {"Suspended", status.InProgressStatus},
+	"contactbackup-healthy":           {"Healthy", status.CurrentStatus},
+	"ocspool-stalled":                 {"Degraded", status.FailedStatus},
+	"userhoming-new-generation":       {"Progressing", status.InProgressStatus},
 }
 
 func loadObject(t *testing.T, name string) map[string]any {
