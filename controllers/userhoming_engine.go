@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -246,12 +244,11 @@ func (r *UserHomingReconciler) recordFailures(s *homingScope, failures []moveFai
 		return
 	}
 	sort.Slice(failures, func(i, j int) bool { return failures[i].sip < failures[j].sip })
-	h := sha256.New()
-	for _, f := range failures {
-		h.Write([]byte(f.sip))
-		h.Write([]byte{0})
+	sips := make([]string, len(failures))
+	for i, f := range failures {
+		sips[i] = f.sip
 	}
-	digest := hex.EncodeToString(h.Sum(nil))[:16]
+	digest := failureDigest(sips)
 	if digest == op.FailureDigest {
 		op.FailedPasses++
 	} else {

@@ -57,23 +57,28 @@ func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope
 	return ctrl.Result{}, nil
 }
 
-// forceMoveWave runs one wave of forced moves while the step is Moving; once nobody is left on
-// the sources, the step becomes Restoring and the next step takes over.
+// forceMoveWave runs one wave of forced moves while the step is Moving. The step becomes
+// Restoring once nobody the failover can move is left on a down source; it waits while a source's
+// state is unknown.
 func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope) (ctrl.Result, error) {
 	op := s.op()
 	if op.Step != stepMoving {
 		return ctrl.Result{}, nil
 	}
-	evacuate := s.evacuated(op)
+	evacuate, waiting := s.failoverSources(op)
 	plan := s.plan(evacuate, false, -1)
 	s.recordPlan(plan)
 	op.Moved = clampCount(op.Total-int32(s.homedOn(op.From)), 0, op.Total)
 	op.Forced = op.Moved
 	wave := selectWave(plan.Batches, func(b placement.Batch) bool { return b.Forced && evacuate[b.From] }, batchesPerPass)
-	if len(wave) == 0 {
-		r.event(s, false, "UsersForceMoved", "Failover", "%d users force-moved off %s; their contacts stayed on the dead server.", op.Forced, strings.Join(op.From, ", "))
-		op.Step = stepRestoring
-		op.Failed, op.FailedPasses, op.FailureDigest = 0, 0, ""
+	left := usersOn(s.users, evacuate, true)
+	if len(wave) == 0 || givenUp(op, left) {
+		if waitOn := usersOn(s.users, setOfNames(waiting), true); len(waitOn) > 0 || (len(wave) == 0 && len(left) > 0) {
+			// Nobody may be left behind: wait until the source's state or a serving server is known.
+			s.report.waitingSources = waiting
+			return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
+		}
+		r.leaveMoving(s, op, evacuate, left)
 		return ctrl.Result{}, nil
 	}
 	if r.sourceCameBack(ctx, s, op, evacuate) {
@@ -96,16 +101,27 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 	return r.afterWave(s, res), nil
 }
 
-// evacuated names the sources still evacuated: only those that still pass the gate. One that came
-// back keeps its users (and their contacts), and the restore covers those already moved.
-func (s *homingScope) evacuated(op *ocsv1.Operation) map[string]bool {
-	evacuate := map[string]bool{}
-	for _, name := range op.From {
-		if f := s.pool.fact(name); f != nil && f.down() && s.report.gates[name] == nil {
-			evacuate[name] = true
+// leaveMoving ends the forced moves. givenUp are the users a move refused pass after pass; they
+// stay, with those whose address no move can carry, and a Warning names them all.
+func (r *UserHomingReconciler) leaveMoving(s *homingScope, op *ocsv1.Operation, evacuate map[string]bool, givenUp []string) {
+	r.event(s, false, "UsersForceMoved", "Failover", "%d users force-moved off %s; their contacts stayed on the dead server.", op.Forced, strings.Join(op.From, ", "))
+	op.Step = stepRestoring
+	op.Failed, op.FailedPasses, op.FailureDigest = 0, 0, ""
+	var stay []moveFailure
+	refused := setOfNames(givenUp)
+	for _, sip := range usersOn(s.users, evacuate, false) {
+		switch {
+		case unmovable(sip):
+			stay = append(stay, moveFailure{sip: sip, message: "the address is one no move command can carry; it stays on the failed server"})
+		case refused[sip]:
+			stay = append(stay, moveFailure{sip: sip, message: fmt.Sprintf("its move failed in %d passes in a row; it stays on the failed server", stalledAfter)})
 		}
 	}
-	return evacuate
+	if len(stay) == 0 {
+		return
+	}
+	op.Failed = int32(len(stay))
+	r.event(s, true, "UsersNotMoved", "Failover", "%s", describeHomingFailures(stay, "forced move"))
 }
 
 // sourceCameBack asks the sources of a resumed failover that never moved anybody whether they

@@ -23,6 +23,8 @@ type homingReport struct {
 	running *ocsv1.Operation
 	// pending is the number of moves the plan still has.
 	pending int
+	// waitingSources are the sources a running failover waits for: their state is not known.
+	waitingSources []string
 	// heldBack is the number of users a failback would move while spec.failback is Manual.
 	heldBack int
 	// notServing describes the servers that do not serve, e.g. "ocs2 (Unreachable)".
@@ -137,6 +139,10 @@ func failoverRequired(rep *homingReport) homingCondition {
 // homingReconciling: True only while an operation runs.
 func homingReconciling(rep *homingReport) homingCondition {
 	if op := rep.running; op != nil {
+		if len(rep.waitingSources) > 0 {
+			return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonWaitingForSource,
+				operationProgress(op) + " Waiting for the state of " + strings.Join(rep.waitingSources, ", ") + " before moving on: nobody is left behind."}
+		}
 		return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, operationReason(op), operationProgress(op)}
 	}
 	return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle, "No operation is running."}
