@@ -98,6 +98,8 @@ type homingScope struct {
 	failFrom []string
 	// sourcesChecked: startFailover asked the sources directly in this pass.
 	sourcesChecked bool
+	// restoreEnd: how a failover's restore ended, set in the pass that ends it.
+	restoreEnd *restoreOutcome
 	// moves: the plan of this pass's planned moves, set by choosePlanned.
 	moves placement.Plan
 	// report: facts for the conditions, turned into status by applyHomingStatus.

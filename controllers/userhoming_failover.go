@@ -138,16 +138,62 @@ func (r *UserHomingReconciler) sourceCameBack(ctx context.Context, s *homingScop
 	return len(r.stillDown(ctx, s, sources)) < len(sources)
 }
 
-// completeFailover ends a failover whose moves and restore are done.
+// completeFailover ends a failover whose moves and restore are done. Its message and event say
+// plainly who is left without contacts or on a failed server: a restore that did not happen is
+// never reported as one.
 func (r *UserHomingReconciler) completeFailover(_ context.Context, s *homingScope) (ctrl.Result, error) {
 	op := s.op()
-	msg := op.Message
-	if op.Snapshot != "" {
-		msg = fmt.Sprintf("%d users force-moved, contacts of %d users restored from snapshot %s.", op.Forced, op.ContactsRestored, op.Snapshot)
+	end := s.restoreEnd
+	if end == nil {
+		end = &restoreOutcome{}
 	}
-	r.event(s, false, "ContactsRestored", "Restore", "%s", msg)
+	stayed := s.stayedOnSources(op)
+	op.Failed = int32(len(stayed) + end.notRestored)
+	msg := failoverSummary(op, stayed, end)
+	if op.Failed == 0 {
+		r.event(s, false, "ContactsRestored", "Restore", "%s", msg)
+	} else {
+		r.event(s, true, "ContactsNotRestored", "Restore", "%s", msg)
+	}
 	r.finishFailover(s, msg)
 	return ctrl.Result{RequeueAfter: nextWave}, nil
+}
+
+// stayedOnSources are the users still homed on a source of op that does not answer.
+func (s *homingScope) stayedOnSources(op *ocsv1.Operation) []moveFailure {
+	down := map[string]bool{}
+	for _, name := range op.From {
+		if f := s.pool.fact(name); f != nil && !f.answers() {
+			down[name] = true
+		}
+	}
+	var out []moveFailure
+	for _, sip := range usersOn(s.users, down, false) {
+		out = append(out, moveFailure{sip: sip, message: "it stays on the failed server"})
+	}
+	return out
+}
+
+// failoverSummary is the completion message of a failover (pure).
+func failoverSummary(op *ocsv1.Operation, stayed []moveFailure, end *restoreOutcome) string {
+	msg := fmt.Sprintf("%d users force-moved", op.Forced)
+	if op.Snapshot != "" {
+		msg += fmt.Sprintf(", contacts of %d users restored from snapshot %s", op.ContactsRestored, op.Snapshot)
+	}
+	msg += "."
+	if len(stayed) > 0 {
+		msg += " Not moved: " + describeHomingFailures(stayed, "forced move")
+	}
+	switch {
+	case end.notRestored == 0:
+	case len(end.failures) > 0:
+		msg += " Without restored contacts: " + describeHomingFailures(end.failures, "contact restore")
+	case end.note != "":
+		msg += fmt.Sprintf(" %d users have no restored contacts. %s", end.notRestored, end.note)
+	default:
+		msg += fmt.Sprintf(" %d users have no restored contacts.", end.notRestored)
+	}
+	return msg
 }
 
 // finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).
@@ -162,7 +208,7 @@ func (r *UserHomingReconciler) finishFailover(s *homingScope, message string) {
 // the sources went down that holds every source (a snapshot taken while a source was down skipped
 // it). nil and a sentence saying why when there is none.
 func (r *UserHomingReconciler) pickSnapshot(ctx context.Context, s *homingScope, from []string, before time.Time) (*backup.Manifest, string) {
-	repo, note := r.restoreRepository(ctx, s)
+	repo, note, _ := r.restoreRepository(ctx, s)
 	if repo == nil {
 		return nil, note
 	}

@@ -181,6 +181,9 @@ func homingDegraded(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
 			fmt.Sprintf("%d users are on their failover home; set spec.failback: Automatic or move them.", rep.heldBack))
 	case rep.running != nil && rep.running.Type == ocsv1.OperationFailover:
 		return degraded(ocsv1.ReasonUsersFailedOver, operationProgress(rep.running))
+	case last != nil && last.Type == ocsv1.OperationFailover && last.CompletionTime != nil && last.Failed > 0:
+		// Users are without contacts or on a failed server until a human looks.
+		return degraded(ocsv1.ReasonFailoverIncomplete, "Last failover: "+last.Message)
 	case len(rep.notServing) > 0:
 		msg := fmt.Sprintf("Not serving: %s.", strings.Join(rep.notServing, ", "))
 		if last != nil && last.Type == ocsv1.OperationFailover && last.Message != "" {
