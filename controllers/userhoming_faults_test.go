@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -19,19 +20,26 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 )
 
-// lostReplyAgent runs the first import it is given but loses its reply: every user comes back
-// without a result, as when the output of the command is cut short.
+// lostReplyAgent runs the first two imports it is given but loses their replies: the first
+// comes back without a result for any user (its output cut short), the second as an error (the
+// connection dropped after the command ran).
 type lostReplyAgent struct {
 	ocs.Agent
-	once sync.Once
+	mu    sync.Mutex
+	calls int
 }
 
 func (a *lostReplyAgent) ImportContacts(ctx context.Context, server string, doc *contacts.Document) ([]ocs.ImportResult, error) {
 	res, err := a.Agent.ImportContacts(ctx, server, doc)
-	lose := false
-	a.once.Do(func() { lose = true })
-	if err != nil || !lose {
+	a.mu.Lock()
+	a.calls++
+	n := a.calls
+	a.mu.Unlock()
+	switch {
+	case err != nil || n > 2:
 		return res, err
+	case n == 2:
+		return nil, fmt.Errorf("ImportContacts on %s: %w", server, ocs.ErrUnreachable)
 	}
 	out := make([]ocs.ImportResult, len(res))
 	for i, r := range res {
@@ -123,7 +131,7 @@ var _ = Describe("UserHoming under faults", func() {
 		Expect(op.Failed).To(BeZero())
 	})
 
-	It("counts the contacts of an import whose reply was lost", func() {
+	It("counts the contacts of imports whose replies were lost", func() {
 		ns := newNamespace()
 		fake := newHomingFake(users, 500, 2)
 		startManager(ns, Options{Agents: StaticProvider{Agent: &lostReplyAgent{Agent: fake}}})
