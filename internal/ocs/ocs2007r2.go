@@ -144,7 +144,7 @@ func (d *ocsDialect) homes(ctx context.Context, via Server, sips []string) (map[
 	render := func(up string) (string, error) {
 		read, err := psReadUpload(up)
 		return psHeader + read + homesLoop(
-			"  $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + " + psWQLSIP + " + \"'\")\n"+
+			"  $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + "+psWQLSIP+" + \"'\")\n"+
 				"  if ($u -ne $null) { $h = [string]$u.HomeServerDN }\n"), err
 	}
 	out, err := csvOf(op, via.Name)(d.runPSWithData(ctx, op, via.Name, []byte(strings.Join(sips, "\n")+"\n"), render))
@@ -315,7 +315,7 @@ func ocsMoveScript(targetDN string, force bool, upload string) (string, error) {
 		"$target = " + q + "\n" +
 		"$force = " + psBool(force) + "\n" +
 		moveLoop(
-			"    $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + " + psWQLSIP + " + \"'\")\n"+
+			"    $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + "+psWQLSIP+" + \"'\")\n"+
 				"    if ($u -eq $null) { throw 'The user was not found in the directory.' }\n"+
 				"    if ($force) { $u.TargetServerDNIfMoving = $target }\n"+
 				"    $u.HomeServerDN = $target\n"+

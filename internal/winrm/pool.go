@@ -102,7 +102,7 @@ type Pool struct {
 	// probeSlots: one more slot per server, only for health probes (AsProbe), so that a probe
 	// never queues behind the operator's own long commands and reads a busy server as dead.
 	probeSlots map[string]chan struct{}
-	closed  bool
+	closed     bool
 }
 
 type target struct {
