@@ -132,6 +132,10 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 	}
 
 	results, directory := r.probeServers(ctx, pool, agent, h)
+	if ctx.Err() != nil {
+		// The manager is stopping: its cancelled probes say nothing about the servers.
+		return ctrl.Result{}, ctx.Err()
+	}
 	preflights := r.preflightServers(ctx, pool, agent, prev.Servers, results, h, now)
 	previous := map[string]ocsv1.ServerStatus{}
 	for _, st := range prev.Servers {

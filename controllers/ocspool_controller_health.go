@@ -120,9 +120,35 @@ func nextServerStatus(prev ocsv1.ServerStatus, res probeResult, threshold int32,
 	if state != next.State || prev.LastTransitionTime == nil {
 		next.LastTransitionTime = &now
 	}
+	next.DownSince = downSince(prev, state, now)
 	next.State = state
 	next.Message = trimMessage(next.Message)
 	return next
+}
+
+// downSince carries the time a server went down across a change between the two down states
+// (Unreachable → Unhealthy when WinRM comes back but RtcSrv does not): the server has been down
+// all along, and the failover delay must not start again.
+func downSince(prev ocsv1.ServerStatus, state ocsv1.ServerState, now metav1.Time) *metav1.Time {
+	if !isDown(state) {
+		return nil
+	}
+	switch {
+	case !isDown(prev.State):
+		return &now
+	case prev.DownSince != nil:
+		return prev.DownSince.DeepCopy()
+	case prev.LastTransitionTime != nil:
+		// Written before downSince existed: down since its last transition.
+		return prev.LastTransitionTime.DeepCopy()
+	default:
+		return &now
+	}
+}
+
+// isDown: WinRM does not answer or a required service does not run.
+func isDown(s ocsv1.ServerState) bool {
+	return s == ocsv1.ServerUnreachable || s == ocsv1.ServerUnhealthy
 }
 
 // failedState is the state threshold failed probes in a row lead to, named by the last one.

@@ -11,6 +11,7 @@ import (
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
 // Defaults of spec.health when the API server did not fill them (objects created before the
@@ -81,7 +82,8 @@ func (r *OCSPoolReconciler) probeServers(ctx context.Context, pool *ocsv1.OCSPoo
 	var wg sync.WaitGroup
 	for i, s := range pool.Spec.Servers {
 		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, h.Timeout)
+			// A probe has its own slot in the WinRM pool: it must not wait behind a restore.
+			pctx, cancel := context.WithTimeout(winrm.AsProbe(ctx), h.Timeout)
 			defer cancel()
 			start := time.Now()
 			statuses, err := agent.ServiceHealth(pctx, s.Name, h.Services)

@@ -11,8 +11,9 @@ import (
 // OCSPool (nextServerStatus) writes status.servers[].state with hysteresis: a server becomes
 // Unreachable or Unhealthy only after spec.health.failureThreshold failed probes in a row, and
 // Healthy again after one passed probe. It moves status.servers[].lastTransitionTime only when
-// the state changes. UserHoming reads both through poolView: a down server has been down since
-// its lastTransitionTime, and its users are force-moved once that is longer ago than
+// the state changes, and keeps status.servers[].downSince while the server goes from one down
+// state to the other. UserHoming reads them through poolView: a down server has been down since
+// its downSince, and its users are force-moved once that is longer ago than
 // spec.failover.delay (the failover gate) and a direct check confirms it (stillDown), since the
 // status may be stale. UserHoming wakes on a change of a state or of a transition time
 // (poolFactsChanged), never on a probe alone, and requeues itself for the moment a delay ends
@@ -33,7 +34,8 @@ type serverFact struct {
 	// directoryHold: the only check that failed is the directory's refusal (the second hop);
 	// the server's own database still exports.
 	directoryHold bool
-	// since is when state last changed; the failover delay is measured from it.
+	// since is when state last changed, or for a down server when it went down
+	// (status.servers[].downSince); the failover delay is measured from it.
 	since time.Time
 	// homed is the number of users homed on the server in a UserHoming pass's directory
 	// listing; 0 until the pass counts them.
@@ -85,6 +87,10 @@ func newPoolView(pool *ocsv1.OCSPool) *poolView {
 			}
 			if st.LastTransitionTime != nil {
 				f.since = st.LastTransitionTime.Time
+			}
+			if f.down() && st.DownSince != nil {
+				// Down all along, whichever down state it went through.
+				f.since = st.DownSince.Time
 			}
 		}
 		v.servers = append(v.servers, f)

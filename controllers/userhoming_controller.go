@@ -79,6 +79,15 @@ func (r *UserHomingReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		s.report.suspended = true
 		return ctrl.Result{}, nil
 	}
+	owner, err := r.otherOwner(ctx, homing)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if owner != "" {
+		// The owner's deletion wakes us (homingsSharingPool); the requeue backs it up.
+		ownedByAnother(s, owner)
+		return ctrl.Result{RequeueAfter: homingResync}, nil
+	}
 	if done, res, err := r.readPool(ctx, s); done {
 		return res, err
 	}
@@ -144,6 +153,11 @@ func (r *UserHomingReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) 
 		// instead of after its backoff. Waves requeue themselves.
 		For(&ocsv1.UserHoming{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&ocsv1.OCSPool{}, handler.EnqueueRequestsFromMapFunc(r.homingsForPool), builder.WithPredicates(poolFactsChanged)).
+		// The owner of a pool going away hands the pool to the next UserHoming on it.
+		Watches(&ocsv1.UserHoming{}, handler.EnqueueRequestsFromMapFunc(r.homingsSharingPool), builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false }, UpdateFunc: func(event.UpdateEvent) bool { return false },
+			GenericFunc: func(event.GenericEvent) bool { return false },
+		})).
 		// A failover in one pool must not wait for another pool's long pass; one object is
 		// never reconciled twice at once whatever this number.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).

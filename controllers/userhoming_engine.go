@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -106,6 +104,8 @@ type homingScope struct {
 	failFrom []string
 	// sourcesChecked: startFailover asked the sources directly in this pass.
 	sourcesChecked bool
+	// restoreEnd: how a failover's restore ended, set in the pass that ends it.
+	restoreEnd *restoreOutcome
 	// moves: the plan of this pass's planned moves, set by choosePlanned.
 	moves placement.Plan
 	// contactsPerUser: the average contact count a proposal estimates with, set by choosePlanned.
@@ -259,12 +259,11 @@ func (r *UserHomingReconciler) recordFailures(s *homingScope, failures []moveFai
 		return
 	}
 	sort.Slice(failures, func(i, j int) bool { return failures[i].sip < failures[j].sip })
-	h := sha256.New()
-	for _, f := range failures {
-		h.Write([]byte(f.sip))
-		h.Write([]byte{0})
+	sips := make([]string, len(failures))
+	for i, f := range failures {
+		sips[i] = f.sip
 	}
-	digest := hex.EncodeToString(h.Sum(nil))[:16]
+	digest := failureDigest(sips)
 	if digest == op.FailureDigest {
 		op.FailedPasses++
 	} else {

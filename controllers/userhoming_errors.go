@@ -21,6 +21,8 @@ func describePassError(err error) string {
 	switch {
 	case apierrors.IsConflict(err):
 		return "the UserHoming changed during the pass."
+	case errors.Is(err, errStoreMissing):
+		return "the backup store of spec.contactRestore.backupRef is missing or empty; contacts are restored once it is back."
 	case errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrNotFound):
 		return "the snapshots of spec.contactRestore.backupRef could not be read."
 	}

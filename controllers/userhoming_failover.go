@@ -59,23 +59,28 @@ func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope
 	return ctrl.Result{}, nil
 }
 
-// forceMoveWave runs one wave of forced moves while the step is Moving; once nobody is left on
-// the sources, the step becomes Restoring and the next step takes over.
+// forceMoveWave runs one wave of forced moves while the step is Moving. The step becomes
+// Restoring once nobody the failover can move is left on a down source; it waits while a source's
+// state is unknown.
 func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope) (ctrl.Result, error) {
 	op := s.op()
 	if op.Step != stepMoving {
 		return ctrl.Result{}, nil
 	}
-	evacuate := s.evacuated(op)
+	evacuate, waiting := s.failoverSources(op)
 	plan := s.plan(evacuate, false, -1)
 	s.recordPlan(plan)
 	op.Moved = clampCount(op.Total-int32(s.homedOn(op.From)), 0, op.Total)
 	op.Forced = op.Moved
 	wave := selectWave(plan.Batches, func(b placement.Batch) bool { return b.Forced && evacuate[b.From] }, batchesPerPass)
-	if len(wave) == 0 {
-		r.event(s, false, "UsersForceMoved", "Failover", "%d users force-moved off %s; their contacts stayed on the dead server.", op.Forced, strings.Join(op.From, ", "))
-		op.Step = stepRestoring
-		op.Failed, op.FailedPasses, op.FailureDigest = 0, 0, ""
+	left := usersOn(s.users, evacuate, true)
+	if len(wave) == 0 || givenUp(op, left) {
+		if waitOn := usersOn(s.users, setOfNames(waiting), true); len(waitOn) > 0 || (len(wave) == 0 && len(left) > 0) {
+			// Nobody may be left behind: wait until the source's state or a serving server is known.
+			s.report.waitingSources = waiting
+			return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
+		}
+		r.leaveMoving(s, op, evacuate, left)
 		return ctrl.Result{}, nil
 	}
 	if r.sourceCameBack(ctx, s, op, evacuate) {
@@ -98,16 +103,27 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 	return r.afterWave(s, res), nil
 }
 
-// evacuated names the sources still evacuated: only those that still pass the gate. One that came
-// back keeps its users (and their contacts), and the restore covers those already moved.
-func (s *homingScope) evacuated(op *ocsv1.Operation) map[string]bool {
-	evacuate := map[string]bool{}
-	for _, name := range op.From {
-		if f := s.pool.fact(name); f != nil && f.down() && s.report.gates[name] == nil {
-			evacuate[name] = true
+// leaveMoving ends the forced moves. givenUp are the users a move refused pass after pass; they
+// stay, with those whose address no move can carry, and a Warning names them all.
+func (r *UserHomingReconciler) leaveMoving(s *homingScope, op *ocsv1.Operation, evacuate map[string]bool, givenUp []string) {
+	r.event(s, false, "UsersForceMoved", "Failover", "%d users force-moved off %s; their contacts stayed on the dead server.", op.Forced, strings.Join(op.From, ", "))
+	op.Step = stepRestoring
+	op.Failed, op.FailedPasses, op.FailureDigest = 0, 0, ""
+	var stay []moveFailure
+	refused := setOfNames(givenUp)
+	for _, sip := range usersOn(s.users, evacuate, false) {
+		switch {
+		case unmovable(sip):
+			stay = append(stay, moveFailure{sip: sip, message: "the address is one no move command can carry; it stays on the failed server"})
+		case refused[sip]:
+			stay = append(stay, moveFailure{sip: sip, message: fmt.Sprintf("its move failed in %d passes in a row; it stays on the failed server", stalledAfter)})
 		}
 	}
-	return evacuate
+	if len(stay) == 0 {
+		return
+	}
+	op.Failed = int32(len(stay))
+	r.event(s, true, "UsersNotMoved", "Failover", "%s", describeHomingFailures(stay, "forced move"))
 }
 
 // sourceCameBack asks the sources of a resumed failover that never moved anybody whether they
@@ -124,17 +140,62 @@ func (r *UserHomingReconciler) sourceCameBack(ctx context.Context, s *homingScop
 	return len(r.stillDown(ctx, s, sources)) < len(sources)
 }
 
-// completeFailover ends a failover whose moves and restore are done.
+// completeFailover ends a failover whose moves and restore are done. Its message and event say
+// plainly who is left without contacts or on a failed server: a restore that did not happen is
+// never reported as one.
 func (r *UserHomingReconciler) completeFailover(_ context.Context, s *homingScope) (ctrl.Result, error) {
 	op := s.op()
-	msg := op.Message
-	if op.Snapshot != "" {
-		msg = fmt.Sprintf("%d users force-moved, contacts of %d users restored from snapshot %s.", op.Forced, op.ContactsRestored, op.Snapshot)
+	end := s.restoreEnd
+	if end == nil {
+		end = &restoreOutcome{}
 	}
-	// Fewer restored than moved is a partial result a human should see.
-	r.event(s, op.Snapshot == "" || op.ContactsRestored < op.Forced, "ContactsRestored", "Restore", "%s", msg)
+	stayed := s.stayedOnSources(op)
+	op.Failed = int32(len(stayed) + end.notRestored)
+	msg := failoverSummary(op, stayed, end)
+	if op.Failed == 0 {
+		r.event(s, false, "ContactsRestored", "Restore", "%s", msg)
+	} else {
+		r.event(s, true, "ContactsNotRestored", "Restore", "%s", msg)
+	}
 	r.finishFailover(s, msg)
 	return ctrl.Result{RequeueAfter: nextWave}, nil
+}
+
+// stayedOnSources are the users still homed on a source of op that does not answer.
+func (s *homingScope) stayedOnSources(op *ocsv1.Operation) []moveFailure {
+	down := map[string]bool{}
+	for _, name := range op.From {
+		if f := s.pool.fact(name); f != nil && !f.answers() {
+			down[name] = true
+		}
+	}
+	var out []moveFailure
+	for _, sip := range usersOn(s.users, down, false) {
+		out = append(out, moveFailure{sip: sip, message: "it stays on the failed server"})
+	}
+	return out
+}
+
+// failoverSummary is the completion message of a failover (pure).
+func failoverSummary(op *ocsv1.Operation, stayed []moveFailure, end *restoreOutcome) string {
+	msg := fmt.Sprintf("%d users force-moved", op.Forced)
+	if op.Snapshot != "" {
+		msg += fmt.Sprintf(", contacts of %d users restored from snapshot %s", op.ContactsRestored, op.Snapshot)
+	}
+	msg += "."
+	if len(stayed) > 0 {
+		msg += " Not moved: " + describeHomingFailures(stayed, "forced move")
+	}
+	switch {
+	case end.notRestored == 0:
+	case len(end.failures) > 0:
+		msg += " Without restored contacts: " + describeHomingFailures(end.failures, "contact restore")
+	case end.note != "":
+		msg += fmt.Sprintf(" %d users have no restored contacts. %s", end.notRestored, end.note)
+	default:
+		msg += fmt.Sprintf(" %d users have no restored contacts.", end.notRestored)
+	}
+	return msg
 }
 
 // finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).
@@ -149,7 +210,7 @@ func (r *UserHomingReconciler) finishFailover(s *homingScope, message string) {
 // the sources went down that holds every source (a snapshot taken while a source was down skipped
 // it). nil and a sentence saying why when there is none.
 func (r *UserHomingReconciler) pickSnapshot(ctx context.Context, s *homingScope, from []string, before time.Time) (*backup.Manifest, string) {
-	repo, note := r.restoreRepository(ctx, s)
+	repo, note, _ := r.restoreRepository(ctx, s)
 	if repo == nil {
 		return nil, note
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -36,11 +38,16 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 		s.recordPlan(s.plan(nil, false, -1))
 	}
 	if op.Snapshot == "" {
+		s.restoreEnd = &restoreOutcome{notRestored: int(op.Forced), note: op.Message}
 		return ctrl.Result{}, nil
 	}
 	src, err := r.openRestoreSource(ctx, s)
-	if err != nil || src == nil {
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if src == nil {
+		s.restoreEnd = &restoreOutcome{notRestored: int(op.Forced - op.ContactsRestored), note: s.op().Message}
+		return ctrl.Result{}, nil
 	}
 	plan, err := r.planRestore(ctx, s, src)
 	if err != nil {
@@ -57,7 +64,7 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 		return ctrl.Result{}, err
 	}
 	r.reportCorrupt(s, src)
-	if wave.Done() {
+	if wave.Done() || (wave.Pending == 0 && refusedAgain(op, wave)) {
 		r.restoreDone(s, wave)
 		return ctrl.Result{}, nil
 	}
@@ -99,7 +106,11 @@ type restoreSource struct {
 // means that nothing can be restored; status.lastOperation.message then says why.
 func (r *UserHomingReconciler) openRestoreSource(ctx context.Context, s *homingScope) (*restoreSource, error) {
 	op := s.op()
-	repo, note := r.restoreRepository(ctx, s)
+	repo, note, err := r.restoreRepository(ctx, s)
+	if err != nil {
+		r.storeMissing(s, s.homing.Namespace+"/"+s.homing.Spec.ContactRestore.BackupRef.Name)
+		return nil, err
+	}
 	if repo == nil {
 		op.Message = note
 		return nil, nil
@@ -108,6 +119,12 @@ func (r *UserHomingReconciler) openRestoreSource(ctx context.Context, s *homingS
 	ms, listErr := repo.List(ctx)
 	if len(ms) == 0 && listErr != nil {
 		return nil, fmt.Errorf("listing the snapshots of ContactBackup %s: %w", ref, listErr)
+	}
+	if len(ms) == 0 {
+		// The snapshot was there when the failover pinned it: a store that holds nothing now
+		// was lost (a volume not mounted, a directory re-created empty). Retried, never success.
+		r.storeMissing(s, ref)
+		return nil, fmt.Errorf("ContactBackup %s holds no snapshot although the failover pinned %s: %w", ref, op.Snapshot, errStoreMissing)
 	}
 	pinned := pinnedSnapshot(ms, op, s)
 	if pinned == nil {
@@ -221,16 +238,42 @@ func (r *UserHomingReconciler) reportCorrupt(s *homingScope, src *restoreSource)
 	r.event(s, true, "CorruptSnapshot", "Restore", "Snapshots %s hold corrupt copies of some users' contacts; older snapshots were used for them.", strings.Join(names, ", "))
 }
 
-// restoreDone records the end of the restore: whoever is left has no readable copy.
+// restoreOutcome is how a failover's restore ended: the users left without their contacts.
+type restoreOutcome struct {
+	// failures name the users without restored contacts, when they are known by name.
+	failures []moveFailure
+	// notRestored counts the users without restored contacts.
+	notRestored int
+	// note says why nobody was restored (no snapshot, no ContactBackup), when that is the case.
+	note string
+}
+
+// refusedAgain reports that the only users left to import are those whose imports were refused
+// (or had no readable copy) in stalledAfter passes in a row: they are reported and the restore
+// ends for everyone else.
+func refusedAgain(op *ocsv1.Operation, wave restoreplan.Wave) bool {
+	var left []string
+	for _, b := range wave.Batches {
+		left = append(left, b.SIPs...)
+	}
+	for _, f := range wave.Failed() {
+		left = append(left, f.SIP)
+	}
+	return givenUp(op, left)
+}
+
+// restoreDone records the end of the restore: whoever is left has no readable copy, or had its
+// import refused pass after pass.
 func (r *UserHomingReconciler) restoreDone(s *homingScope, wave restoreplan.Wave) {
 	op := s.op()
 	failures := readFailures(wave)
-	op.Failed = int32(len(failures))
-	if len(failures) == 0 {
-		return
+	for _, b := range wave.Batches {
+		for _, sip := range b.SIPs {
+			failures = append(failures, moveFailure{sip: sip, message: fmt.Sprintf("its import failed in %d passes in a row", stalledAfter)})
+		}
 	}
-	op.Message = describeHomingFailures(failures, "contact restore")
-	r.event(s, true, "MovesFailed", "Restore", "%s", op.Message)
+	op.Failed = int32(len(failures))
+	s.restoreEnd = &restoreOutcome{failures: failures, notRestored: len(failures)}
 }
 
 // readFailures are the users of a wave without a readable copy.
@@ -262,22 +305,19 @@ func (r *UserHomingReconciler) tallyImports(s *homingScope, plan restoreplan.Pla
 	ok := 0
 	for i, o := range outcomes {
 		b := wave.Batches[i]
-		if o.err != nil {
-			// The import may have run: only a fresh export can tell.
+		batchFailures := importFailures(b, o)
+		if len(batchFailures) > 0 {
+			// The import may have run for some of them (a reply lost in part or whole): the mark
+			// stays, and the next pass counts, from a fresh export, every user of the batch that
+			// holds data. Counting the confirmed ones now as well would count them twice.
 			m := b.Mark()
 			unknown = append(unknown, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
-			for _, sip := range b.SIPs {
-				failures = append(failures, moveFailure{sip: sip, message: describeCommandError(o.err)})
-			}
+			failures = append(failures, batchFailures...)
 			continue
 		}
 		for _, res := range o.results {
-			if res.OK {
-				ok++
-				filled[restoreplan.Key(res.SIP)] = true
-			} else {
-				failures = append(failures, moveFailure{sip: res.SIP, message: res.Message})
-			}
+			ok++
+			filled[restoreplan.Key(res.SIP)] = true
 		}
 	}
 	if key := homingKey(s, op); len(unknown) > 0 {
@@ -292,24 +332,79 @@ func (r *UserHomingReconciler) tallyImports(s *homingScope, plan restoreplan.Pla
 	return failureRequeue(op, len(failures))
 }
 
+// importFailures are the users of one import batch that are not confirmed imported.
+func importFailures(b restoreplan.Batch, o importOutcome) []moveFailure {
+	var out []moveFailure
+	if o.err != nil {
+		for _, sip := range b.SIPs {
+			out = append(out, moveFailure{sip: sip, message: describeCommandError(o.err)})
+		}
+		return out
+	}
+	confirmed := map[string]bool{}
+	for _, res := range o.results {
+		if res.OK {
+			confirmed[restoreplan.Key(res.SIP)] = true
+		} else {
+			out = append(out, moveFailure{sip: res.SIP, message: res.Message})
+		}
+	}
+	for _, sip := range b.SIPs {
+		if !confirmed[restoreplan.Key(sip)] && !hasFailure(out, sip) {
+			out = append(out, moveFailure{sip: sip, message: "the server reported no result for this user"})
+		}
+	}
+	return out
+}
+
+func hasFailure(fs []moveFailure, sip string) bool {
+	for _, f := range fs {
+		if restoreplan.Key(f.sip) == restoreplan.Key(sip) {
+			return true
+		}
+	}
+	return false
+}
+
 // restoreRepository opens the repository of spec.contactRestore.backupRef; nil and a sentence
-// saying why when there is none.
-func (r *UserHomingReconciler) restoreRepository(ctx context.Context, s *homingScope) (*backup.Repository, string) {
+// saying why when there is none. A filesystem store whose directory is gone is an error
+// (errStoreMissing): opening it would re-create it empty.
+func (r *UserHomingReconciler) restoreRepository(ctx context.Context, s *homingScope) (*backup.Repository, string, error) {
 	ref := s.homing.Spec.ContactRestore.BackupRef
 	if ref == nil {
-		return nil, "Contacts were not restored: spec.contactRestore.backupRef is not set."
+		return nil, "Contacts were not restored: spec.contactRestore.backupRef is not set.", nil
 	}
 	cb := &ocsv1.ContactBackup{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: s.homing.Namespace, Name: ref.Name}, cb)
 	if apierrors.IsNotFound(err) {
-		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s (spec.contactRestore.backupRef) does not exist.", s.homing.Namespace, ref.Name)
+		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s (spec.contactRestore.backupRef) does not exist.", s.homing.Namespace, ref.Name), nil
 	}
 	if err != nil {
-		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s could not be read: %v", s.homing.Namespace, ref.Name, err)
+		return nil, fmt.Sprintf("Contacts were not restored: ContactBackup %s/%s could not be read: %v", s.homing.Namespace, ref.Name, err), nil
+	}
+	if p := cb.Spec.Storage.Path; cb.Spec.Storage.S3 == nil && p != "" {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			// Opening would re-create it empty and every user would get an empty list.
+			note := fmt.Sprintf("Contacts were not restored: spec.storage.path of ContactBackup %s/%s does not exist.", cb.Namespace, cb.Name)
+			return nil, note, fmt.Errorf("spec.storage.path of ContactBackup %s/%s does not exist: %w", cb.Namespace, cb.Name, errStoreMissing)
+		}
 	}
 	repo, err := openRepository(ctx, r.Secrets, cb)
 	if err != nil {
-		return nil, fmt.Sprintf("Contacts were not restored: %v", err)
+		return nil, fmt.Sprintf("Contacts were not restored: %v", err), nil
 	}
-	return repo, ""
+	return repo, "", nil
+}
+
+// errStoreMissing: the backup store of a running restore holds nothing, or is gone.
+var errStoreMissing = errors.New("the backup store is missing")
+
+// storeMissing raises, once per failover, a Warning that its backup store is missing.
+func (r *UserHomingReconciler) storeMissing(s *homingScope, ref string) {
+	op := s.op()
+	msg := fmt.Sprintf("Contacts are not restored: the store of ContactBackup %s is missing or empty, and the failover's snapshot %s was in it; the restore waits for it to come back.", ref, op.Snapshot)
+	if op.Message != msg {
+		op.Message = msg
+		r.event(s, true, "RestoreStoreMissing", "Restore", "%s", msg)
+	}
 }

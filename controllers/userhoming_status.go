@@ -23,6 +23,8 @@ type homingReport struct {
 	running *ocsv1.Operation
 	// pending is the number of moves the plan still has.
 	pending int
+	// waitingSources are the sources a running failover waits for: their state is not known.
+	waitingSources []string
 	// heldBack is the number of users a failback would move while spec.failback is Manual.
 	heldBack int
 	// waiting is the failback or rebalance a day-2 gate holds, nil if none.
@@ -159,6 +161,10 @@ func failoverRequired(rep *homingReport) homingCondition {
 // homingReconciling: True only while an operation runs.
 func homingReconciling(rep *homingReport) homingCondition {
 	if op := rep.running; op != nil {
+		if len(rep.waitingSources) > 0 {
+			return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonWaitingForSource,
+				operationProgress(op) + " Waiting for the state of " + strings.Join(rep.waitingSources, ", ") + " before moving on: nobody is left behind."}
+		}
 		return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, operationReason(op), operationProgress(op)}
 	}
 	return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionFalse, ocsv1.ReasonIdle, "No operation is running."}
@@ -212,6 +218,9 @@ func homingDegraded(h *ocsv1.UserHoming, rep *homingReport) homingCondition {
 	case last != nil && last.Type == ocsv1.OperationFailover && last.Snapshot == "" && last.Forced > 0 && len(rep.notServing) > 0:
 		return degraded(ocsv1.ReasonFailoverWithoutSnapshot, "The last failover had no snapshot: the contacts of its "+
 			fmt.Sprintf("%d force-moved users are lost. ", last.Forced)+last.Message)
+	case last != nil && last.Type == ocsv1.OperationFailover && last.CompletionTime != nil && last.Failed > 0:
+		// Users are without contacts or on a failed server until a human looks.
+		return degraded(ocsv1.ReasonFailoverIncomplete, "Last failover: "+last.Message)
 	case len(rep.notServing) > 0:
 		msg := fmt.Sprintf("Not serving: %s.", strings.Join(rep.notServing, ", "))
 		if last != nil && last.Type == ocsv1.OperationFailover && last.Message != "" {

@@ -56,6 +56,10 @@ func (s *homingScope) placementServers(evacuate map[string]bool) []placement.Ser
 func (s *homingScope) placementUsers() []placement.User {
 	out := make([]placement.User, 0, len(s.users))
 	for _, u := range s.users {
+		if unmovable(u.SIP) {
+			// No move can take it anywhere; failovers report it (userhoming_sources.go).
+			continue
+		}
 		out = append(out, placement.User{SIP: u.SIP, Home: u.Server})
 	}
 	return out

@@ -138,6 +138,16 @@ const (
 	ReasonOutsideMaintenanceWindow = "OutsideMaintenanceWindow"
 	// ReasonFailoverWithoutSnapshot: a failover force-moved users with no snapshot to restore their contacts.
 	ReasonFailoverWithoutSnapshot = "FailoverWithoutSnapshot"
+	// ReasonPoolOwnedByAnother: another UserHoming, older (by creationTimestamp, then name),
+	// owns the same OCSPool; this one does nothing until that one is gone. The message names it.
+	ReasonPoolOwnedByAnother = "PoolOwnedByAnother"
+	// ReasonFailoverIncomplete: the last failover ended leaving users without their contacts
+	// (no snapshot could be read, no readable copy, an import refused) or on the failed server
+	// (an address the agent refuses, a move refused pass after pass); the message names them.
+	ReasonFailoverIncomplete = "FailoverIncomplete"
+	// ReasonWaitingForSource: a running failover waits for a source whose state is not known
+	// (re-created pool, refused credentials) before it moves on.
+	ReasonWaitingForSource = "WaitingForSource"
 )
 
 // ContactBackup reasons.

@@ -215,6 +215,11 @@ type ServerStatus struct {
 	// LastTransitionTime is when State last changed; UserHoming measures failover.delay from it.
 	// +optional
 	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+	// DownSince is when the server last went down (Unreachable or Unhealthy); it does not move
+	// while the server changes from one down state to the other, and is empty while it is not
+	// down. UserHoming measures failover.delay from it.
+	// +optional
+	DownSince *metav1.Time `json:"downSince,omitempty"`
 	// HomedUsers is the number of users whose home is this server.
 	// +optional
 	HomedUsers int32 `json:"homedUsers"`

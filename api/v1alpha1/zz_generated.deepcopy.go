@@ -826,6 +826,10 @@ func (in *ServerStatus) DeepCopyInto(out *ServerStatus) {
 		in, out := &in.LastTransitionTime, &out.LastTransitionTime
 		*out = (*in).DeepCopy()
 	}
+	if in.DownSince != nil {
+		in, out := &in.DownSince, &out.DownSince
+		*out = (*in).DeepCopy()
+	}
 	if in.Preflight != nil {
 		in, out := &in.Preflight, &out.Preflight
 		*out = new(PreflightStatus)

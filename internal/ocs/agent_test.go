@@ -214,7 +214,7 @@ func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantOK := map[int]bool{0: true, 8: true, 11: true}
+			wantOK := map[int]bool{0: true, 1: true, 8: true, 11: true}
 			for i, r := range res {
 				if r.SIP != users[i] || r.OK != wantOK[i] {
 					t.Errorf("result %d = %+v", i, r)
@@ -238,7 +238,7 @@ func TestMoveUsersSendsUsersOnlyOnStdin(t *testing.T) {
 					t.Errorf("user %q appears in the command text", u)
 				}
 			}
-			if m.data != "sip:a@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
+			if m.data != "sip:a@corp.example.com\nsip:o'neil@corp.example.com\nsip:fail@corp.example.com\nsip:50%off@corp.example.com\nsip:silent@corp.example.com\nsip:a@corp.example.com\n" {
 				t.Errorf("uploaded %q", m.data)
 			}
 			if m.stdin != "" {

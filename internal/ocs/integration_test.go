@@ -404,6 +404,14 @@ func TestEmulatorHostileAddresses(t *testing.T) {
 					t.Fatalf("invalid address %s failed for another reason: %+v", r.SIP, r)
 				}
 			}
+			for _, u := range []string{"sip:o'neil@corp.example.com", `sip:dq"x@corp.example.com`, "sip:amp&ersand@corp.example.com"} {
+				if !inDirectory[u] {
+					t.Fatalf("the emulator refused %s, which a directory can hold", u)
+				}
+			}
+			if ocs.ValidateSIP("sip:o'neil@corp.example.com") != nil {
+				t.Fatal("an address with an apostrophe is refused")
+			}
 			if !inDirectory["sip:50%off@corp.example.com"] {
 				t.Fatal("the emulator refused a valid address with %")
 			}

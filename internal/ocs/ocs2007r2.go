@@ -144,7 +144,7 @@ func (d *ocsDialect) homes(ctx context.Context, via Server, sips []string) (map[
 	render := func(up string) (string, error) {
 		read, err := psReadUpload(up)
 		return psHeader + read + homesLoop(
-			"  $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + $sip + \"'\")\n"+
+			"  $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + "+psWQLSIP+" + \"'\")\n"+
 				"  if ($u -ne $null) { $h = [string]$u.HomeServerDN }\n"), err
 	}
 	out, err := csvOf(op, via.Name)(d.runPSWithData(ctx, op, via.Name, []byte(strings.Join(sips, "\n")+"\n"), render))
@@ -294,6 +294,11 @@ func ocsUsersScript(homeDN string) (string, error) {
 		psFrameCSV("rows"), nil
 }
 
+// psWQLSIP is the uploaded address $sip as the inside of a WQL single-quoted string: WQL
+// escapes a quote or a backslash with a backslash (see inferred.go). It runs on the server, on
+// data, so the address never becomes part of the script.
+const psWQLSIP = `($sip -replace '\\', '\\' -replace '''', '\''')`
+
 // wqlSafe reports whether s can sit inside a WQL single-quoted string unescaped.
 func wqlSafe(s string) bool { return !strings.ContainsAny(s, `'\`) }
 
@@ -310,7 +315,7 @@ func ocsMoveScript(targetDN string, force bool, upload string) (string, error) {
 		"$target = " + q + "\n" +
 		"$force = " + psBool(force) + "\n" +
 		moveLoop(
-			"    $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + $sip + \"'\")\n"+
+			"    $u = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter (\"PrimaryURI='\" + "+psWQLSIP+" + \"'\")\n"+
 				"    if ($u -eq $null) { throw 'The user was not found in the directory.' }\n"+
 				"    if ($force) { $u.TargetServerDNIfMoving = $target }\n"+
 				"    $u.HomeServerDN = $target\n"+

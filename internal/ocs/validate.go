@@ -10,7 +10,11 @@ import (
 const maxSIPLength = 256
 
 var (
-	sipPattern  = regexp.MustCompile(`^sip:[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+$`)
+	// sipPattern is the address shape the agent sends: RFC 3261's user part without the
+	// characters PowerShell or a tool's argument parser would read as syntax ($ ` ; & " and
+	// space), so an apostrophe (sip:o'brien@…) passes. SIP addresses always travel as data (the
+	// upload), and WQL filters escape them on the server (wqlEscapeSIP).
+	sipPattern  = regexp.MustCompile(`^sip:[A-Za-z0-9._%+\-'!~*()=?/,]+@[A-Za-z0-9.\-]+$`)
 	fqdnPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$`)
 	// serviceNamePattern accepts Windows service short names such as RtcSrv or MSSQL$RTC.
 	serviceNamePattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,80}(?:\$[A-Za-z0-9_\-]{1,80})?$`)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 )
@@ -98,6 +99,8 @@ func (e *Emulator) adminHandler() http.Handler {
 	mux.HandleFunc("GET /users/{sip}", e.getUser)
 	mux.HandleFunc("PUT /users/{sip}/contacts", e.putContacts)
 	mux.HandleFunc("GET /commands", e.getCommands)
+	mux.HandleFunc("GET /latency", e.getLatency)
+	mux.HandleFunc("PUT /latency", e.putLatency)
 	return mux
 }
 
@@ -223,4 +226,35 @@ func (e *Emulator) getCommands(w http.ResponseWriter, _ *http.Request) {
 		out[s.name] = append([]string{}, e.Commands(s.name)...)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// latencyJSON is the body of GET and PUT /latency: a Go duration such as "250ms".
+type latencyJSON struct {
+	Latency string `json:"latency"`
+}
+
+// currentLatency is the latency added to every WS-Management request now.
+func (e *Emulator) currentLatency() time.Duration { return time.Duration(e.latency.Load()) }
+
+// SetLatency changes the latency added to every WS-Management request from now on.
+func (e *Emulator) SetLatency(d time.Duration) { e.latency.Store(int64(d)) }
+
+func (e *Emulator) getLatency(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, latencyJSON{Latency: e.currentLatency().String()})
+}
+
+// putLatency sets the latency at run time, for latency spikes in the middle of an operation.
+func (e *Emulator) putLatency(w http.ResponseWriter, r *http.Request) {
+	var body latencyJSON
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<10)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	d, err := time.ParseDuration(body.Latency)
+	if err != nil || d < 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("latency %q is not a non-negative duration", body.Latency))
+		return
+	}
+	e.SetLatency(d)
+	writeJSON(w, http.StatusOK, latencyJSON{Latency: d.String()})
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
@@ -128,6 +129,10 @@ type Emulator struct {
 	admin   *http.Server
 	adminLn net.Listener
 
+	// latency is the latency added to every WS-Management request, settable at run time
+	// (PUT /latency); it starts at Config.Latency.
+	latency atomic.Int64
+
 	cmdMu    sync.Mutex
 	commands map[string][]string
 
@@ -174,6 +179,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("building the emulated deployment: %w", err)
 	}
 	e := &Emulator{cfg: cfg, world: world, byName: map[string]*server{}, commands: map[string][]string{}, closed: make(chan struct{})}
+	e.latency.Store(int64(cfg.Latency))
 	if cfg.TLS {
 		if err := e.makeCertificate(wc.Servers); err != nil {
 			return nil, err
@@ -276,6 +282,7 @@ func (e *Emulator) startServer(i int, spec ServerSpec, schemes authConfig) error
 		TimeoutMargin: cfg.TimeoutMargin,
 		Latency:       cfg.Latency,
 		ShellCost:     cfg.ShellCost,
+		LatencyNow:    e.currentLatency,
 	})
 	s.auth = e.newAuth(spec, schemes, s.handler)
 	e.servers = append(e.servers, s)

@@ -302,3 +302,30 @@ func TestEnvironment(t *testing.T) {
 		t.Errorf("got %q %v", out, err)
 	}
 }
+
+// Latency set at run time through the admin API applies to the next WS-Management request.
+func TestAdminLatencyAtRunTime(t *testing.T) {
+	e := startStub(t, nil)
+	if st := send(t, http.MethodPut, e.AdminURL()+"/latency", `{"latency":"300ms"}`); st != 200 {
+		t.Fatalf("PUT /latency: %d", st)
+	}
+	var got map[string]string
+	getJSON(t, e.AdminURL()+"/latency", &got)
+	if got["latency"] != "300ms" {
+		t.Fatalf("GET /latency: %v", got)
+	}
+	if st := send(t, http.MethodPut, e.AdminURL()+"/latency", `{"latency":"-1s"}`); st != http.StatusBadRequest {
+		t.Fatalf("a negative latency: %d", st)
+	}
+	c := client(t, e, "ocs1", nil)
+	// A deadline shorter than the latency: the request cannot be answered in time.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, _, err := c.RunCmdWithContext(ctx, "sc query RtcSrv"); err == nil {
+		t.Fatal("a request answered before the latency set at run time")
+	}
+	e.SetLatency(0)
+	if _, _, code, err := c.RunCmdWithContext(context.Background(), "sc query RtcSrv"); err != nil || code != 0 {
+		t.Fatalf("after the latency was removed: %d %v", code, err)
+	}
+}

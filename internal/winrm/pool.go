@@ -103,7 +103,10 @@ type Pool struct {
 	mu      sync.Mutex
 	targets map[string]*target
 	slots   map[string]chan struct{} // per server, kept across SetTargets
-	closed  bool
+	// probeSlots: one more slot per server, only for health probes (AsProbe), so that a probe
+	// never queues behind the operator's own long commands and reads a busy server as dead.
+	probeSlots map[string]chan struct{}
+	closed     bool
 }
 
 type target struct {
@@ -138,8 +141,16 @@ func NewPool(opts Options) *Pool {
 	if opts.ShellIdle == 0 {
 		opts.ShellIdle = 5 * time.Second
 	}
-	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}}
+	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}, probeSlots: map[string]chan struct{}{}}
 }
+
+type probeKey struct{}
+
+// AsProbe marks ctx as a health probe's: its command takes the server's probe slot, reserved for
+// probes, instead of waiting for one of the MaxConcurrent slots that moves and imports hold.
+func AsProbe(ctx context.Context) context.Context { return context.WithValue(ctx, probeKey{}, true) }
+
+func isProbe(ctx context.Context) bool { v, _ := ctx.Value(probeKey{}).(bool); return v }
 
 // SetTargets replaces the set of servers. A server whose endpoint, credentials or TLS settings
 // changed gets a new client; an unchanged one keeps its client and connections. Credentials are
@@ -172,6 +183,7 @@ func (p *Pool) SetTargets(targets []Target) error {
 	for name := range next {
 		if p.slots[name] == nil {
 			p.slots[name] = make(chan struct{}, p.opts.MaxConcurrent)
+			p.probeSlots[name] = make(chan struct{}, 1)
 		}
 	}
 	for name, old := range p.targets {
@@ -335,6 +347,9 @@ func (p *Pool) Run(ctx context.Context, server, command string, stdin []byte) (R
 func (p *Pool) run(ctx context.Context, server, command string, stdin []byte) (Result, error) {
 	p.mu.Lock()
 	t, slot, closed := p.targets[server], p.slots[server], p.closed
+	if isProbe(ctx) {
+		slot = p.probeSlots[server]
+	}
 	p.mu.Unlock()
 	if closed {
 		return Result{}, &Error{Server: server, Kind: ErrUnreachable, Detail: "pool closed"}

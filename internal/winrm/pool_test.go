@@ -454,3 +454,51 @@ func poll(timeout time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// A probe never queues behind long commands: it has a slot of its own.
+func TestRunGivesProbesTheirOwnSlot(t *testing.T) {
+	ts, srv := startServer(t, false)
+	ts.gate = make(chan struct{})
+	p := newTestPool(t, Options{MaxConcurrent: 1}, basicTarget(srv))
+	long := make(chan error, 1)
+	go func() {
+		_, err := p.Run(ctxTimeout(t, 20*time.Second), "ocs1", "echo long", nil)
+		long <- err
+	}()
+	ts.mu.Lock()
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.active < 1 && time.Now().Before(deadline) {
+		waitCond(ts.changed, deadline)
+	}
+	ts.mu.Unlock()
+	// The only ordinary slot is held: an unmarked command would wait past its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, err := p.Run(ctx, "ocs1", "echo queued", nil)
+	cancel()
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("a command behind a full pool: %v, want a timeout", err)
+	}
+	probe := make(chan error, 1)
+	go func() {
+		_, err := p.Run(AsProbe(ctxTimeout(t, 20*time.Second)), "ocs1", "echo probe", nil)
+		probe <- err
+	}()
+	// The probe runs while the long command still holds the ordinary slot.
+	ts.mu.Lock()
+	deadline = time.Now().Add(10 * time.Second)
+	for ts.active < 2 && time.Now().Before(deadline) {
+		waitCond(ts.changed, deadline)
+	}
+	active := ts.active
+	ts.mu.Unlock()
+	ts.gate <- struct{}{}
+	ts.gate <- struct{}{}
+	if active < 2 {
+		t.Fatalf("the probe waited behind the long command (%d running)", active)
+	}
+	for _, c := range []chan error{long, probe} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

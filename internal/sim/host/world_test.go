@@ -53,8 +53,13 @@ func TestAdminMutations(t *testing.T) {
 	if err := w.AddUser("sip:x@corp.example.com", "nope"); err == nil {
 		t.Error("unknown server accepted")
 	}
-	if err := w.AddUser("sip:bad'quote@corp.example.com", "ocs1"); err == nil {
-		t.Error("invalid SIP accepted")
+	if err := w.AddUser("sip:o'brien@corp.example.com", "ocs1"); err != nil {
+		t.Errorf("a directory holds addresses with an apostrophe: %v", err)
+	}
+	for _, bad := range []string{"sip:with space@corp.example.com", "sip:a@b@c", "sip:new\nline@corp.example.com"} {
+		if err := w.AddUser(bad, "ocs1"); err == nil {
+			t.Errorf("invalid SIP %q accepted", bad)
+		}
 	}
 	r := contacts.Resource{Contacts: []contacts.Contact{{Buddy: "user0001@corp.example.com", SubscribePresence: true, Groups: []int{1}}}}
 	if err := w.SetContacts("sip:new.user@corp.example.com", r); err != nil {

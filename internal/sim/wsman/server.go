@@ -82,6 +82,8 @@ type Config struct {
 	// ShellCost is spent by each Create before it answers: Windows starts a shell host process
 	// (winrshost.exe) for every WinRS shell.
 	ShellCost time.Duration
+	// LatencyNow, when set, is read at every request instead of Latency: latency set at run time.
+	LatencyNow func() time.Duration
 	// OnRequest, when set, is called once per request with its action ("" when unparsed).
 	OnRequest func(action string)
 }
@@ -276,8 +278,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnsupportedMediaType)
 		return
 	}
-	if h.cfg.Latency > 0 {
-		t := time.NewTimer(h.cfg.Latency)
+	latency := h.cfg.Latency
+	if h.cfg.LatencyNow != nil {
+		latency = h.cfg.LatencyNow()
+	}
+	if latency > 0 {
+		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
