@@ -92,6 +92,14 @@ func assessPSTN(spec ocsv1.OCSPoolSpec, st ocsv1.OCSPoolStatus) availability {
 			unknownOnly = unknownOnly && (state == "" || state == ocsv1.GatewayUnknown)
 			a.Broken = append(a.Broken, fmt.Sprintf("path %s: gateway %s %s", p, g.Name, gatewayStatePhrase(state)))
 		}
+		if !hasMember(spec, p, true) {
+			unknownOnly = false
+			a.Broken = append(a.Broken, fmt.Sprintf("path %s: no Mediation server lists it in spec.roles[].paths", p))
+		}
+		if !hasMember(spec, p, false) {
+			unknownOnly = false
+			a.Broken = append(a.Broken, fmt.Sprintf("path %s: no gateway in spec.gateways", p))
+		}
 		if medOK && gwOK {
 			serving++
 		}
@@ -153,6 +161,16 @@ func assessEdge(spec ocsv1.OCSPoolSpec, st ocsv1.OCSPoolStatus) availability {
 		a.Message = "No Edge server serves: remote, federated and anonymous users cannot connect; " + strings.Join(a.Broken, "; ") + "."
 	}
 	return a
+}
+
+// hasMember reports whether path p has a Mediation server (mediation) or a gateway.
+func hasMember(spec ocsv1.OCSPoolSpec, p string, mediation bool) bool {
+	if mediation {
+		return slices.ContainsFunc(spec.Roles, func(r ocsv1.RoleServerSpec) bool {
+			return r.Role == ocsv1.RoleMediation && slices.Contains(r.Paths, p)
+		})
+	}
+	return slices.ContainsFunc(spec.Gateways, func(g ocsv1.GatewaySpec) bool { return g.Path == p })
 }
 
 func roleStatePhrase(s ocsv1.ServerState) string {

@@ -232,7 +232,8 @@ type GatewaySpec struct {
 	Transport SIPTransport `json:"transport,omitempty"`
 
 	// Path names the PSTN path the gateway belongs to; the Mediation servers listing it in
-	// spec.roles[].paths carry its calls.
+	// spec.roles[].paths carry its calls. A path without a Mediation server (or without a
+	// gateway) never serves, and PSTNAvailable says so.
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
 	Path string `json:"path"`
 
@@ -245,8 +246,6 @@ type GatewaySpec struct {
 // OCSPoolSpec is the desired state of a pair (or more) of Standard Edition servers.
 // +kubebuilder:validation:XValidation:rule="self.servers.all(a, self.servers.exists_one(b, b.fqdn.lowerAscii() == a.fqdn.lowerAscii()))",message="spec.servers[].fqdn must be unique"
 // +kubebuilder:validation:XValidation:rule="!has(self.roles) || self.roles.all(r, !self.servers.exists(s, s.name == r.name))",message="spec.roles[].name must differ from every spec.servers[].name"
-// +kubebuilder:validation:XValidation:rule="!has(self.gateways) || self.gateways.all(g, has(self.roles) && self.roles.exists(r, r.role == 'Mediation' && has(r.paths) && g.path in r.paths))",message="spec.gateways[].path must be carried by a Mediation server (spec.roles[].paths)"
-// +kubebuilder:validation:XValidation:rule="!has(self.roles) || self.roles.all(r, r.role != 'Mediation' || !has(r.paths) || r.paths.all(p, has(self.gateways) && self.gateways.exists(g, g.path == p)))",message="every path of a Mediation server (spec.roles[].paths) needs a gateway in spec.gateways"
 type OCSPoolSpec struct {
 	// Product is the server software; it cannot change.
 	// +kubebuilder:default=OCS2007R2
