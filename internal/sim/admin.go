@@ -98,6 +98,8 @@ func (e *Emulator) adminHandler() http.Handler {
 	mux.HandleFunc("GET /users/{sip}", e.getUser)
 	mux.HandleFunc("PUT /users/{sip}/contacts", e.putContacts)
 	mux.HandleFunc("GET /commands", e.getCommands)
+	mux.HandleFunc("GET /gateways", e.getGateways)
+	mux.HandleFunc("POST /gateways/{name}/{action}", e.gatewayAction)
 	return mux
 }
 
