@@ -20,13 +20,15 @@ var recorded = map[string]struct {
 }{
 	"ocspool-healthy": {"Healthy", status.CurrentStatus},
 	// kstatus reads Ready=False as still in progress: a pool with a dead server is not Current.
-	"ocspool-degraded":          {"Degraded", status.InProgressStatus},
-	"userhoming-healthy":        {"Healthy", status.CurrentStatus},
-	"userhoming-progressing":    {"Progressing", status.InProgressStatus},
-	"userhoming-degraded":       {"Degraded", status.CurrentStatus},
-	"userhoming-suspended":      {"Suspended", status.InProgressStatus},
-	"contactbackup-healthy":     {"Healthy", status.CurrentStatus},
-	"ocspool-stalled":           {"Degraded", status.FailedStatus},
+	"ocspool-degraded":       {"Degraded", status.InProgressStatus},
+	"userhoming-healthy":     {"Healthy", status.CurrentStatus},
+	"userhoming-progressing": {"Progressing", status.InProgressStatus},
+	"userhoming-degraded":    {"Degraded", status.CurrentStatus},
+	"userhoming-suspended":   {"Suspended", status.InProgressStatus},
+	"contactbackup-healthy":  {"Healthy", status.CurrentStatus},
+	"ocspool-stalled":        {"Degraded", status.FailedStatus},
+	// A lost redundant PSTN path: Degraded to Argo CD, Current (not in progress) to kstatus.
+	"ocspool-path-degraded":     {"Degraded", status.CurrentStatus},
 	"userhoming-new-generation": {"Progressing", status.InProgressStatus},
 }
 
