@@ -76,12 +76,28 @@ type poolAgent struct {
 
 // AgentFor implements AgentProvider.
 func (p *WinRMProvider) AgentFor(ctx context.Context, pool *ocsv1.OCSPool) (ocs.Agent, error) {
-	targets, err := p.targets(ctx, pool)
+	members := make([]winrmMember, 0, len(pool.Spec.Servers))
+	for i, s := range pool.Spec.Servers {
+		members = append(members, winrmMember{Name: s.Name, FQDN: s.FQDN, WinRM: s.WinRM, Field: fmt.Sprintf("spec.servers[%d]", i)})
+	}
+	return p.agentFor(ctx, pool, pool.UID, members)
+}
+
+// winrmMember is one server an agent reaches over WinRM; Field is its spec path.
+type winrmMember struct {
+	Name, FQDN, Field string
+	WinRM             ocsv1.WinRMSpec
+}
+
+// agentFor returns the agent kept under key for members, built or rebuilt when the product,
+// servers or tools changed, with its WinRM targets refreshed from the Secrets.
+func (p *WinRMProvider) agentFor(ctx context.Context, pool *ocsv1.OCSPool, key types.UID, members []winrmMember) (ocs.Agent, error) {
+	targets, err := p.targets(ctx, pool, members)
 	if err != nil {
 		return nil, err
 	}
-	servers := make([]ocs.Server, 0, len(pool.Spec.Servers))
-	for _, s := range pool.Spec.Servers {
+	servers := make([]ocs.Server, 0, len(members))
+	for _, s := range members {
 		servers = append(servers, ocs.Server{Name: s.Name, FQDN: s.FQDN})
 	}
 	tools := ocs.Tools{LcscmdPath: pool.Spec.Tools.LcscmdPath, DBImpExpPath: pool.Spec.Tools.DBImpExpPath}
@@ -96,25 +112,25 @@ func (p *WinRMProvider) AgentFor(ctx context.Context, pool *ocsv1.OCSPool) (ocs.
 	if p.agents == nil {
 		p.agents = map[types.UID]*poolAgent{}
 	}
-	pa := p.agents[pool.UID]
+	pa := p.agents[key]
 	if pa == nil || pa.shape != shape {
 		if pa != nil {
 			pa.pool.Close()
 		}
 		opts := p.Options
-		key := pool.Namespace + "/" + pool.Name
+		poolKey := pool.Namespace + "/" + pool.Name
 		if p.OnRequest != nil {
 			onRequest := p.OnRequest
-			opts.Metrics = func(server, result string, d time.Duration) { onRequest(key, server, result, d) }
+			opts.Metrics = func(server, result string, d time.Duration) { onRequest(poolKey, server, result, d) }
 		}
 		wp := winrm.NewPool(opts)
 		agent, err := ocs.NewAgent(ocs.Product(pool.Spec.Product), servers, wp, ocs.WithTools(tools))
 		if err != nil {
 			wp.Close()
-			return nil, fmt.Errorf("building the agent of OCSPool %s: %w", key, err)
+			return nil, fmt.Errorf("building the agent of OCSPool %s: %w", poolKey, err)
 		}
 		pa = &poolAgent{shape: shape, pool: wp, agent: agent}
-		p.agents[pool.UID] = pa
+		p.agents[key] = pa
 	}
 	// SetTargets keeps unchanged clients and rebuilds those whose credentials or CA changed.
 	if err := pa.pool.SetTargets(targets); err != nil {
@@ -130,13 +146,15 @@ func (p *WinRMProvider) AgentFor(ctx context.Context, pool *ocsv1.OCSPool) (ocs.
 func (p *WinRMProvider) Forget(uid types.UID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pa := p.agents[uid]; pa != nil {
-		pa.pool.Close()
-		delete(p.agents, uid)
+	for _, key := range []types.UID{uid, roleAgentKey(uid)} {
+		if pa := p.agents[key]; pa != nil {
+			pa.pool.Close()
+			delete(p.agents, key)
+		}
 	}
 }
 
-func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool) ([]winrm.Target, error) {
+func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool, members []winrmMember) ([]winrm.Target, error) {
 	secrets := map[string]*corev1.Secret{}
 	get := func(name, field, reason string) (*corev1.Secret, error) {
 		if s, ok := secrets[name]; ok {
@@ -161,9 +179,9 @@ func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool) ([]win
 		return v, nil
 	}
 
-	targets := make([]winrm.Target, 0, len(pool.Spec.Servers))
-	for i, s := range pool.Spec.Servers {
-		field := fmt.Sprintf("spec.servers[%d].winrm.credentialsSecretRef", i)
+	targets := make([]winrm.Target, 0, len(members))
+	for _, s := range members {
+		field := s.Field + ".winrm.credentialsSecretRef"
 		creds, err := get(s.WinRM.CredentialsSecretRef.Name, field, ocsv1.ReasonCredentialsSecretMissing)
 		if err != nil {
 			return nil, err
@@ -187,7 +205,7 @@ func (p *WinRMProvider) targets(ctx context.Context, pool *ocsv1.OCSPool) ([]win
 			AllowUnencryptedBasic: s.WinRM.AllowUnencryptedBasic,
 		}
 		if s.WinRM.CASecretRef != nil {
-			caField := fmt.Sprintf("spec.servers[%d].winrm.caSecretRef", i)
+			caField := s.Field + ".winrm.caSecretRef"
 			caSecret, err := get(s.WinRM.CASecretRef.Name, caField, ocsv1.ReasonCASecretMissing)
 			if err != nil {
 				return nil, err

@@ -327,6 +327,7 @@ func poolSeries(p *ocsv1.OCSPool, emit emitFunc) {
 			emit(descServerLastProbe, unixSeconds(st.LastProbeTime.Time), labels...)
 		}
 	}
+	roleSeries(p, emit)
 }
 
 // homingSeries states a UserHoming's conditions, its wanted spread and its last operation.

@@ -44,7 +44,10 @@ func metricsObjects(ns string) []client.Object {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "site-a"},
 		Spec: ocsv1.OCSPoolSpec{Servers: []ocsv1.ServerSpec{
 			{Name: "ocs1"}, {Name: "ocs2"}, {Name: "ocs3", Maintenance: true},
-		}},
+		},
+			Roles:    []ocsv1.RoleServerSpec{{Name: "med1", Role: ocsv1.RoleMediation, Paths: []string{"1"}}, {Name: "edge1", Role: ocsv1.RoleEdge}},
+			Gateways: []ocsv1.GatewaySpec{{Name: "gw1", Path: "1"}},
+		},
 		Status: ocsv1.OCSPoolStatus{
 			CommonStatus: ocsv1.CommonStatus{Conditions: []metav1.Condition{
 				{Type: ocsv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ocsv1.ReasonServerNotServing},
@@ -54,6 +57,11 @@ func metricsObjects(ns string) []client.Object {
 				{Name: "ocs2", State: ocsv1.ServerUnreachable, ConsecutiveFailures: 7, HomedUsers: 0},
 				{Name: "ocs3", State: ocsv1.ServerDrained},
 			},
+			Roles: []ocsv1.RoleServerStatus{
+				{Name: "med1", Role: ocsv1.RoleMediation, State: ocsv1.ServerHealthy},
+				{Name: "edge1", Role: ocsv1.RoleEdge, State: ocsv1.ServerUnhealthy},
+			},
+			Gateways: []ocsv1.GatewayStatus{{Name: "gw1", Path: "1", State: ocsv1.GatewayNotAnswering}},
 		},
 	}
 	homing := &ocsv1.UserHoming{

@@ -31,6 +31,9 @@ type OCSPoolReconciler struct {
 	Agents   AgentProvider
 	Clock    clock.Clock
 	Recorder events.EventRecorder
+	// Gateways sends the SIP OPTIONS of gateway probes; Secrets reads their CA Secrets.
+	Gateways GatewayProber
+	Secrets  client.Reader
 
 	// rounds remembers, per pool, the last probe round this process ran. The status carries the
 	// same facts, but its times have second precision and the cache may lag our own write by a
@@ -42,9 +45,11 @@ type OCSPoolReconciler struct {
 
 // poolRound is the outcome of a pool's last probe round.
 type poolRound struct {
-	UID     types.UID
-	Time    time.Time
-	Servers []ocsv1.ServerStatus
+	UID      types.UID
+	Time     time.Time
+	Servers  []ocsv1.ServerStatus
+	Roles    []ocsv1.RoleServerStatus
+	Gateways []ocsv1.GatewayStatus
 }
 
 // secretRefIndex indexes OCSPools by the names of the Secrets they reference.
@@ -131,6 +136,7 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 		}
 	}
 
+	roles := r.startRoleRound(ctx, pool, h)
 	results, directory := r.probeServers(ctx, pool, agent, h)
 	if ctx.Err() != nil {
 		// The manager is stopping: its cancelled probes say nothing about the servers.
@@ -178,6 +184,7 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 	wasStalled := isTrue(pool, ocsv1.ConditionStalled)
 	pool.Status.Servers = servers
 	setPoolConditions(pool, rejected, directory)
+	r.finishRoleRound(ctx, pool, prev, roles(), h, stamp)
 	r.remember(pool, now, servers)
 	if len(rejected) > 0 && !wasStalled {
 		r.Recorder.Eventf(pool, nil, corev1.EventTypeWarning, rejected[0].Reason, "Probe", "%s", rejected[0].Detail)
@@ -218,7 +225,7 @@ func (r *OCSPoolReconciler) previousRound(key types.NamespacedName, pool *ocsv1.
 		// The pool was deleted and re-created under the same name while we looked away.
 		r.forget(key, round.UID)
 	}
-	round = &poolRound{UID: pool.UID, Servers: pool.Status.Servers}
+	round = &poolRound{UID: pool.UID, Servers: pool.Status.Servers, Roles: pool.Status.Roles, Gateways: pool.Status.Gateways}
 	for _, st := range pool.Status.Servers {
 		if st.LastProbeTime == nil {
 			round.Time = time.Time{}
@@ -237,7 +244,8 @@ func (r *OCSPoolReconciler) remember(pool *ocsv1.OCSPool, at time.Time, servers 
 	if r.rounds == nil {
 		r.rounds = map[types.NamespacedName]*poolRound{}
 	}
-	r.rounds[client.ObjectKeyFromObject(pool)] = &poolRound{UID: pool.UID, Time: at, Servers: servers}
+	r.rounds[client.ObjectKeyFromObject(pool)] = &poolRound{UID: pool.UID, Time: at, Servers: servers,
+		Roles: pool.Status.Roles, Gateways: pool.Status.Gateways}
 }
 
 // forget drops what this process holds for a deleted pool: its round, its agent and
@@ -258,6 +266,7 @@ func (r *OCSPoolReconciler) forget(key types.NamespacedName, uid types.UID) {
 // SetupWithManager registers the reconciler; fields left nil are filled from opts.
 func (r *OCSPoolReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
+	r.Gateways, r.Secrets = opts.gatewayProber(), opts.secretReader(mgr)
 	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ocsv1.OCSPool{}, secretRefIndex, secretRefsOf); err != nil {
 		return fmt.Errorf("indexing OCSPools by Secret: %w", err)
@@ -294,6 +303,9 @@ func secretRefsOf(obj client.Object) []string {
 		if s.WinRM.CASecretRef != nil {
 			add(s.WinRM.CASecretRef.Name)
 		}
+	}
+	for _, name := range gatewaySecretRefs(pool) {
+		add(name)
 	}
 	return names
 }

@@ -21,6 +21,8 @@ type Options struct {
 	// Secrets reads the Secrets the objects name (WinRM and S3 credentials, CAs). Nil means a
 	// SecretReader: Secret data is never cached in the manager.
 	Secrets client.Reader
+	// Gateways probes the PSTN gateways of OCSPool spec.gateways. Nil means SIP OPTIONS.
+	Gateways GatewayProber
 }
 
 func (o *Options) complete(mgr ctrl.Manager) {

@@ -19,6 +19,34 @@ const (
 	// ConditionVerified is True on a ContactBackup when the last restore drill found its snapshot
 	// restorable, False when it found damage, Unknown before any drill could run.
 	ConditionVerified = "Verified"
+	// ConditionPSTNAvailable is True on an OCSPool with spec.gateways while at least one PSTN path
+	// serves: one of its Mediation servers is Healthy and one of its gateways answers OPTIONS.
+	// Absent when the pool has no gateways.
+	ConditionPSTNAvailable = "PSTNAvailable"
+	// ConditionExternalAccessAvailable is True on an OCSPool with Edge servers while at least one
+	// of them is Healthy. Absent when the pool has no Edge server.
+	ConditionExternalAccessAvailable = "ExternalAccessAvailable"
+)
+
+// PSTNAvailable and ExternalAccessAvailable reasons. The message names every broken link, e.g.
+// "path 2: gateway gw2 not answering OPTIONS". A broken redundant link also makes Degraded True
+// with reason RoleNotServing; Ready stays about the front ends.
+const (
+	// ReasonAllPathsServing: every PSTN path serves with every member.
+	ReasonAllPathsServing = "AllPathsServing"
+	// ReasonPathDegraded: at least one path serves, but a path or a member of one does not.
+	ReasonPathDegraded = "PathDegraded"
+	// ReasonNoPathServing: no PSTN path serves: calls to and from the PSTN fail.
+	ReasonNoPathServing = "NoPathServing"
+	// ReasonAllEdgesServing: every Edge server is Healthy.
+	ReasonAllEdgesServing = "AllEdgeServersServing"
+	// ReasonEdgeDegraded: at least one Edge server serves, another does not.
+	ReasonEdgeDegraded = "EdgeServerNotServing"
+	// ReasonNoEdgeServing: no Edge server serves: remote and federated users cannot connect.
+	ReasonNoEdgeServing = "NoEdgeServerServing"
+	// ReasonRoleNotServing: Degraded because a Mediation or Edge server or a gateway does not serve
+	// while every front end does.
+	ReasonRoleNotServing = "RoleNotServing"
 )
 
 // ServersCompatible reasons. When False, the reason names the first failed check of the first

@@ -143,8 +143,109 @@ type ToolsSpec struct {
 	DBImpExpPath string `json:"dbimpexpPath,omitempty"`
 }
 
+// Role is what a server of the site that is not a front end does.
+// +kubebuilder:validation:Enum=Mediation;Edge
+type Role string
+
+const (
+	// RoleMediation translates between the pool and a PSTN gateway or SIP trunk.
+	RoleMediation Role = "Mediation"
+	// RoleEdge gives remote, federated and anonymous users access (Access, A/V and Web
+	// Conferencing Edge).
+	RoleEdge Role = "Edge"
+)
+
+// RoleServerSpec is a Mediation or Edge server of the site. It is probed like a front end and
+// reported in status.roles; it homes no user and is never a failover target.
+// +kubebuilder:validation:XValidation:rule="self.role == 'Mediation' ? (has(self.paths) && size(self.paths) > 0) : (!has(self.paths) || size(self.paths) == 0)",message="spec.roles[].paths names the PSTN paths of a Mediation server (at least one) and is not set on an Edge server"
+type RoleServerSpec struct {
+	// Name identifies the server within the pool (a DNS label, not one of spec.servers[].name).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Role is Mediation or Edge.
+	Role Role `json:"role"`
+
+	// FQDN is the server's DNS name.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$`
+	FQDN string `json:"fqdn"`
+
+	// WinRM says how to reach the server, as for a front end.
+	WinRM WinRMSpec `json:"winrm"`
+
+	// Paths are the PSTN paths this Mediation server carries (spec.gateways[].path): a path
+	// serves while one of its Mediation servers and one of its gateways do.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	// +listType=set
+	// +optional
+	Paths []string `json:"paths,omitempty"`
+
+	// Services overrides the services that must run, by short name. Empty means the role's
+	// services for the pool's product (docs/metrics.md lists them).
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_-]{1,80}(\$[A-Za-z0-9_-]{1,80})?$`
+	// +optional
+	Services []string `json:"services,omitempty"`
+}
+
+// SIPTransport is how a gateway is reached.
+// +kubebuilder:validation:Enum=TCP;TLS
+type SIPTransport string
+
+const (
+	// SIPTransportTCP is SIP over TCP (port 5060 by convention).
+	SIPTransportTCP SIPTransport = "TCP"
+	// SIPTransportTLS is SIP over TLS (port 5061 by convention), which Microsoft recommends.
+	SIPTransportTLS SIPTransport = "TLS"
+)
+
+// GatewaySpec is a PSTN gateway or SIP trunk of a PSTN path. The operator asks it SIP OPTIONS,
+// as the Mediation servers do; any final response means it is alive.
+// +kubebuilder:validation:XValidation:rule="!has(self.caSecretRef) || self.transport == 'TLS'",message="spec.gateways[].caSecretRef applies to transport TLS only"
+type GatewaySpec struct {
+	// Name identifies the gateway within the pool.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Address is the gateway's DNS name or IP address.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$`
+	Address string `json:"address"`
+
+	// Port is the gateway's SIP port.
+	// +kubebuilder:default=5061
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+
+	// Transport is TCP or TLS.
+	// +kubebuilder:default=TLS
+	// +optional
+	Transport SIPTransport `json:"transport,omitempty"`
+
+	// Path names the PSTN path the gateway belongs to; the Mediation servers listing it in
+	// spec.roles[].paths carry its calls. A path without a Mediation server (or without a
+	// gateway) never serves, and PSTNAvailable says so.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	Path string `json:"path"`
+
+	// CASecretRef names a Secret whose ca.crt key holds the PEM CA that signed the gateway's
+	// certificate; absent, the system's roots are trusted.
+	// +optional
+	CASecretRef *LocalObjectReference `json:"caSecretRef,omitempty"`
+}
+
 // OCSPoolSpec is the desired state of a pair (or more) of Standard Edition servers.
 // +kubebuilder:validation:XValidation:rule="self.servers.all(a, self.servers.exists_one(b, b.fqdn.lowerAscii() == a.fqdn.lowerAscii()))",message="spec.servers[].fqdn must be unique"
+// +kubebuilder:validation:XValidation:rule="!has(self.roles) || self.roles.all(r, !self.servers.exists(s, s.name == r.name))",message="spec.roles[].name must differ from every spec.servers[].name"
 type OCSPoolSpec struct {
 	// Product is the server software; it cannot change.
 	// +kubebuilder:default=OCS2007R2
@@ -172,6 +273,21 @@ type OCSPoolSpec struct {
 	// Suspend pauses all probes and actions.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// Roles are the site's Mediation and Edge servers. They are probed with spec.health and
+	// reported; they never home users and are never failover targets.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Roles []RoleServerSpec `json:"roles,omitempty"`
+
+	// Gateways are the PSTN gateways or SIP trunks of the site's PSTN paths.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Gateways []GatewaySpec `json:"gateways,omitempty"`
 }
 
 // ServerState is the observed state of one server.
@@ -270,6 +386,70 @@ type PreflightStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
+// RoleServerStatus is the observed state of one Mediation or Edge server.
+type RoleServerStatus struct {
+	// Name of the server (spec.roles[].name).
+	Name string `json:"name"`
+	// Role of the server.
+	Role Role `json:"role"`
+	// State is Unknown, Healthy, Unhealthy, Unreachable, AuthenticationFailed or TLSFailed, with
+	// the front ends' hysteresis (spec.health.failureThreshold).
+	State ServerState `json:"state"`
+	// ConsecutiveFailures counts failed probes since the last success.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+	// LastProbeTime is when the server was last probed.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+	// LastTransitionTime is when State last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+	// Message explains the state.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// GatewayState is the observed state of one gateway.
+// +kubebuilder:validation:Enum=Unknown;Answering;NotAnswering;TLSFailed
+type GatewayState string
+
+const (
+	// GatewayUnknown: not probed yet.
+	GatewayUnknown GatewayState = "Unknown"
+	// GatewayAnswering: the gateway sent a final response to OPTIONS.
+	GatewayAnswering GatewayState = "Answering"
+	// GatewayNotAnswering: no final response (refused, unreachable, timed out) failureThreshold
+	// probes in a row.
+	GatewayNotAnswering GatewayState = "NotAnswering"
+	// GatewayTLSFailed: the gateway's certificate did not verify failureThreshold probes in a row.
+	GatewayTLSFailed GatewayState = "TLSFailed"
+)
+
+// GatewayStatus is the observed state of one gateway.
+type GatewayStatus struct {
+	// Name of the gateway (spec.gateways[].name).
+	Name string `json:"name"`
+	// Path of the gateway (spec.gateways[].path).
+	Path string `json:"path"`
+	// State of the gateway.
+	State GatewayState `json:"state"`
+	// ConsecutiveFailures counts failed probes since the last success.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+	// LastProbeTime is when the gateway was last probed.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+	// LastTransitionTime is when State last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+	// LastResponse is the status line of the last final response, e.g. "200 OK".
+	// +optional
+	LastResponse string `json:"lastResponse,omitempty"`
+	// Message explains the state.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // OCSPoolStatus is the observed state of the pool.
 type OCSPoolStatus struct {
 	CommonStatus `json:",inline"`
@@ -287,6 +467,18 @@ type OCSPoolStatus struct {
 	// HomedUsers is the number of users homed on the pool's servers.
 	// +optional
 	HomedUsers int32 `json:"homedUsers"`
+
+	// Roles reports each Mediation and Edge server, in spec order.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Roles []RoleServerStatus `json:"roles,omitempty"`
+
+	// Gateways reports each gateway, in spec order.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Gateways []GatewayStatus `json:"gateways,omitempty"`
 }
 
 // OCSPool is a set of OCS 2007 R2 (or Skype for Business) Standard Edition servers kept highly available.

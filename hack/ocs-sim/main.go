@@ -77,6 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	fs.DurationVar(&cfg.ExportCost, "export-cost", 0, "server-side cost per user exported (dbimpexp export, Export-CsUserData)")
 	fs.DurationVar(&cfg.MoveLag, "move-lag", 0, "how long directory reads still show a moved user's old home, as replication would")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated contact lists")
+	fs.IntVar(&cfg.Gateways, "gateways", 0, "number of emulated PSTN gateways gw1… answering SIP OPTIONS on --listen (random ports, TLS with --tls, else TCP); "+
+		"GET /gateways lists them, POST /gateways/{name}/stop|crash|start silences, kills or restarts one")
 	fs.StringVar(&cfg.Product, "product", "OCS2007R2", "what the servers run: OCS2007R2 (WMI, dbimpexp, lcscmd) or SkypeForBusiness (Cs cmdlets)")
 	width := fs.Int("console-width", -1, "column at which powershell.exe wraps stdout and stderr with CRLF, as a PowerShell 2.0 host over WinRM does; "+
 		"0 turns wrapping off (default: 80 for OCS2007R2, 0 for SkypeForBusiness)")

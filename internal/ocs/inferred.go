@@ -124,3 +124,25 @@ func isSfBService(name string) bool {
 // [inferred] from the import read-back, which relies on the same flag; no public document shows
 // it. Either way the operator judges by what the file holds (exportedUsers keeps only users
 // whose file holds them), not by the tool's exit code or words.
+
+// Role services (roles.go). Skype for Business: Edge Servers run REPLICA, RTCSRV (Access Edge),
+// RTCDATAPROXY (Web Conferencing Edge), RTCMRAUTH (A/V Authentication) and RTCMEDIARELAY (A/V
+// Edge), and Mediation Servers run RTCMEDSRV: Microsoft's Cloud Connector monitoring list
+// ("Edge Server services: REPLICA, RTCSRV, RTCDATAPROXY, RTCMRAUTH, RTCMEDIARELAY"; "Inbound firewall
+// rules are disabled for CS RTCSRV on Edge server, CS RTCMEDSRV on Mediation server",
+// learn.microsoft.com/skypeforbusiness/hybrid/plan-skype-for-business-cloud-connector-edition)
+// and its OMS alert "RTCMEDSRV is NOT running in Mediation servers"; ocs-admin.md §8.2.
+// REPLICA is not required: it replicates configuration, and an Edge whose replica lags still
+// serves. OCS 2007 R2: the display names of the Edge services are documented (Access Edge, A/V
+// Authentication, A/V Edge, Web Conferencing Edge; ocs-admin.md §8.1 [16]) but not their short
+// names, which are taken from the Lync/SfB lineage [inferred]; the Mediation Server's short name
+// is not documented either: RTCMEDSRV by lineage, RtcMediationSrv as the issue that asked for
+// this names it, so both are asked and either RUNNING counts [inferred]. spec.roles[].services
+// overrides the list where a site differs; a name that is not installed reads NOT_FOUND and the
+// server Unhealthy, which names the service, so a wrong guess is visible, never silent.
+//
+// Gateways (controllers, internal/sipprobe): Mediation Servers talk SIP to their gateway over
+// TLS (recommended) or TCP (learn.microsoft.com/previous-versions/office/ee323606(v=office.13),
+// "Configure the new Mediation Server") and send it SIP OPTIONS to learn whether it is alive;
+// any final response proves the gateway's SIP stack answers [inferred: a 4xx/5xx to OPTIONS
+// still means the peer is up, as SIP OPTIONS pingers treat it].

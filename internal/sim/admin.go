@@ -101,6 +101,8 @@ func (e *Emulator) adminHandler() http.Handler {
 	mux.HandleFunc("GET /commands", e.getCommands)
 	mux.HandleFunc("GET /latency", e.getLatency)
 	mux.HandleFunc("PUT /latency", e.putLatency)
+	mux.HandleFunc("GET /gateways", e.getGateways)
+	mux.HandleFunc("POST /gateways/{name}/{action}", e.gatewayAction)
 	return mux
 }
 

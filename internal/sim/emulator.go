@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/gateway"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/host"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/ntlm"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
@@ -98,6 +99,8 @@ type Config struct {
 	// ServerProfiles' set fields override it per server name.
 	Profile        Profile
 	ServerProfiles map[string]Profile
+	// Gateways is how many PSTN gateways (gw1…) answer SIP OPTIONS (ocs-sim --gateways).
+	Gateways int
 }
 
 // Profile is an emulated server's software beyond its product, for tests of what the operator
@@ -135,6 +138,8 @@ type Emulator struct {
 
 	cmdMu    sync.Mutex
 	commands map[string][]string
+
+	gateways []*gateway.Gateway
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -190,6 +195,10 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 			e.Close()
 			return nil, err
 		}
+	}
+	if err := e.startGateways(); err != nil {
+		e.Close()
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Admin)
 	if err != nil {
@@ -335,6 +344,9 @@ func (e *Emulator) Close() {
 		for _, s := range e.servers {
 			e.crash(s)
 			s.handler.Close()
+		}
+		for _, g := range e.gateways {
+			g.Close()
 		}
 	})
 }

@@ -39,6 +39,8 @@ var recorded = map[string]struct {
 	"contactbackup-healthy":           {"Healthy", status.CurrentStatus},
 	"ocspool-stalled":                 {"Degraded", status.FailedStatus},
 	"userhoming-new-generation":       {"Progressing", status.InProgressStatus},
+	// A lost redundant PSTN path: Degraded to Argo CD, Current (not in progress) to kstatus.
+	"ocspool-path-degraded": {"Degraded", status.CurrentStatus},
 }
 
 func loadObject(t *testing.T, name string) map[string]any {
