@@ -238,7 +238,8 @@ func TestRestoreCommand(t *testing.T) {
 
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "ocs.ocsha.io/v1alpha1", "kind": "ContactRestore",
-		"metadata": map[string]any{"name": "after-crash"}, "spec": map[string]any{},
+		"metadata": map[string]any{"name": "after-crash"},
+		"spec":     map[string]any{"backupRef": map[string]any{"name": "site-a-contacts"}, "pool": true},
 	}}
 	_, err := suite.dyn.Resource(restoreGVR).Namespace(ns).Create(context.Background(), u, metav1.CreateOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
