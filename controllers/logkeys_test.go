@@ -19,7 +19,7 @@ var logKeys = map[string]bool{
 	// Kinds.
 	"OCSPool": true, "UserHoming": true, "ContactBackup": true, "Secret": true,
 	// What a line is about.
-	"server": true, "servers": true, "user": true, "operation": true, "snapshot": true,
+	"server": true, "servers": true, "role": true, "user": true, "operation": true, "snapshot": true,
 	"from": true, "to": true, "forced": true,
 	// Numbers and sizes.
 	"count": true, "moved": true, "contacts": true, "bytes": true, "configuration": true,

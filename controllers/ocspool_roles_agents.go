@@ -59,7 +59,7 @@ func (r *OCSPoolReconciler) finishRoleRound(ctx context.Context, pool *ocsv1.OCS
 	}
 	for _, t := range applyRoleRound(pool, prev.Roles, prev.Gateways, round, h.Threshold, now) {
 		eventType, reason := roleEvent(t)
-		log.Info("Role state changed", "server", t.Name, "kind", t.Kind, "from", t.From, "to", t.To, "reason", t.Message)
+		log.Info("Role state changed", "server", t.Name, "role", t.Kind, "from", t.From, "to", t.To, "reason", t.Message)
 		r.Recorder.Eventf(pool, nil, eventType, reason, "Probe "+t.Name, "%s %s is %s: %s", t.Kind, t.Name, t.To, t.Message)
 	}
 	setRoleConditions(pool)

@@ -168,7 +168,8 @@ var _ = Describe("UserHoming under faults", func() {
 		Expect(op.Failed).To(BeEquivalentTo(100), "every user without restored contacts is counted")
 		Expect(op.Message).To(ContainSubstring("100 users have no restored contacts"))
 		Expect(op.Message).To(ContainSubstring("does not exist"))
-		expectHomingCondition(Default, h, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonFailoverIncomplete)
+		// No snapshot could be read: the more specific of the two reasons of an incomplete failover.
+		expectHomingCondition(Default, h, ocsv1.ConditionDegraded, metav1.ConditionTrue, ocsv1.ReasonFailoverWithoutSnapshot)
 		Eventually(func(g Gomega) {
 			ev := homingEvents(g, ns)
 			g.Expect(ev).To(HaveKey("ContactsNotRestored"))

@@ -220,7 +220,7 @@ func TestChartDefaults(t *testing.T) {
 	if modes, _, _ := unstructured.NestedStringSlice(pvcs[0].Object, "spec", "accessModes"); !slices.Equal(modes, []string{"ReadWriteOnce"}) {
 		t.Errorf("backup claim access modes %v", modes)
 	}
-	if n := len(find(objs, "CustomResourceDefinition")); n != 3 {
+	if n := len(find(objs, "CustomResourceDefinition")); n != 4 {
 		t.Errorf("%d CRDs rendered", n)
 	}
 	if rules := secretRules(t, find(objs, "ClusterRole")); rules == 0 {
