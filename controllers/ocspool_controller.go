@@ -114,7 +114,6 @@ func (r *OCSPoolReconciler) mustProbeNow(pool *ocsv1.OCSPool, prev *poolRound) b
 // reconcileRound runs one probe round and reports it.
 func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSPool, status *statusWriter,
 	prev *poolRound, h healthSettings, now time.Time) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
 	agent, err := r.Agents.AgentFor(ctx, pool)
 	if reason, msg, ok := stallCause(err); ok {
 		if !isTrue(pool, ocsv1.ConditionStalled) {
@@ -143,37 +142,8 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 		return ctrl.Result{}, ctx.Err()
 	}
 	preflights := r.preflightServers(ctx, pool, agent, prev.Servers, results, h, now)
-	previous := map[string]ocsv1.ServerStatus{}
-	for _, st := range prev.Servers {
-		previous[st.Name] = st
-	}
 	stamp := metav1.NewTime(now)
-	servers := make([]ocsv1.ServerStatus, 0, len(pool.Spec.Servers))
-	var rejected []rejection
-	for i, s := range pool.Spec.Servers {
-		before, ok := previous[s.Name]
-		if !ok {
-			before = ocsv1.ServerStatus{Name: s.Name, State: ocsv1.ServerUnknown}
-		}
-		delete(previous, s.Name)
-		next := nextServerStatus(before, results[i], h.Threshold, stamp)
-		if p, ok := preflights[s.Name]; ok {
-			next.Preflight = p
-			if eventType, reason := preflightEvent(before.Preflight, p); reason != "" {
-				r.Recorder.Eventf(pool, nil, eventType, reason, "Preflight "+s.Name, "%s", p.Message)
-			}
-		}
-		servers = append(servers, next)
-		if results[i].Kind == probeRejected {
-			rejected = append(rejected, rejection{Server: s.Name, Reason: results[i].Reason, Detail: results[i].Detail})
-		}
-		if eventType, reason := transitionEvent(before.State, next.State); reason != "" {
-			log.Info("Server state changed", "server", s.Name, "from", before.State, "to", next.State, "reason", next.Message)
-			// The action names the server: the recorder folds events with the same object, reason
-			// and action into one series, which would hide the second server's transition.
-			r.Recorder.Eventf(pool, nil, eventType, reason, "Probe "+s.Name, "Server %s is %s: %s", s.Name, next.State, next.Message)
-		}
-	}
+	servers, rejected, previous := r.nextServerStatuses(ctx, pool, prev.Servers, results, preflights, h.Threshold, stamp)
 	poolKey := pool.Namespace + "/" + pool.Name
 	for name := range previous {
 		// Removed from the spec: its series would otherwise report a stale state forever.
@@ -196,6 +166,46 @@ func (r *OCSPoolReconciler) reconcileRound(ctx context.Context, pool *ocsv1.OCSP
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("OCSPool %s: WinRM refused every probe: %s", poolKey, rejected[0].Reason))
 	}
 	return ctrl.Result{RequeueAfter: max(now.Add(h.Interval).Sub(r.Clock.Now()), minRequeue)}, nil
+}
+
+// nextServerStatuses turns a round's probe and preflight results into each spec server's next
+// status, in spec order, with an event per transition. It also returns the refused probes and the
+// previous statuses of servers no longer in the spec.
+func (r *OCSPoolReconciler) nextServerStatuses(ctx context.Context, pool *ocsv1.OCSPool, prevServers []ocsv1.ServerStatus,
+	results []probeResult, preflights map[string]*ocsv1.PreflightStatus, threshold int32, stamp metav1.Time,
+) ([]ocsv1.ServerStatus, []rejection, map[string]ocsv1.ServerStatus) {
+	log := logf.FromContext(ctx)
+	previous := map[string]ocsv1.ServerStatus{}
+	for _, st := range prevServers {
+		previous[st.Name] = st
+	}
+	servers := make([]ocsv1.ServerStatus, 0, len(pool.Spec.Servers))
+	var rejected []rejection
+	for i, s := range pool.Spec.Servers {
+		before, ok := previous[s.Name]
+		if !ok {
+			before = ocsv1.ServerStatus{Name: s.Name, State: ocsv1.ServerUnknown}
+		}
+		delete(previous, s.Name)
+		next := nextServerStatus(before, results[i], threshold, stamp)
+		if p, ok := preflights[s.Name]; ok {
+			next.Preflight = p
+			if eventType, reason := preflightEvent(before.Preflight, p); reason != "" {
+				r.Recorder.Eventf(pool, nil, eventType, reason, "Preflight "+s.Name, "%s", p.Message)
+			}
+		}
+		servers = append(servers, next)
+		if results[i].Kind == probeRejected {
+			rejected = append(rejected, rejection{Server: s.Name, Reason: results[i].Reason, Detail: results[i].Detail})
+		}
+		if eventType, reason := transitionEvent(before.State, next.State); reason != "" {
+			log.Info("Server state changed", "server", s.Name, "from", before.State, "to", next.State, "reason", next.Message)
+			// The action names the server: the recorder folds events with the same object, reason
+			// and action into one series, which would hide the second server's transition.
+			r.Recorder.Eventf(pool, nil, eventType, reason, "Probe "+s.Name, "Server %s is %s: %s", s.Name, next.State, next.Message)
+		}
+	}
+	return servers, rejected, previous
 }
 
 // everyServerProbed reports whether every spec server has a probed status.
