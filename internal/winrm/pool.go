@@ -85,6 +85,10 @@ type Options struct {
 	// (default 5s; negative: a new shell for every command, as winrs.exe does). At most
 	// MaxConcurrent shells per server are open at once.
 	ShellIdle time.Duration
+	// PowerShellIdle is how long a persistent powershell.exe of the Skype for Business dialect
+	// (StartProcess) stays running for the next request after its last one (default 2m;
+	// negative: none is kept, every operation starts a powershell.exe of its own).
+	PowerShellIdle time.Duration
 }
 
 // maxSendChunk bounds the raw bytes of one Send. Its base64 (4/3) plus the SOAP envelope stays
@@ -140,6 +144,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if opts.ShellIdle == 0 {
 		opts.ShellIdle = 5 * time.Second
+	}
+	if opts.PowerShellIdle == 0 {
+		opts.PowerShellIdle = 2 * time.Minute
 	}
 	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}, probeSlots: map[string]chan struct{}{}}
 }
