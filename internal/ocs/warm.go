@@ -96,11 +96,13 @@ func (w *warmPS) run(ctx context.Context, op, server, script string) (Result, er
 		if err != nil {
 			return Result{}, opError(op, server, err)
 		}
+		if kept && !alive(ctx, wp.pr) {
+			// Lost while idle (a restart, a dropped connection): the request never reached it.
+			wp.pr.Close(warmCloseWait)
+			continue
+		}
 		if err := wp.pr.Send(req); err != nil {
 			wp.pr.Close(warmCloseWait)
-			if kept && errors.Is(err, winrm.ErrUnreachable) && sendLost(err) {
-				continue // the kept process was gone before anything reached it
-			}
 			return Result{}, opError(op, server, fmt.Errorf("sending a request to the persistent PowerShell (it may have run): %w", err))
 		}
 		res, err := readAnswer(ctx, wp.pr, nonce)
@@ -113,11 +115,16 @@ func (w *warmPS) run(ctx context.Context, op, server, script string) (Result, er
 	}
 }
 
-// sendLost tells a Send that certainly did not reach the process: the connection was refused,
-// or the server no longer knew the shell.
-func sendLost(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "InvalidSelectors") || strings.Contains(s, "2150858843")
+// alive sends a kept process an empty request and waits for its answer. An empty request does
+// nothing, so losing it is harmless; a process that does not answer it is replaced before the
+// real request is sent, which then certainly did not run anywhere.
+func alive(ctx context.Context, pr *winrm.Process) bool {
+	nonce := newNonce()
+	if err := pr.Send([]byte(warmRequest("", nonce))); err != nil {
+		return false
+	}
+	res, err := readAnswer(ctx, pr, nonce)
+	return err == nil && res.ExitCode == 0
 }
 
 // get returns an idle process of server (kept) or starts one.

@@ -27,7 +27,7 @@ func (e *env) warmProcesses(server string) (warm, cold int) {
 // TestEmulatorWarmPowerShell runs every Skype for Business operation but the health probe in
 // the persistent processes: the module loads once per process, not once per operation.
 func TestEmulatorWarmPowerShell(t *testing.T) {
-	e := startEnv(t, ocs.ProductSkypeForBusiness, 20, 3, false)
+	e := startEnvIdle(t, ocs.ProductSkypeForBusiness, 20, 3, false, time.Minute)
 	ctx := testCtx(t)
 	for range 3 {
 		if users, err := e.agent.ListUsers(ctx, "ocs1"); err != nil || len(users) != 20 {
@@ -72,7 +72,7 @@ func TestEmulatorWarmPowerShell(t *testing.T) {
 // A request whose answer did not come may have run: its process is ended and the request is not
 // sent again; the next request gets a new process.
 func TestEmulatorWarmRequestNotRepeated(t *testing.T) {
-	e := startEnv(t, ocs.ProductSkypeForBusiness, 4, 1, false, func(c *sim.Config) { c.MoveCost = time.Minute })
+	e := startEnvIdle(t, ocs.ProductSkypeForBusiness, 4, 1, false, time.Minute, func(c *sim.Config) { c.MoveCost = time.Minute })
 	ctx := testCtx(t)
 	if _, err := e.agent.ListUsers(ctx, "ocs2"); err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestEmulatorWarmRequestNotRepeated(t *testing.T) {
 
 // A kept process lost with its server (a restart) is replaced before anything was sent to it.
 func TestEmulatorWarmProcessLostWithTheServer(t *testing.T) {
-	e := startEnv(t, ocs.ProductSkypeForBusiness, 4, 1, false)
+	e := startEnvIdle(t, ocs.ProductSkypeForBusiness, 4, 1, false, time.Minute)
 	ctx := testCtx(t)
 	if _, err := e.agent.ListUsers(ctx, "ocs1"); err != nil {
 		t.Fatal(err)
