@@ -193,8 +193,7 @@ func (pr *Process) Done() <-chan struct{} { return pr.done }
 // ExitCode is the process's exit code, once Done is closed.
 func (pr *Process) ExitCode() int { return pr.cmd.ExitCode() }
 
-// Close ends the process: it closes standard input, signals the command to terminate and
-// deletes its shell, waiting at most wait for the server to confirm that the command ended. It
+// Close ends the process: it signals the command to terminate and deletes its shell, waiting at most wait for the server to confirm that the command ended. It
 // reports whether the end was confirmed.
 func (pr *Process) Close(wait time.Duration) bool {
 	pr.closeOnce.Do(func() {
