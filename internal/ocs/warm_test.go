@@ -105,3 +105,20 @@ func TestEmulatorWarmProcessLostWithTheServer(t *testing.T) {
 		t.Fatalf("ListUsers after the restart: %d users, %v", len(users), err)
 	}
 }
+
+// Addresses reach the persistent process as data: one with a quote fails alone, the batch runs.
+func TestEmulatorWarmHostileAddress(t *testing.T) {
+	e := startEnvIdle(t, ocs.ProductSkypeForBusiness, 4, 1, false, time.Minute)
+	ctx := testCtx(t)
+	good := e.homedOn("ocs1")[0]
+	res, err := e.agent.MoveUsers(ctx, "ocs2", []string{"sip:o'brien@corp.example.com", good, "sip:x@corp.example.com'; exit 3; '"}, "ocs2", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].OK || !res[1].OK || res[2].OK {
+		t.Fatalf("results %+v: want only %s moved", res, good)
+	}
+	if home := e.homes()[strings.ToLower(good)]; home != "ocs2" {
+		t.Fatalf("%s homed on %q", good, home)
+	}
+}

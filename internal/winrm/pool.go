@@ -120,6 +120,7 @@ type target struct {
 	password string
 	conns    *connSet
 	shells   *shellCache
+	procs    *processSet
 }
 
 // NewPool returns an empty Pool; call SetTargets before Run.
@@ -232,6 +233,7 @@ func (p *Pool) Close() {
 	var wg sync.WaitGroup
 	for _, t := range targets {
 		wg.Go(func() { t.shells.closeAll(shellCloseWait) })
+		wg.Go(func() { t.procs.closeAll(shellCloseWait) })
 	}
 	wg.Wait()
 	for _, t := range targets {
@@ -323,7 +325,7 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 		return nil, fmt.Errorf("winrm target %s: %w: CA certificate: %s", t.Server, ErrTLS, scrub(err.Error(), t.Password))
 	}
 	return &target{server: t.Server, client: client, hash: h, password: t.Password, conns: conns,
-		shells: &shellCache{idle: p.opts.ShellIdle}}, nil
+		shells: &shellCache{idle: p.opts.ShellIdle}, procs: &processSet{live: map[*Process]struct{}{}}}, nil
 }
 
 func isoSeconds(d time.Duration) string {

@@ -58,8 +58,46 @@ func (p *Pool) StartProcess(ctx context.Context, server, command string) (*Proce
 	}
 	pr := &Process{server: server, password: t.password, shell: shell, cmd: cmd,
 		lines: make(chan []byte, 64), done: make(chan struct{})}
-	go pr.pump()
+	t.procs.add(pr)
+	go func() {
+		pr.pump()
+		t.procs.remove(pr)
+	}()
 	return pr, nil
+}
+
+// processSet tracks a target's live processes, so that closing the pool ends them rather than
+// leaving each on the server until WinRS expires its shell (two hours by default).
+type processSet struct {
+	mu   sync.Mutex
+	live map[*Process]struct{}
+}
+
+func (s *processSet) add(pr *Process) {
+	s.mu.Lock()
+	s.live[pr] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *processSet) remove(pr *Process) {
+	s.mu.Lock()
+	delete(s.live, pr)
+	s.mu.Unlock()
+}
+
+// closeAll ends every live process, waiting at most wait for each server's confirmations.
+func (s *processSet) closeAll(wait time.Duration) {
+	s.mu.Lock()
+	live := make([]*Process, 0, len(s.live))
+	for pr := range s.live {
+		live = append(live, pr)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, pr := range live {
+		wg.Go(func() { pr.Close(wait) })
+	}
+	wg.Wait()
 }
 
 // createShell creates a shell, retrying only failures after which no shell exists.
@@ -85,11 +123,15 @@ func (p *Pool) createShell(ctx context.Context, t *target) (*mzwinrm.Shell, erro
 	}
 }
 
-// Hold takes one of server's MaxConcurrent slots, as a Run does for its command, and returns its
-// release: a Process's request counts against the server's concurrency like a command.
+// Hold takes one of server's MaxConcurrent slots (its probe slot for a probe's ctx, AsProbe), as
+// a Run does for its command, and returns its release: a Process's request counts against the
+// server's concurrency like a command.
 func (p *Pool) Hold(ctx context.Context, server string) (func(), error) {
 	p.mu.Lock()
 	slot := p.slots[server]
+	if isProbe(ctx) {
+		slot = p.probeSlots[server]
+	}
 	p.mu.Unlock()
 	if slot == nil {
 		return nil, &Error{Server: server, Kind: ErrUnknownServer}
