@@ -92,10 +92,7 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 		"--export-cost", time.Duration(spec.cost.ExportCost).String(),
 		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
 		// the second hop to the directory that the emulator enforces by default.
-		"--double-hop", "off")
-	if spec.product != "" {
-		e.cmd.Args = append(e.cmd.Args, "--product", spec.product)
-	}
+		"--double-hop", "off", "--product", string(productOf(spec.product)))
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("emulator %s stdout: %w", spec.name, err)
