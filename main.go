@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,6 +18,7 @@ import (
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/controllers"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
 func main() {
@@ -30,6 +32,9 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
 	flag.StringVar(&memoryLimit, "memory-limit", "96Mi", "Soft limit of the Go heap (a quantity such as 128Mi); the garbage collector works harder near it. GOMEMLIMIT, when set, wins.")
+	var powershellIdle time.Duration
+	flag.DurationVar(&powershellIdle, "powershell-idle", 0,
+		"How long a persistent powershell.exe of a Skype for Business server stays running for the next operation (0: 2m; negative: none, every operation starts its own powershell.exe and loads the module again).")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -79,7 +84,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := controllers.SetupAll(mgr, controllers.Options{}); err != nil {
+	if err := controllers.SetupAll(mgr, controllers.Options{WinRM: winrm.Options{PowerShellIdle: powershellIdle}}); err != nil {
 		setupLog.Error(err, "Unable to set up controllers")
 		os.Exit(1)
 	}

@@ -68,7 +68,7 @@ func (b *bench) drain(ctx context.Context) error {
 	dr.Lost = max(len(expected)-len(after), 0)
 	dr.Drained -= len(expected) - dr.Users
 	// Both servers are up during a drain, so the per-user work could be spread over both.
-	dr.Floor = computeFloor(cfg.cost, commandDelta(cmdsBefore, cmdsAfter), 2, work{Moves: dr.Users})
+	dr.Floor = computeFloor(cfg.cost, commandDelta(cmdsBefore, cmdsAfter), 2, work{Moves: dr.Users, ModuleLoads: moduleLoads(cfg, 2)})
 	dr.CommandKinds = classifyCommands(newCommands(cmdsBefore, cmdsAfter))
 	dr.Ratio = ratio(time.Duration(dr.Total), time.Duration(dr.Floor.Floor))
 	b.logf("Drain: %s for %d users; floor %s; %d users with a wrong contact count", dr.Total, dr.Drained, dr.Floor.Floor, dr.ContactsMismatch)

@@ -204,7 +204,7 @@ func (b *bench) recordFailoverTimes(fr *failoverResult, ft *failoverTimes, cmdsE
 	fr.Total = secs(ft.done.Sub(ft.t0))
 	fr.DetectionFloor = secs(time.Duration(cfg.threshold-1) * cfg.probeInterval)
 	fr.DetectionCeiling = secs(time.Duration(cfg.threshold)*cfg.probeInterval + cfg.probeTimeout)
-	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, work{Moves: fr.Evacuated, Imports: fr.Evacuated})
+	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, work{Moves: fr.Evacuated, Imports: fr.Evacuated, ModuleLoads: moduleLoads(cfg, 1)})
 	fr.CommandKinds = classifyCommands(newCommands(ft.cmdsStart, cmdsEnd))
 	fr.TotalFloor = fr.DetectionFloor + fr.ActionFloor.Floor
 	fr.ActionRatio = ratio(time.Duration(fr.Action), time.Duration(fr.ActionFloor.Floor))
@@ -304,7 +304,7 @@ func changeContacts(ctx context.Context, emu *emulator, every int) (int, error) 
 func (b *bench) scenarioPool(ctx context.Context, ns, backupDir string) (*emulator, func(), error) {
 	cfg := b.cfg
 	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
-		emulatorSpec{name: ns, users: cfg.users, contacts: cfg.contacts, cost: cfg.cost})
+		emulatorSpec{name: ns, users: cfg.users, contacts: cfg.contacts, cost: cfg.cost, product: cfg.product})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,7 +315,7 @@ func (b *bench) scenarioPool(ctx context.Context, ns, backupDir string) (*emulat
 	if err := createPool(ctx, b.cp.client, poolSpec{
 		namespace: ns, emu: emu, probeInterval: cfg.probeInterval, probeTimeout: cfg.probeTimeout,
 		threshold: int32(cfg.threshold), delay: cfg.delay, batchSize: int32(cfg.batchSize),
-		backupDir: backupDir,
+		backupDir: backupDir, product: cfg.product,
 	}); err != nil {
 		emu.stop()
 		return nil, nil, err

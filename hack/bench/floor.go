@@ -95,6 +95,8 @@ func classifyCommands(lines []string) map[string]int {
 			out["lcscmd"]++
 		case strings.HasPrefix(low, "sc ") || strings.Contains(low, "sc query"):
 			out["sc query"]++
+		case strings.Contains(low, "powershell") && strings.HasSuffix(low, "-command -"):
+			out["powershell (persistent)"]++
 		case strings.Contains(low, "powershell"):
 			out["powershell"]++
 		default:
@@ -145,4 +147,13 @@ func fmtCounts(m map[string]int) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// moduleLoads is the least number of module loads an operation on active servers needs: one per
+// slot, in a powershell.exe kept for the slot (Skype for Business; OCS 2007 R2 has no module).
+func moduleLoads(cfg config, active int) int {
+	if cfg.product != "SkypeForBusiness" {
+		return 0
+	}
+	return max(cfg.cost.Concurrency, 1) * active
 }

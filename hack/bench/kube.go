@@ -85,6 +85,7 @@ type poolSpec struct {
 	delay         time.Duration
 	batchSize     int32
 	backupDir     string // "" means no ContactBackup
+	product       string // "" means OCS2007R2
 }
 
 // Object names inside each namespace.
@@ -109,7 +110,7 @@ func createPool(ctx context.Context, c client.Client, p poolSpec) error {
 	pool := &ocsv1.OCSPool{
 		ObjectMeta: metav1.ObjectMeta{Name: poolName, Namespace: p.namespace},
 		Spec: ocsv1.OCSPoolSpec{
-			Product: ocsv1.ProductOCS2007R2,
+			Product: productOf(p.product),
 			Health: ocsv1.HealthSpec{
 				ProbeInterval:    p.probeInterval.String(),
 				ProbeTimeout:     p.probeTimeout.String(),
@@ -253,4 +254,12 @@ func poll(ctx context.Context, interval, timeout time.Duration, what string, con
 		case <-t.C:
 		}
 	}
+}
+
+// productOf is the OCSPool product of the bench's --product ("" is OCS 2007 R2).
+func productOf(p string) ocsv1.Product {
+	if p == "" {
+		return ocsv1.ProductOCS2007R2
+	}
+	return ocsv1.Product(p)
 }

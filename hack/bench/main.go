@@ -42,6 +42,10 @@ type config struct {
 	micro         bool
 	scenarioLimit time.Duration
 	renderFrom    string
+	// product is the OCSPool spec.product and the emulator's --product.
+	product string
+	// powershellIdle is the manager's --powershell-idle (0: its default).
+	powershellIdle time.Duration
 }
 
 // allScenarios are the scenario names of --scenarios, in run order.
@@ -82,6 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ",")+" (failover includes the backup measurements)")
 	fs.BoolVar(&cfg.micro, "micro", true, "run the Go micro-benchmarks (placement planner, contacts XML parser) and include them")
 	fs.DurationVar(&cfg.scenarioLimit, "scenario-timeout", 5*time.Minute, "give up on a phase that has not completed after this long")
+	fs.StringVar(&cfg.product, "product", "OCS2007R2", "what the emulated servers run, OCS2007R2 or SkypeForBusiness (failover and drain only)")
+	fs.DurationVar(&cfg.powershellIdle, "powershell-idle", 0,
+		"the manager's --powershell-idle: how long a persistent powershell.exe of the Skype for Business dialect is kept idle (0: the manager's default; negative: none, one powershell.exe per operation)")
 	fs.StringVar(&cfg.renderFrom, "render", "", "only rewrite the report from this results.json (no measurement)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -92,6 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var err error
 	if cfg.cost, cfg.compare, err = resolveCosts(); err != nil {
 		return cfg, err
+	}
+	if cfg.product != "OCS2007R2" && cfg.product != "SkypeForBusiness" {
+		return cfg, fmt.Errorf("unknown --product %q", cfg.product)
 	}
 	cfg.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scenarios, ",") {
@@ -107,6 +117,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("unknown scenario %q", s)
 		}
 		cfg.scenarios[s] = true
+	}
+	if cfg.product == "SkypeForBusiness" && (cfg.scenarios["manual"] || cfg.scenarios["scale"]) {
+		return cfg, errors.New("--product SkypeForBusiness runs the failover and drain scenarios only (--scenarios failover,drain)")
 	}
 	if cfg.manualSample < 0 || cfg.users < 4 || cfg.users%2 != 0 || cfg.scalePools < 1 {
 		return cfg, errors.New("--users must be even and at least 4, --manual-sample >= 0, --scale-pools >= 1")
@@ -330,7 +343,11 @@ func (b *bench) ensureManager() error {
 	if b.manager != nil {
 		return nil
 	}
-	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager.log"))
+	var args []string
+	if b.cfg.powershellIdle != 0 {
+		args = append(args, "--powershell-idle="+b.cfg.powershellIdle.String())
+	}
+	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager.log"), args...)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ type emulatorSpec struct {
 	users    int
 	contacts int
 	cost     costModel
+	product  string // the emulator's --product; "" is its default
 }
 
 // startEmulator runs the emulator binary and returns once it printed "ocs-sim ready".
@@ -91,7 +92,7 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 		"--export-cost", time.Duration(spec.cost.ExportCost).String(),
 		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
 		// the second hop to the directory that the emulator enforces by default.
-		"--double-hop", "off")
+		"--double-hop", "off", "--product", string(productOf(spec.product)))
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("emulator %s stdout: %w", spec.name, err)
@@ -245,12 +246,12 @@ type managerProc struct {
 }
 
 // startManager runs the manager binary against the control plane of kubeconfig.
-func startManager(bin, kubeconfig, logPath string) (*managerProc, error) {
+func startManager(bin, kubeconfig, logPath string, args ...string) (*managerProc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager log: %w", err)
 	}
-	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info")
+	cmd := exec.Command(bin, append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info"}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {

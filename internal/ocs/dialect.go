@@ -41,7 +41,7 @@ func newDialect(product Product, r *runner, o options) (dialect, bool) {
 	case ProductOCS2007R2:
 		return &ocsDialect{runner: r, tools: o.tools}, true
 	case ProductSkypeForBusiness:
-		return &sfbDialect{runner: r}, true
+		return &sfbDialect{runner: r, warm: newWarmPS(r.exec)}, true
 	}
 	return nil, false
 }

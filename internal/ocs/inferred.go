@@ -68,6 +68,25 @@ const (
 // cmd's special characters, and user names travel inside it, never as text on a command line.
 // stdin is still closed on every PowerShell line, as a 2.0 host waits for its end.
 
+// Warm PowerShell (warm.go) [documented, and inferred for WinRS]: `powershell.exe -Command -`
+// reads its commands from standard input and runs them "one statement at a time as though they
+// were typed at the PowerShell command prompt" (learn.microsoft.com about_PowerShell_exe, 5.1);
+// PowerShell/PowerShell#3223 and #2068 (5.1.14393) show it running each statement as its lines
+// arrive, and that a statement spanning lines ends only at a blank line, so a request is one
+// `try { … } catch { … }` statement with no blank line inside, closed by one (the workaround in
+// MicrosoftDocs/PowerShell-Docs#11098), and #21808 that each statement is judged on its own, so
+// the request sets $ErrorActionPreference inside itself. A persistent `-NoExit -Command -` process
+// fed requests on stdin with an end marker per request is what go-powershell clients do locally
+// (K265/go-powershell, after bhendo/go-powershell). That WinRS passes Send data to the process
+// as it arrives, and Receive returns its output before it ends, is what the protocol is for
+// (MS-WSMV Send/Receive; winrm-wsman.md §8, §12), not observed on a real SfB server. No PSRP
+// library for Go is maintained (smnsjas/go-psrpcore: one author, untagged; pypsrp and psrp-rs
+// are Python and Rust), so the operator keeps the cmd shell. `exit` would end the persistent
+// process, so a request turns `exit 1` into a throw it catches. Data too long for one line is
+// split into lines of 32 KiB (no line limit for a redirected stdin is documented; this stays far
+// from any). Only Skype for Business uses it: the OCS 2007 R2 host is PowerShell 2.0, whose
+// stdin handling is unverified (above).
+
 // Console width (ocs-evidence.md #12; pywinrm #216): a PowerShell 2.0 host wraps output lines at
 // 80 columns with CRLF over WinRM. Every answer the agent reads travels in frames of base64 in
 // lines of 76 characters (frame.go), and CLIXML on stderr is unwrapped before parsing.

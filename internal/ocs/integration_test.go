@@ -32,7 +32,16 @@ type env struct {
 	agent ocs.Agent
 }
 
+// startEnv starts an emulator and an agent whose Skype for Business scripts each run in a
+// powershell.exe of their own, so that the command lines show every script (warm_test.go keeps
+// persistent ones).
 func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool, opts ...func(*sim.Config)) *env {
+	t.Helper()
+	return startEnvIdle(t, product, users, contactsPerUser, tls, -1, opts...)
+}
+
+// startEnvIdle is startEnv with the transport's PowerShellIdle.
+func startEnvIdle(t *testing.T, product ocs.Product, users, contactsPerUser int, tls bool, psIdle time.Duration, opts ...func(*sim.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -48,7 +57,7 @@ func startEnv(t *testing.T, product ocs.Product, users, contactsPerUser int, tls
 		t.Fatalf("starting the emulator: %v", err)
 	}
 	t.Cleanup(e.Close)
-	pool := winrm.NewPool(winrm.Options{MaxConcurrent: 2, Backoff: 10 * time.Millisecond})
+	pool := winrm.NewPool(winrm.Options{MaxConcurrent: 2, Backoff: 10 * time.Millisecond, PowerShellIdle: psIdle})
 	t.Cleanup(pool.Close)
 	var targets []winrm.Target
 	var servers []ocs.Server

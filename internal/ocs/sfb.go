@@ -14,6 +14,9 @@ import (
 type sfbDialect struct {
 	*runner
 
+	// warm, when set, runs the scripts in persistent PowerShell processes (warm.go).
+	warm *warmPS
+
 	mu sync.Mutex
 	// template is a ZIP that Export-CsUserData wrote; restores re-use its parts (userdata below).
 	template []byte

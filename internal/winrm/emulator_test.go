@@ -1,6 +1,7 @@
 package winrm_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,13 @@ func (w *protoWorld) Programs(string) map[string]cmdexe.Program {
 		"stdinlen": func(_ context.Context, p *cmdexe.Proc) int {
 			n, _ := io.Copy(io.Discard, p.Stdin)
 			fmt.Fprintf(p.Stdout, "%d\r\n", n)
+			return 0
+		},
+		"echolines": func(_ context.Context, p *cmdexe.Proc) int {
+			sc := bufio.NewScanner(p.Stdin)
+			for sc.Scan() {
+				fmt.Fprintf(p.Stdout, "%s\r\n", sc.Text())
+			}
 			return 0
 		},
 		"exit3": func(_ context.Context, p *cmdexe.Proc) int {

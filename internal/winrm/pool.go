@@ -85,6 +85,10 @@ type Options struct {
 	// (default 5s; negative: a new shell for every command, as winrs.exe does). At most
 	// MaxConcurrent shells per server are open at once.
 	ShellIdle time.Duration
+	// PowerShellIdle is how long a persistent powershell.exe of the Skype for Business dialect
+	// (StartProcess) stays running for the next request after its last one (default 2m;
+	// negative: none is kept, every operation starts a powershell.exe of its own).
+	PowerShellIdle time.Duration
 }
 
 // maxSendChunk bounds the raw bytes of one Send. Its base64 (4/3) plus the SOAP envelope stays
@@ -116,6 +120,7 @@ type target struct {
 	password string
 	conns    *connSet
 	shells   *shellCache
+	procs    *processSet
 }
 
 // NewPool returns an empty Pool; call SetTargets before Run.
@@ -140,6 +145,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if opts.ShellIdle == 0 {
 		opts.ShellIdle = 5 * time.Second
+	}
+	if opts.PowerShellIdle == 0 {
+		opts.PowerShellIdle = 2 * time.Minute
 	}
 	return &Pool{opts: opts, targets: map[string]*target{}, slots: map[string]chan struct{}{}, probeSlots: map[string]chan struct{}{}}
 }
@@ -225,6 +233,7 @@ func (p *Pool) Close() {
 	var wg sync.WaitGroup
 	for _, t := range targets {
 		wg.Go(func() { t.shells.closeAll(shellCloseWait) })
+		wg.Go(func() { t.procs.closeAll(shellCloseWait) })
 	}
 	wg.Wait()
 	for _, t := range targets {
@@ -316,7 +325,7 @@ func (p *Pool) newTarget(t Target, h [32]byte) (*target, error) {
 		return nil, fmt.Errorf("winrm target %s: %w: CA certificate: %s", t.Server, ErrTLS, scrub(err.Error(), t.Password))
 	}
 	return &target{server: t.Server, client: client, hash: h, password: t.Password, conns: conns,
-		shells: &shellCache{idle: p.opts.ShellIdle}}, nil
+		shells: &shellCache{idle: p.opts.ShellIdle}, procs: &processSet{live: map[*Process]struct{}{}}}, nil
 }
 
 func isoSeconds(d time.Duration) string {

@@ -70,6 +70,14 @@ func defaultConsoleWidth(p Product) int {
 // clients proved to work, in base64 chunks appended to a %TEMP% file by cmd's echo (Packer's
 // winrmcp), each command line within cmd's 8191 characters. The 5.1 host (SfB) passes stdin on.
 
+// Persistent powershell.exe (`-Command -` with stdin left open, the agent's warm PowerShell):
+// the emulated host runs each statement once its lines have arrived and keeps variables and the
+// loaded module between statements, as about_PowerShell_exe (5.1) and PowerShell/PowerShell#3223
+// describe; the process cost is spent once per start and the module cost once per process
+// (cost.go), as a module stays loaded for the life of its runspace. The emulator does not end an
+// open statement at a blank line as the real host does (#3223): the agent never sends one inside
+// a statement.
+
 // poolType is MSFT_SIPPoolSetting.PoolType of an SE server (§3.1 names the property) [inferred].
 const poolType = "Standard Edition"
 

@@ -214,3 +214,37 @@ func TestProgramRecordedCommands(t *testing.T) {
 		})
 	}
 }
+
+// TestRunLinesLongStatementStreams checks that a long open statement runs once its last line has
+// arrived, while stdin stays open (a persistent process waits for its requests this way).
+func TestRunLinesLongStatementStreams(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	go func() {
+		s := &Session{FS: winfs.New(), Env: map[string]string{}, Cmdlets: Builtins()}
+		RunLines(context.Background(), s, inR, outW, io.Discard)
+		_ = outW.Close()
+	}()
+	defer func() { _ = inW.Close() }()
+	req := "try {\n$d = ''\n" + strings.Repeat("$d = $d + '"+strings.Repeat("A", 1000)+"'\n", 50) +
+		"'len ' + $d.Length\n} catch {\n'failed'\n}\n\n"
+	go func() { _, _ = io.WriteString(inW, req) }()
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, len("len 50000\r\n"))
+		_, err := io.ReadFull(outR, buf)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(buf)
+	}()
+	select {
+	case g := <-got:
+		if g != "len 50000\r\n" {
+			t.Fatalf("read %q", g)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a long statement did not run while stdin stays open")
+	}
+}

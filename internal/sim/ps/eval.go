@@ -206,7 +206,7 @@ func Run(ctx context.Context, s *Session, script string, stdout, stderr io.Write
 func RunLines(ctx context.Context, s *Session, r io.Reader, stdout, stderr io.Writer) int {
 	in := newInterp(s, stdout)
 	in.stderr = stderr
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, 64*1024)
 	var pending strings.Builder
 	first := true
 	// An open statement is reparsed with each line; past reparseFree bytes only once it has
@@ -224,7 +224,9 @@ func RunLines(ctx context.Context, s *Session, r io.Reader, stdout, stderr io.Wr
 			in.errs = append(in.errs, stoppedRecord())
 			break
 		}
-		if !atEOF && pending.Len() < nextParse {
+		// Deferred parses wait only for input already at hand: a client that sent its last line
+		// waits for the answer, not for more input.
+		if !atEOF && pending.Len() < nextParse && br.Buffered() > 0 {
 			continue
 		}
 		blk, perr := Parse(pending.String())
