@@ -67,6 +67,8 @@ type simServer struct {
 	Endpoint   string `json:"endpoint"`
 	State      string `json:"state"`
 	HomedUsers int    `json:"homedUsers"`
+	// Role is FrontEnd, Mediation or Edge.
+	Role string `json:"role"`
 }
 
 // simServers lists the emulator's servers in their configured order.
@@ -128,7 +130,7 @@ func simAdmin(emu *sim.Emulator, method, path string, out any) {
 	}
 }
 
-// createPoolFor creates, in ns, an OCSPool named "pool" with one server per emulated server,
+// createPoolFor creates, in ns, an OCSPool named "pool" with one server per emulated front end,
 // the credentials Secret and, when the emulator serves TLS, the CA Secret. Probes are short
 // (1s interval, the API's minimum; 150ms timeout; failureThreshold 2) so that state changes show quickly.
 // mutate, when not nil, changes the pool before it is created.
@@ -170,6 +172,9 @@ func createPoolFor(ns string, emu *sim.Emulator, mutate func(*ocsv1.OCSPool)) *o
 		},
 	}
 	for _, s := range simServers(emu) {
+		if s.Role != sim.RoleFrontEnd {
+			continue // role servers go to spec.roles (rolesFor)
+		}
 		w := ocsv1.WinRMSpec{
 			Endpoint:             s.Endpoint,
 			CredentialsSecretRef: ocsv1.LocalObjectReference{Name: emuCredentialsSecret},

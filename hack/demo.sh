@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: the whole system on this machine — control plane, emulator (2 servers, 5,000 users),
+# make demo: the whole system on this machine — control plane, emulator (2 front ends with 5,000
+# users, 2 Mediation servers, 2 Edges, 2 PSTN gateways),
 # CRDs, the demo objects, and the manager in the foreground. Ctrl-C stops everything.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,10 @@ ocs-ha-operator demo is ready. In another terminal:
   curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/crash   # kill ocs2, then watch the failover:
   kubectl get uh site-a -w                          # Degraded, then Ready with lastOperation counts
   curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/start   # bring it back: failback is Automatic here
+  curl -s -X POST \$OCS_SIM_ADMIN/gateways/gw2/stop   # PSTN path 2 goes silent: Degraded, PSTNAvailable stays True
+  kubectl get ocspool site-a -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.message}{"\\n"}{end}'
+  curl -s -X POST "\$OCS_SIM_ADMIN/servers/edge1/stop-service?service=RTCMEDIARELAY"   # one Edge loses A/V
+  curl -s -X POST \$OCS_SIM_ADMIN/gateways/gw2/start  # and back (POST /servers/edge1/start likewise)
   kubectl ocs maintenance on site-a ocs1            # drain ocs1 (off brings its users back)
   kubectl ocs backup site-a-contacts --wait         # a snapshot now; kubectl ocs report site-a for a support bundle
 

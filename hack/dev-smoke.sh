@@ -25,6 +25,9 @@ go build -o bin/manager .
 manager_pid=$!
 
 kubectl wait --for=condition=Ready ocspool/site-a --timeout=120s >/dev/null
+# The demo's role servers and gateways answer: both PSTN paths and both Edges serve.
+kubectl wait --for=jsonpath='{.status.conditions[?(@.type=="PSTNAvailable")].reason}'=AllPathsServing ocspool/site-a --timeout=120s >/dev/null
+kubectl wait --for=condition=ExternalAccessAvailable ocspool/site-a --timeout=120s >/dev/null
 kubectl wait --for=condition=Ready userhoming/site-a --timeout=120s >/dev/null
 kubectl annotate --overwrite contactbackup/site-a-contacts ocs.ocsha.io/backup-now=dev-smoke >/dev/null
 kubectl wait --for=jsonpath='{.status.lastHandledRequest}'=dev-smoke contactbackup/site-a-contacts --timeout=120s >/dev/null

@@ -49,11 +49,14 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	var cfg sim.Config
 	fs := flag.NewFlagSet("ocs-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	servers := fs.String("servers", "ocs1,ocs2", "comma-separated names of the emulated servers (FQDN <name>.corp.example.com)")
+	servers := fs.String("servers", "ocs1,ocs2", "comma-separated names of the emulated front-end servers (FQDN <name>.corp.example.com)")
+	mediation := fs.String("mediation", "", "comma-separated names of emulated Mediation servers (FQDN <name>.corp.example.com): "+
+		"endpoints after the front ends' (base-port + index), the role's services, no users; the admin API's crash, stop-service[?service=NAME] and start work on them")
+	edge := fs.String("edge", "", "comma-separated names of emulated Edge servers (Access, A/V and Web Conferencing Edge services), as --mediation")
 	fs.IntVar(&cfg.Users, "users", 100, "number of users, spread evenly over the servers (user0001@corp.example.com, …)")
 	fs.IntVar(&cfg.ContactsPerUser, "contacts-per-user", 10, "contacts in each user's list")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address the WS-Management endpoints listen on")
-	fs.IntVar(&cfg.BasePort, "base-port", 15985, "port of the first server's endpoint; the next server gets base-port+1, and so on (0: random ports)")
+	fs.IntVar(&cfg.BasePort, "base-port", 15985, "port of the first server's endpoint; the next server gets base-port+1, and so on, front ends first, then --mediation, then --edge (0: random ports)")
 	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:18080", "listen address of the admin HTTP API")
 	fs.StringVar(&cfg.Username, "username", sim.DefaultUsername,
 		"administrator account of the endpoints: a local account of each server (Basic: user) and a domain account (NTLM, CredSSP: DOMAIN\\user or user@corp.example.com)")
@@ -95,16 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	if fs.NArg() > 0 {
 		return sim.Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	for _, s := range strings.Split(*servers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Servers = append(cfg.Servers, s)
-		}
-	}
-	for _, a := range strings.Split(*auth, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.Auth = append(cfg.Auth, a)
-		}
-	}
+	cfg.Servers, cfg.Auth = splitList(*servers), splitList(*auth)
+	cfg.Mediation, cfg.Edge = splitList(*mediation), splitList(*edge)
 	if len(cfg.Auth) == 0 {
 		return sim.Config{}, fmt.Errorf("--auth names no scheme")
 	}

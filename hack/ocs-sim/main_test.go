@@ -165,3 +165,18 @@ func TestParseFlagsCostModel(t *testing.T) {
 		t.Error("a cost flag defaults to non-zero")
 	}
 }
+
+func TestParseFlagsRoleServers(t *testing.T) {
+	cfg, err := parseFlags([]string{"--mediation", "med1, med2", "--edge", "edge1,edge2", "--gateways", "2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Mediation, ",") != "med1,med2" || strings.Join(cfg.Edge, ",") != "edge1,edge2" || cfg.Gateways != 2 ||
+		strings.Join(cfg.Servers, ",") != "ocs1,ocs2" {
+		t.Errorf("config: servers %v, mediation %v, edge %v, gateways %d", cfg.Servers, cfg.Mediation, cfg.Edge, cfg.Gateways)
+	}
+	cfg, err = parseFlags(nil, io.Discard)
+	if err != nil || cfg.Mediation != nil || cfg.Edge != nil {
+		t.Errorf("defaults: %v %v %v", cfg.Mediation, cfg.Edge, err)
+	}
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/host"
 )
 
 // Admin API JSON shapes (contract: architecture.md §4).
@@ -20,6 +22,8 @@ type serverJSON struct {
 	Endpoint   string `json:"endpoint"`
 	State      string `json:"state"`
 	HomedUsers int    `json:"homedUsers"`
+	// Role is FrontEnd, Mediation or Edge.
+	Role string `json:"role"`
 }
 
 type userJSON struct {
@@ -126,7 +130,8 @@ func (e *Emulator) getServers(w http.ResponseWriter, _ *http.Request) {
 	out := []serverJSON{}
 	for _, s := range e.servers {
 		v := views[strings.ToLower(s.name)]
-		out = append(out, serverJSON{Name: s.name, FQDN: s.fqdn, Endpoint: e.Endpoint(s.name), State: v.State, HomedUsers: v.HomedUsers})
+		out = append(out, serverJSON{Name: s.name, FQDN: s.fqdn, Endpoint: e.Endpoint(s.name), State: v.State,
+			HomedUsers: v.HomedUsers, Role: cmp.Or(v.Role, RoleFrontEnd)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -142,8 +147,11 @@ func (e *Emulator) serverAction(w http.ResponseWriter, r *http.Request) {
 		e.crash(s)
 		err = e.world.SetState(s.name, StateDown)
 	case "stop-service":
-		if err = e.listen(s); err == nil {
-			err = e.world.SetState(s.name, StateServiceStopped)
+		// ?service=NAME stops one service; without it, the server's own (RtcSrv on a front end,
+		// every service of a role server).
+		if err = e.stopService(s, r.URL.Query().Get("service")); errors.Is(err, host.ErrNotFound) {
+			writeError(w, http.StatusNotFound, err)
+			return
 		}
 	case "start":
 		if err = e.listen(s); err == nil {

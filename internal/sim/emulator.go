@@ -101,6 +101,10 @@ type Config struct {
 	ServerProfiles map[string]Profile
 	// Gateways is how many PSTN gateways (gw1…) answer SIP OPTIONS (ocs-sim --gateways).
 	Gateways int
+	// Mediation and Edge are the role servers' short names (ocs-sim --mediation, --edge): each
+	// has an endpoint like a front end's, after the front ends' (base-port + index), runs its
+	// role's services, homes no users and is no pool (roles.go).
+	Mediation, Edge []string
 }
 
 // Profile is an emulated server's software beyond its product, for tests of what the operator
@@ -171,13 +175,8 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		MoveCost: cfg.MoveCost, ImportCost: cfg.ImportCost, ProcessCost: cfg.ProcessCost, ModuleCost: cfg.ModuleCost,
 		ExportCost: cfg.ExportCost, Sleep: cfg.Sleep, Product: cfg.Product, Profile: cfg.Profile, MoveLag: cfg.MoveLag,
 		DoubleHop: cfg.DoubleHop}
-	seen := map[string]bool{}
-	for _, n := range cfg.Servers {
-		if n == "" || seen[strings.ToLower(n)] {
-			return nil, fmt.Errorf("server name %q is empty or repeated", n)
-		}
-		seen[strings.ToLower(n)] = true
-		wc.Servers = append(wc.Servers, ServerSpec{Name: n, FQDN: n + "." + cfg.Domain, Profile: cfg.ServerProfiles[n]})
+	if wc.Servers, err = cfg.serverSpecs(); err != nil {
+		return nil, err
 	}
 	world, err := cfg.NewWorld(wc)
 	if err != nil {

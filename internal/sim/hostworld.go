@@ -18,7 +18,7 @@ func newHostWorld(wc WorldConfig) (World, error) {
 		Costs: host.Costs{Process: wc.ProcessCost, Module: wc.ModuleCost, Export: wc.ExportCost}, Sleep: wc.Sleep, Product: product, Profile: hostProfile(wc.Profile), MoveLag: wc.MoveLag,
 		DoubleHop: wc.DoubleHop}
 	for _, s := range wc.Servers {
-		cfg.Servers = append(cfg.Servers, host.ServerConfig{Name: s.Name, FQDN: s.FQDN, Profile: hostProfile(s.Profile)})
+		cfg.Servers = append(cfg.Servers, host.ServerConfig{Name: s.Name, FQDN: s.FQDN, Profile: hostProfile(s.Profile), Role: s.Role})
 	}
 	w, err := host.NewWorld(cfg)
 	if err != nil {
@@ -40,11 +40,12 @@ func (h hostWorld) UserContacts(sip string) (contacts.Resource, bool) {
 func (h hostWorld) AddUser(sip, home string) error                    { return h.w.AddUser(sip, home) }
 func (h hostWorld) SetContacts(sip string, r contacts.Resource) error { return h.w.SetContacts(sip, r) }
 func (h hostWorld) FS(server string) *winfs.FS                        { return h.w.FS(server) }
+func (h hostWorld) StopService(server, service string) error          { return h.w.StopService(server, service) }
 
 func (h hostWorld) Servers() []ServerView {
 	var out []ServerView
 	for _, s := range h.w.Servers() {
-		out = append(out, ServerView{Name: s.Name, FQDN: s.FQDN, State: string(s.State), HomedUsers: s.HomedUsers})
+		out = append(out, ServerView{Name: s.Name, FQDN: s.FQDN, Role: s.Role, State: string(s.State), HomedUsers: s.HomedUsers})
 	}
 	return out
 }

@@ -33,9 +33,11 @@ type fsProvider interface {
 	FS(server string) *winfs.FS
 }
 
-// ServerView is one server as the world sees it.
+// ServerView is one server as the world sees it; Role is RoleFrontEnd, RoleMediation or
+// RoleEdge.
 type ServerView struct {
 	Name, FQDN string
+	Role       string
 	State      string
 	HomedUsers int
 }
@@ -67,8 +69,10 @@ type WorldConfig struct {
 	DoubleHop bool
 }
 
-// ServerSpec names one emulated server; Profile is Config.ServerProfiles' entry for it.
+// ServerSpec names one emulated server; Profile is Config.ServerProfiles' entry for it. Role is
+// "" for a front end, else RoleMediation or RoleEdge.
 type ServerSpec struct {
 	Name, FQDN string
 	Profile    Profile
+	Role       string
 }

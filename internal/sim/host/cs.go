@@ -302,7 +302,7 @@ func (w *World) getCsWindowsService(s *server, c *ps.Call) ([]any, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []any
-	for _, svc := range serviceCatalog {
+	for _, svc := range s.catalog {
 		if !svc.Cs || name != "" && !strings.EqualFold(svc.Name, name) {
 			continue
 		}

@@ -230,10 +230,7 @@ func errCsFilterUnsupported(f string) string {
 // the only ones Get-CsWindowsService reports: it "can only return information for Skype for
 // Business Server services; you cannot use this cmdlet … for other Windows services"
 // (Get-CsWindowsService.md; ocs-evidence.md #21). IIS and SQL Server answer sc query only.
-var serviceCatalog = []struct {
-	Name, Display, Role string
-	Cs                  bool
-}{
+var serviceCatalog = []catalogService{
 	{"RtcSrv", "Front-End", "FrontEnd", true},
 	{"RTCIMMCU", "IM Conferencing", "FrontEnd", true},
 	{"RTCDATAMCU", "Web Conferencing", "FrontEnd", true},
@@ -242,6 +239,47 @@ var serviceCatalog = []struct {
 	{"REPLICA", "Replica Replicator Agent", "FrontEnd", true},
 	{"MSSQL$RTC", "SQL Server (RTC)", "BackEnd", false},
 	{"W3SVC", "World Wide Web Publishing Service", "WebServer", false},
+}
+
+// roleCatalog is what a Mediation or Edge server runs, per product. Every name is one of the
+// names the agent's table asks about (internal/ocs roles.go; roles_test.go checks it). OCS 2007
+// R2: the Edge display names are documented, the short names are the Lync/SfB lineage's, and
+// the Mediation Server runs RTCMEDSRV, the lineage's name (ocs-admin.md §8.1) [inferred].
+// Skype for Business: the Edge list and RTCMEDSRV are Microsoft's Cloud Connector monitoring
+// list (ocs-admin.md §8.2, learn.microsoft.com plan-skype-for-business-cloud-connector-edition);
+// REPLICA runs on every server of a topology (§8.2). Role names as Get-CsWindowsService shows
+// them are invented (the agent reads Name and Status only).
+//
+// Role servers (roles.go): a Mediation or Edge server homes no users, has no contact database
+// and is no pool. What a directory command does there is not documented (an Edge is usually
+// outside the domain, so no directory read can work on it); the emulator refuses as a machine
+// without the management pieces does, never with invented text: on OCS 2007 R2 the MSFT_SIP*
+// classes are absent ("Invalid class") and dbimpexp and lcscmd are not at their install paths
+// (9009); on Skype for Business the module offers only Get-CsWindowsService, so the user cmdlets
+// are "not recognized" (CommandNotFoundException) [inferred].
+var roleCatalog = map[Product]map[string][]catalogService{
+	ProductOCS2007R2: {
+		RoleMediation: {{"RTCMEDSRV", "Mediation Server", "MediationServer", true}},
+		RoleEdge: {
+			{"RTCSRV", "Access Edge", "EdgeServer", true},
+			{"RTCMRAUTH", "Audio/Video Authentication", "EdgeServer", true},
+			{"RTCMEDIARELAY", "Audio/Video Edge", "EdgeServer", true},
+			{"RTCDATAPROXY", "Web Conferencing Edge", "EdgeServer", true},
+		},
+	},
+	ProductSkypeForBusiness: {
+		RoleMediation: {
+			{"REPLICA", "Replica Replicator Agent", "MediationServer", true},
+			{"RTCMEDSRV", "Mediation", "MediationServer", true},
+		},
+		RoleEdge: {
+			{"REPLICA", "Replica Replicator Agent", "EdgeServer", true},
+			{"RTCSRV", "Access Edge", "EdgeServer", true},
+			{"RTCMRAUTH", "Audio/Video Authentication", "EdgeServer", true},
+			{"RTCMEDIARELAY", "Audio/Video Edge", "EdgeServer", true},
+			{"RTCDATAPROXY", "Web Conferencing Edge", "EdgeServer", true},
+		},
+	},
 }
 
 // scQuery renders `sc query <name>` (§11 "Output layouts": the usual Windows Server 2008 layout).

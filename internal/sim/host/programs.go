@@ -229,7 +229,7 @@ func (w *World) lcsExport(s *server, p *cmdexe.Proc, opts map[string]string, fil
 	}
 	poolName := opts["poolname"]
 	pool := w.server(poolName)
-	if poolName == "" || pool == nil {
+	if poolName == "" || pool == nil || pool.role != "" {
 		write(p.Stdout, lcscmdFailed(lcscmdUnknownPool(poolName)))
 		return 1
 	}
@@ -279,7 +279,7 @@ func (w *World) powershellProgram(s *server) cmdexe.Program {
 		module := &moduleLoader{w: w}
 		w.addWMI(r, s)
 		if w.product == ProductSkypeForBusiness && !s.profile.MissingModule {
-			w.addCs(r, s)
+			w.addProductCmdlets(r, s)
 			module.autoload(r, csCmdlets(r))
 		}
 		r.Add(&ps.Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"},

@@ -18,11 +18,13 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
 
-// ServerConfig names one emulated Standard Edition server; Profile's set fields override the
-// site's Config.Profile for this server.
+// ServerConfig names one emulated server; Profile's set fields override the site's
+// Config.Profile for this server. Role is "" for a Standard Edition front end, else RoleMediation
+// or RoleEdge (roles.go).
 type ServerConfig struct {
 	Name, FQDN string
 	Profile    Profile
+	Role       string
 }
 
 // Config describes the emulated site.
@@ -62,9 +64,11 @@ const (
 	StateServiceStopped State = "service-stopped"
 )
 
-// ServerView is a server as the admin API shows it.
+// ServerView is a server as the admin API shows it; Role is RoleFrontEnd, RoleMediation or
+// RoleEdge.
 type ServerView struct {
 	Name, FQDN string
+	Role       string
 	State      State
 	HomedUsers int
 }
@@ -89,13 +93,18 @@ type World struct {
 	sleep                ps.SleepFunc
 	doubleHop            bool
 
-	mu      sync.Mutex
-	servers []*server
-	users   map[string]*user // key: lower-case "sip:user@host"
+	mu sync.Mutex
+	// servers are the front ends, each its own pool; roleServers the Mediation and Edge servers,
+	// which home no users and are no pool (roles.go).
+	servers     []*server
+	roleServers []*server
+	users       map[string]*user // key: lower-case "sip:user@host"
 }
 
 type server struct {
 	name, fqdn, dn, instanceID string
+	role                       string // "" for a front end
+	catalog                    []catalogService
 	fs                         *winfs.FS
 	profile                    Profile
 	programs                   map[string]cmdexe.Program
@@ -155,21 +164,19 @@ func NewWorld(cfg Config) (*World, error) {
 			return nil, fmt.Errorf("server name %q is empty or repeated", sc.Name)
 		}
 		seen[key] = true
-		fqdn := sc.FQDN
-		if fqdn == "" {
-			fqdn = sc.Name + "." + w.domain
-		}
-		profile, err := cfg.Profile.merge(sc.Profile).resolve(product)
+		s, err := w.newServer(cfg.Profile, sc, rng)
 		if err != nil {
 			return nil, fmt.Errorf("server %s: %w", sc.Name, err)
 		}
-		s := &server{name: sc.Name, fqdn: fqdn, dn: poolDN(sc.Name, w.domain), instanceID: guid(rng),
-			fs: winfs.New(), profile: profile, state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
-		for _, svc := range serviceCatalog {
-			s.services = append(s.services, svc.Name)
-		}
 		w.install(s)
-		w.servers = append(w.servers, s)
+		if s.role == "" {
+			w.servers = append(w.servers, s)
+		} else {
+			w.roleServers = append(w.roleServers, s)
+		}
+	}
+	if len(w.servers) == 0 {
+		return nil, errors.New("no front-end servers configured")
 	}
 	for i := 1; i <= cfg.Users; i++ {
 		u := &user{
@@ -237,6 +244,27 @@ func generateContacts(seed int64, i, users, n int, domain string) contacts.Resou
 	return r
 }
 
+// newServer builds one server, up with its services running and an empty database.
+func (w *World) newServer(site Profile, sc ServerConfig, rng *rand.Rand) (*server, error) {
+	fqdn := sc.FQDN
+	if fqdn == "" {
+		fqdn = sc.Name + "." + w.domain
+	}
+	profile, err := site.merge(sc.Profile).resolve(w.product)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{name: sc.Name, fqdn: fqdn, dn: poolDN(sc.Name, w.domain), instanceID: guid(rng),
+		fs: winfs.New(), profile: profile, state: StateUp, stopped: map[string]bool{}, db: map[string]contacts.Resource{}}
+	if err := w.assignRole(s, sc.Role); err != nil {
+		return nil, err
+	}
+	for _, svc := range s.catalog {
+		s.services = append(s.services, svc.Name)
+	}
+	return s, nil
+}
+
 // Programs returns the emulated executables of a server: "sc" and "powershell" on PATH, and the
 // OCS 2007 R2 tools under their install paths (LcscmdPath, DBImpExpPath, lower-case); nil for
 // an unknown server.
@@ -279,17 +307,21 @@ func (w *World) FS(name string) *winfs.FS {
 	return nil
 }
 
+// server finds a front end or role server by name.
 func (w *World) server(name string) *server {
-	for _, s := range w.servers {
-		if strings.EqualFold(s.name, name) {
-			return s
+	for _, list := range [][]*server{w.servers, w.roleServers} {
+		for _, s := range list {
+			if strings.EqualFold(s.name, name) {
+				return s
+			}
 		}
 	}
 	return nil
 }
 
-// SetState changes a server's state. Leaving service-stopped or down restarts RtcSrv, which
-// applies data staged by Import-CsUserData.
+// SetState changes a server's state. service-stopped stops the services a server exists for
+// (RtcSrv on a front end, every service of a role server); leaving service-stopped or down
+// starts every service, and RtcSrv applies data staged by Import-CsUserData.
 func (w *World) SetState(name string, st State) error {
 	s := w.server(name)
 	if s == nil {
@@ -304,7 +336,9 @@ func (w *World) SetState(name string, st State) error {
 			w.applyStagedLocked(s)
 		}
 	case StateServiceStopped:
-		s.stopped["rtcsrv"] = true
+		for _, n := range s.essentialServices() {
+			s.stopped[strings.ToLower(n)] = true
+		}
 	case StateDown:
 	default:
 		return fmt.Errorf("unknown state %q", st)
@@ -326,9 +360,9 @@ func (w *World) applyStagedLocked(s *server) {
 func (w *World) Servers() []ServerView {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]ServerView, 0, len(w.servers))
-	for _, s := range w.servers {
-		out = append(out, ServerView{Name: s.name, FQDN: s.fqdn, State: s.state, HomedUsers: w.homedLocked(s)})
+	out := make([]ServerView, 0, len(w.servers)+len(w.roleServers))
+	for _, s := range append(append([]*server(nil), w.servers...), w.roleServers...) {
+		out = append(out, ServerView{Name: s.name, FQDN: s.fqdn, Role: s.roleName(), State: s.state, HomedUsers: w.homedLocked(s)})
 	}
 	return out
 }
@@ -387,6 +421,9 @@ func (w *World) AddUser(sip, home string) error {
 	if s == nil {
 		return fmt.Errorf("server %q: %w", home, ErrNotFound)
 	}
+	if s.role != "" {
+		return fmt.Errorf("server %q is a %s server: it homes no users", home, s.role)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.users[sipKey(sip)] != nil {
@@ -427,7 +464,7 @@ func sipKey(s string) string {
 func atHost(sip string) string { return strings.TrimPrefix(sipKey(sip), "sip:") }
 
 // running reports whether a server can take part in a move: up with RtcSrv running.
-func (s *server) running() bool { return s.state == StateUp && !s.stopped["rtcsrv"] }
+func (s *server) running() bool { return s.state != StateDown && !s.stopped["rtcsrv"] }
 
 func (s *server) serviceRunning(name string) bool {
 	return s.state != StateDown && !s.stopped[strings.ToLower(name)]
