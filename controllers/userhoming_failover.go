@@ -92,7 +92,14 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 		// Nobody has moved yet: every forced move of this failover happens in this process.
 		r.restores.BeginForcedMoves(key)
 	}
-	res, err := r.runWave(ctx, s, wave)
+	// The contacts of users earlier passes moved are restored beside this pass's moves; their
+	// marks go into the wave's checkpoint.
+	imports := r.importsBesideMoves(ctx, s)
+	var beside func()
+	if imports != nil {
+		beside = func() { imports.run(ctx, s.agent) }
+	}
+	res, err := r.runWave(ctx, s, wave, beside)
 	r.restores.ForceMoved(key, res.moved, res.uncertain || err != nil)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -100,6 +107,11 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 	op = s.op() // the checkpoint replaced the record
 	op.Moved = clampCount(op.Moved+int32(res.ok), 0, op.Total)
 	op.Forced = op.Moved
+	if imports != nil {
+		// Users whose import failed stay empty and are candidates again; failures count
+		// towards a stall only in the restore step, after the moves.
+		_ = r.tallyImports(s, imports)
+	}
 	return r.afterWave(s, res), nil
 }
 

@@ -156,7 +156,7 @@ func (r *UserHomingReconciler) plannedWave(ctx context.Context, s *homingScope) 
 		remaining = s.homedOn(op.From)
 	}
 	op.Moved = clampCount(op.Total-int32(remaining), 0, op.Total)
-	res, err := r.runWave(ctx, s, s.moves.Batches)
+	res, err := r.runWave(ctx, s, s.moves.Batches, nil)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

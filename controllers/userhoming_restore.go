@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/backup"
@@ -49,45 +50,101 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 		s.restoreEnd = &restoreOutcome{notRestored: int(op.Forced - op.ContactsRestored), note: s.op().Message}
 		return ctrl.Result{}, nil
 	}
-	plan, err := r.planRestore(ctx, s, src)
+	rp, err := r.prepareImports(ctx, s, src)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	// Imports of a pass that died before its status write: their users that hold data now were
-	// restored by it.
-	op.ContactsRestored += int32(plan.Settled)
-	countContactsRestored(s.pool.pool, plan.Settled)
-	op.PendingRestores = nil
-
-	wave, err := plan.Fill(src.reader(ctx))
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	r.reportCorrupt(s, src)
-	if wave.Done() || (wave.Pending == 0 && refusedAgain(op, wave)) {
-		r.restoreDone(s, wave)
+	if rp.wave.Done() || (rp.wave.Pending == 0 && refusedAgain(op, rp.wave)) {
+		r.restoreDone(s, rp.wave)
 		return ctrl.Result{}, nil
 	}
-	for _, b := range wave.Batches {
-		m := b.Mark()
-		op.PendingRestores = append(op.PendingRestores, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
-	}
+	rp.markPending(op)
 	op.Step = stepRestoring
 	if err := s.checkpoint(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	outcomes := make([]importOutcome, len(wave.Batches))
-	atOnce(len(wave.Batches), func(i int) {
-		b := wave.Batches[i]
-		res, err := s.agent.ImportContacts(ctx, b.Server, &contacts.Document{Resources: b.Resources})
-		outcomes[i] = importOutcome{results: res, err: err}
-	})
+	rp.run(ctx, s.agent)
 	if ctx.Err() != nil {
 		// Shutting down: the marks are in the checkpoint and the next manager counts what was
 		// imported.
 		return ctrl.Result{}, ctx.Err()
 	}
-	return r.tallyImports(s, plan, wave, outcomes), nil
+	failures := r.tallyImports(s, rp)
+	r.recordFailures(s, failures, "contact restore")
+	return failureRequeue(s.op(), len(failures)), nil
+}
+
+// importsBesideMoves prepares the imports a pass of forced moves runs beside its moves: the
+// contacts of the users earlier passes moved (restoreplan.ImportWhileMoving says when). nil when
+// the pass imports nothing. Failing to prepare them never holds the moves back: the restore step
+// after the moves retries and reports it.
+func (r *UserHomingReconciler) importsBesideMoves(ctx context.Context, s *homingScope) *importPass {
+	op := s.op()
+	_, known := r.restores.Holds(homingKey(s, op))
+	if !restoreplan.ImportWhileMoving(op.Snapshot != "", known, len(op.PendingRestores)) {
+		return nil
+	}
+	src, err := r.openRestoreSource(ctx, s)
+	if err == nil && src != nil {
+		var rp *importPass
+		if rp, err = r.prepareImports(ctx, s, src); err == nil {
+			if rp.wave.Done() {
+				return nil
+			}
+			rp.markPending(s.op())
+			return rp
+		}
+	}
+	if err != nil {
+		logf.FromContext(ctx).V(1).Info("No contact restore beside the forced moves; the restore step retries", "error", err.Error())
+	}
+	return nil
+}
+
+// importPass is the imports one pass prepared, and, once run, their outcomes.
+type importPass struct {
+	plan     restoreplan.Plan
+	wave     restoreplan.Wave
+	outcomes []importOutcome
+}
+
+// prepareImports plans the imports of a pass: it counts what the pending marks of a pass that
+// died before its status write imported (their users that hold data now were restored by it),
+// clears the marks and fills a wave.
+func (r *UserHomingReconciler) prepareImports(ctx context.Context, s *homingScope, src *restoreSource) (*importPass, error) {
+	plan, err := r.planRestore(ctx, s, src)
+	if err != nil {
+		return nil, err
+	}
+	op := s.op()
+	op.ContactsRestored += int32(plan.Settled)
+	countContactsRestored(s.pool.pool, plan.Settled)
+	op.PendingRestores = nil
+	wave, err := plan.Fill(src.reader(ctx))
+	if err != nil {
+		return nil, err
+	}
+	r.reportCorrupt(s, src)
+	return &importPass{plan: plan, wave: wave}, nil
+}
+
+// markPending records the marks of the wave's imports in op, to be written by the checkpoint
+// before they run.
+func (rp *importPass) markPending(op *ocsv1.Operation) {
+	for _, b := range rp.wave.Batches {
+		m := b.Mark()
+		op.PendingRestores = append(op.PendingRestores, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
+	}
+}
+
+// run runs the wave's imports at once (the WinRM pool bounds them per server).
+func (rp *importPass) run(ctx context.Context, agent ocs.Agent) {
+	rp.outcomes = make([]importOutcome, len(rp.wave.Batches))
+	atOnce(len(rp.wave.Batches), func(i int) {
+		b := rp.wave.Batches[i]
+		res, err := agent.ImportContacts(ctx, b.Server, &contacts.Document{Resources: b.Resources})
+		rp.outcomes[i] = importOutcome{results: res, err: err}
+	})
 }
 
 // restoreSource is the snapshot a failover restores from, with the older ones that stand in for
@@ -291,20 +348,21 @@ type importOutcome struct {
 	err     error
 }
 
-// tallyImports counts the imports of a wave and remembers who holds data now. The mark of a
-// batch whose outcome is unknown stays, so that the next pass counts what it did.
-func (r *UserHomingReconciler) tallyImports(s *homingScope, plan restoreplan.Plan, wave restoreplan.Wave, outcomes []importOutcome) ctrl.Result {
+// tallyImports counts the imports of a pass and remembers who holds data now; it returns the
+// users not confirmed restored. The mark of a batch whose outcome is unknown stays, so that the
+// next pass counts what it did.
+func (r *UserHomingReconciler) tallyImports(s *homingScope, rp *importPass) []moveFailure {
 	op := s.op()
-	filled := make(map[string]bool, len(plan.Holding))
-	for k := range plan.Holding {
+	filled := make(map[string]bool, len(rp.plan.Holding))
+	for k := range rp.plan.Holding {
 		filled[k] = true
 	}
 	// A user without a readable copy fails as much as one whose import failed.
-	failures := readFailures(wave)
+	failures := readFailures(rp.wave)
 	var unknown []ocsv1.RestoreMark
 	ok := 0
-	for i, o := range outcomes {
-		b := wave.Batches[i]
+	for i, o := range rp.outcomes {
+		b := rp.wave.Batches[i]
 		batchFailures := importFailures(b, o)
 		if len(batchFailures) > 0 {
 			// The import may have run for some of them (a reply lost in part or whole): the mark
@@ -328,8 +386,7 @@ func (r *UserHomingReconciler) tallyImports(s *homingScope, plan restoreplan.Pla
 	op.ContactsRestored += int32(ok)
 	op.PendingRestores = unknown
 	countContactsRestored(s.pool.pool, ok)
-	r.recordFailures(s, failures, "contact restore")
-	return failureRequeue(op, len(failures))
+	return failures
 }
 
 // importFailures are the users of one import batch that are not confirmed imported.

@@ -136,9 +136,10 @@ type moveOutcome struct {
 	err     error
 }
 
-// runWave writes a checkpoint, then runs the batches of one wave at once. Each batch runs on its
-// target: a serving server, never the dead source of a forced move.
-func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave []placement.Batch) (waveResult, error) {
+// runWave writes a checkpoint, then runs the batches of one wave at once, and beside (when not
+// nil) with them. A forced batch runs on its target, never on the dead source; a planned one on
+// the server moveVia picks.
+func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave []placement.Batch, beside func()) (waveResult, error) {
 	wave = selectWave(wave, nil, batchesPerPass)
 	if len(wave) == 0 {
 		return waveResult{}, nil
@@ -147,9 +148,15 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave
 		return waveResult{}, err
 	}
 	outcomes := make([]moveOutcome, len(wave))
-	atOnce(len(wave), func(i int) {
+	atOnce(len(wave)+1, func(i int) {
+		if i == len(wave) {
+			if beside != nil {
+				beside()
+			}
+			return
+		}
 		b := wave[i]
-		res, err := s.agent.MoveUsers(ctx, b.To, b.Users, b.To, b.Forced)
+		res, err := s.agent.MoveUsers(ctx, moveVia(b, i), b.Users, b.To, b.Forced)
 		outcomes[i] = moveOutcome{batch: b, results: res, err: err}
 	})
 	res, errs := tallyMoves(ctx, s.pool.pool, outcomes)
@@ -159,6 +166,18 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave
 		return res, errors.Join(errs...)
 	}
 	return res, nil
+}
+
+// moveVia picks the server the move command of the i-th batch of a wave runs on. A forced move
+// runs on its target: its source is down. A planned move runs on its source for odd i and on
+// its target for even i, so that a drain uses the command slots of both servers: the move is a
+// directory write either server of the pair can make (internal/ocs/inferred.go, "Moves via
+// either server").
+func moveVia(b placement.Batch, i int) string {
+	if b.Forced || b.From == "" || i%2 == 0 {
+		return b.To
+	}
+	return b.From
 }
 
 // tallyMoves sums the outcomes of a wave, counts them in the metrics and returns the errors of

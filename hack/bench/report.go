@@ -499,9 +499,9 @@ func failoverLimits(r *results) string {
 			m.Ops.ExportAllUsers, m.Ops.ExportAll, fmtDur(time.Duration(exports)*time.Duration(m.Ops.ExportAll)), m.Ops.BatchSize, m.Ops.ImportBatch)
 	}
 	if n := f.CommandKinds["upload echo"]; n > 0 {
-		text += fmt.Sprintf(". %d of the commands were `echo … >> file` lines uploading the imports' payload (internal/ocs sends data on command lines of at most 8 KiB, not on stdin): each pays its round trips, and on Windows a cmd.exe start the model does not charge", n)
+		text += fmt.Sprintf(". %d of the commands were `echo … >> file` lines uploading payloads (internal/ocs sends data on command lines of at most 8 KiB, not on stdin; an import's payload travels gzipped): each pays its round trips, and on Windows a cmd.exe start the model does not charge", n)
 	}
-	text += ". The export's own speed (see Backup) and the imports' payload would move it most; each pass of up to 8 move batches per target also relists the directory"
+	text += ". The restore overlaps the moves: each pass of up to 8 forced move batches per target also imports the contacts of the users earlier passes moved, all on the survivor's command slots, so the restore left after the moves is the last pass's users; each pass also relists the directory"
 	if r.Manual != nil && r.Manual.Ops.ListUsers > 0 {
 		text += fmt.Sprintf(" (ListUsers: %s)", r.Manual.Ops.ListUsers)
 	}
@@ -517,7 +517,7 @@ func drainLimits(r *results) string {
 	if r.Manual != nil && r.Manual.Ops.MoveBatch > 0 {
 		text += fmt.Sprintf("; one move batch of %d takes %s and one directory listing %s", r.Manual.Ops.BatchSize, r.Manual.Ops.MoveBatch, r.Manual.Ops.ListUsers)
 	}
-	return text + ": each pass takes up to 8 batches per target after a fresh directory listing and a status commit, and the pool notices Drained only at its next probe (probeInterval); moves run via the target only, so running them via both servers would move it"
+	return text + ": each pass takes up to 8 batches per target after a fresh directory listing and a status commit, and the pool notices Drained only at its next probe (probeInterval); planned move batches run alternately via their source and their target, so a drain uses both servers' slots"
 }
 
 // speedupLimits compares the floors of the two procedures, which bound the possible speed-up.

@@ -1,9 +1,12 @@
 package ocs
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -59,6 +62,10 @@ func (e *scriptedExec) Run(_ context.Context, server, command string, stdin []by
 			raw, err := base64.StdEncoding.DecodeString(b64)
 			if err != nil {
 				e.t.Errorf("upload %s is not base64: %v", name, err)
+			}
+			if strings.Contains(c.script(), "IO.Compression.GZipStream") {
+				// The script decompresses its upload, as Windows would.
+				raw = gunzipForTest(e.t, raw)
 			}
 			c.data = string(raw)
 			delete(e.uploads, name)
@@ -610,4 +617,19 @@ func TestImportIsJudgedByTheReadBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gunzipForTest decompresses a gzipped upload.
+func gunzipForTest(t *testing.T, data []byte) []byte {
+	t.Helper()
+	z, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Errorf("upload is not gzip: %v", err)
+		return nil
+	}
+	out, err := io.ReadAll(z)
+	if err != nil {
+		t.Errorf("upload is not gzip: %v", err)
+	}
+	return out
 }

@@ -58,6 +58,17 @@ const (
 	maxConfirmPause     = 4 * time.Second
 )
 
+// Moves via either server [inferred]: a planned move is a write of the user's Active Directory
+// object (OCS 2007 R2: MSFT_SIPESUserSetting.HomeServerDN + Put(), a class that "defines the
+// settings for a specific Active Directory user", ocs-evidence.md #5; Skype for Business:
+// Move-CsUser -Target names the destination pool and runs wherever the management shell does,
+// Move-CsUser.md), not an action of the server it runs on. The Move Users wizard is run from
+// the administrative console of any server, and a planned move needs both servers up whichever
+// runs it (bb936626). So the operator runs a planned batch on its source or its target
+// (controllers moveVia: alternately, so that a drain uses both servers' command slots), and
+// judges it only by the directory read back afterwards (confirm.go), as every move. A forced
+// move runs on its target: its source is down.
+
 // Standard input [unverifiable]: no public source shows [Console]::In receiving piped data
 // inside -EncodedCommand on PowerShell 2.0 (ocs-evidence.md #15; Ansible's stdin bootstrap uses
 // $input and requires 3.0), and a 2.0 host waits for the end of a redirected stdin (#14). So
@@ -86,6 +97,17 @@ const (
 // split into lines of 32 KiB (no line limit for a redirected stdin is documented; this stays far
 // from any). Only Skype for Business uses it: the OCS 2007 R2 host is PowerShell 2.0, whose
 // stdin handling is unverified (above).
+
+// Compressed uploads: an import's payload travels gzipped (upload.go, psReadGzipUploadText), so
+// that it takes several times fewer echo lines. The server decompresses it with
+// System.IO.Compression.GZipStream, which .NET Framework 2.0 introduced (learn.microsoft.com,
+// "GZipStream Class", applies to .NET Framework 2.0 and later), the runtime PowerShell 2.0 runs
+// on; public PowerShell scripts of that era decode in the same way, with New-Object on a
+// MemoryStream filled by Write and rewound, a GZipStream/DeflateStream in Decompress mode and a
+// StreamReader over it (Spacial/awesome-csirt scripts/ghetto_decoder.ps1; the TechNet "unzip gz
+// files using powershell" answer in yuys13/skk-develop.nvim powershell/degzip.ps1). The script
+// uses no loop (StreamReader.ReadToEnd), no Stream.CopyTo (.NET 4) and no ::new (PowerShell 5).
+// What the import did is still judged only by dbimpexp's exit code and the read-back export.
 
 // Console width (ocs-evidence.md #12; pywinrm #216): a PowerShell 2.0 host wraps output lines at
 // 80 columns with CRLF over WinRM. Every answer the agent reads travels in frames of base64 in

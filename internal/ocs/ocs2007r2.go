@@ -185,9 +185,13 @@ func (d *ocsDialect) importContacts(ctx context.Context, s Server, doc *contacts
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
 	}
+	payload, err := gzipPayload(importPayload(doc, []byte(text)))
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
 	name := tempName(".xml")
 	render := func(up string) (string, error) { return ocsImportScript(d.tools.DBImpExpPath, name, up) }
-	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPSWithData(ctx, op, s.Name, importPayload(doc, []byte(text)), render))
+	frames, err := framesOf(op, s.Name, len(doc.Resources))(d.runPSWithData(ctx, op, s.Name, payload, render))
 	if err != nil {
 		return nil, err
 	}
@@ -349,8 +353,8 @@ func ocsExportScript(dbimpexp, name string) (string, error) {
 }
 
 // ocsImportScript imports the homed-resources document of the payload with dbimpexp (written
-// back as UTF-16 with its BOM, as dbimpexp exports it; the payload carries it as UTF-8 to halve
-// the transfer) and reads each user back with its own export (readback.go). A non-zero exit
+// back as UTF-16 with its BOM, as dbimpexp exports it; the payload carries it as UTF-8, gzipped,
+// to cut the transfer) and reads each user back with its own export (readback.go). A non-zero exit
 // code of the import fails the whole import, with dbimpexp's output as the message.
 func ocsImportScript(dbimpexp, name, upload string) (string, error) {
 	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
@@ -361,11 +365,11 @@ func ocsImportScript(dbimpexp, name, upload string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	read, err := psReadUpload(upload)
+	read, err := psReadGzipUploadText(upload)
 	if err != nil {
 		return "", err
 	}
-	return psHeader + tool + read + psImportPayload +
+	return psHeader + tool + read + psSplitImportPayload +
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		"[IO.File]::WriteAllText($p, $file, [Text.Encoding]::Unicode)\n" +
 		psRunTool("exe", "/import", `"/hrxmlfile:$p"`, "/restype:user") +

@@ -35,8 +35,10 @@ func importPayload(doc *contacts.Document, file []byte) []byte {
 
 // psImportPayload renders the lines that split the uploaded payload ($data) into $users and
 // $file (a string).
-const psImportPayload = "$text = [Text.Encoding]::UTF8.GetString($data)\n" +
-	"$i = $text.IndexOf(\"`n`n\")\n" +
+const psImportPayload = "$text = [Text.Encoding]::UTF8.GetString($data)\n" + psSplitImportPayload
+
+// psSplitImportPayload splits the payload's text ($text) into $users and $file.
+const psSplitImportPayload = "$i = $text.IndexOf(\"`n`n\")\n" +
 	"$users = $text.Substring(0, $i).Split(\"`n\")\n" +
 	"$file = $text.Substring($i + 2)\n"
 

@@ -1,6 +1,8 @@
 package ocs
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -16,6 +18,24 @@ const (
 	// uploadSuffix names an upload's temporary file.
 	uploadSuffix = ".b64"
 )
+
+// gzipPayload compresses an upload's data (inferred.go, "Compressed uploads"): an import's XML
+// shrinks several times, and each echo line saved is a command's round trips and a cmd.exe
+// start on the server.
+func gzipPayload(data []byte) ([]byte, error) {
+	var b bytes.Buffer
+	z, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := z.Write(data); err != nil {
+		return nil, err
+	}
+	if err := z.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
 
 // echoLine is the cmd line appending one chunk to an upload.
 func echoLine(chunk, name string) string {
@@ -79,4 +99,27 @@ func psReadUpload(name string) (string, error) {
 	return "$up = Join-Path $env:TEMP " + q + "\n" +
 		"$data = [Convert]::FromBase64String([IO.File]::ReadAllText($up))\n" +
 		"Remove-Item -LiteralPath $up\n", nil
+}
+
+// psReadGzipUploadText renders the lines that read a gzip-compressed upload of UTF-8 text into
+// $text and delete its file, with .NET 2.0's GZipStream behind a StreamReader (inferred.go,
+// "Compressed uploads"): no loop, no method newer than .NET 2.0, no PowerShell 3.0 syntax.
+func psReadGzipUploadText(name string) (string, error) {
+	if !strings.HasPrefix(name, tempPrefix) {
+		return "", fmt.Errorf("%w: upload name %q", ErrInvalidArgument, name)
+	}
+	q, err := QuotePS(name)
+	if err != nil {
+		return "", err
+	}
+	return "$up = Join-Path $env:TEMP " + q + "\n" +
+		"$gz = [Convert]::FromBase64String([IO.File]::ReadAllText($up))\n" +
+		"Remove-Item -LiteralPath $up\n" +
+		"$ms = New-Object IO.MemoryStream\n" +
+		"$ms.Write($gz, 0, $gz.Length)\n" +
+		"$ms.Position = 0\n" +
+		"$zs = New-Object IO.Compression.GZipStream -ArgumentList $ms, ([IO.Compression.CompressionMode]::Decompress)\n" +
+		"$zr = New-Object IO.StreamReader -ArgumentList $zs, ([Text.Encoding]::UTF8)\n" +
+		"$text = $zr.ReadToEnd()\n" +
+		"$zr.Close()\n", nil
 }

@@ -3,6 +3,8 @@ package ocs
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -54,4 +56,26 @@ type recordingExec struct {
 func (r *recordingExec) Run(ctx context.Context, server, command string, stdin []byte) (Result, error) {
 	*r.lines = append(*r.lines, command)
 	return r.inner.Run(ctx, server, command, stdin)
+}
+
+// TestImportPayloadTakesFewerLines: an import of 100 users with 20 contacts each travels gzipped
+// in a fraction of the echo lines its plain payload would take.
+func TestImportPayloadTakesFewerLines(t *testing.T) {
+	var b strings.Builder
+	for u := range 100 {
+		for c := range 20 {
+			fmt.Fprintf(&b, `<contact buddy="user%04d@corp.example.com" subscribePresence="true" groups="1"/>`, (u*31+c)%2000)
+		}
+	}
+	plain := []byte(b.String())
+	packed, err := gzipPayload(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := func(n int) int {
+		return (base64.StdEncoding.EncodedLen(n) + chunkRoom(tempName(uploadSuffix), 0) - 1) / chunkRoom(tempName(uploadSuffix), 0)
+	}
+	if got, was := lines(len(packed)), lines(len(plain)); got*4 > was {
+		t.Fatalf("gzipped payload takes %d echo lines, plain %d: want at most a quarter", got, was)
+	}
 }

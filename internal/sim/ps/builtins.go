@@ -79,13 +79,18 @@ func (in *interp) staticMember(typ, name string) (any, error) {
 		return "InsertLineBreaks", nil
 	case "base64formattingoptions::none":
 		return "None", nil
+	case "io.compression.compressionmode::decompress":
+		return "Decompress", nil
+	case "io.compression.compressionmode::compress":
+		return "Compress", nil
 	}
 	return nil, nil
 }
 
 func knownType(t string) bool {
 	switch t {
-	case "console", "convert", "io.file", "io.path", "environment", "text.encoding", "base64formattingoptions":
+	case "console", "convert", "io.file", "io.path", "environment", "text.encoding", "base64formattingoptions",
+		"io.compression.compressionmode":
 		return true
 	}
 	return false
@@ -374,6 +379,7 @@ func Builtins() Registry {
 	r.Add(&Cmdlet{Name: "Join-Path", Params: []string{"Path", "ChildPath"}, Switches: []string{"Resolve"}, Run: joinPath})
 	r.Add(&Cmdlet{Name: "Remove-Item", Params: []string{"LiteralPath", "Path"}, Switches: []string{"Force", "Recurse"}, Run: removeItem})
 	r.Add(&Cmdlet{Name: "Import-Module", Params: []string{"Name"}, Switches: []string{"Force", "Global"}, Run: importModule})
+	r.Add(newObjectCmdlet())
 	addConsoleCmdlets(r)
 	return r
 }
