@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -133,11 +134,18 @@ func nameTime(name string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// gzipWriters keeps compressors for reuse: each holds several hundred KiB of state, and a
+// backup compresses one blob per user.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
 func compress(data []byte) []byte {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	_, _ = zw.Write(data) // writes to a bytes.Buffer do not fail
 	_ = zw.Close()
+	zw.Reset(nil)
+	gzipWriters.Put(zw)
 	return buf.Bytes()
 }
 
