@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -38,6 +39,8 @@ type SnapshotWriter struct {
 	added    int64
 	err      error
 	stages   []*Stage
+	carried  *Stage // the entries carried from a previous snapshot (Carry), merged last
+	from     string
 	done     bool
 	cancel   context.CancelFunc
 }
@@ -251,6 +254,7 @@ func (w *SnapshotWriter) Commit(pool string, at time.Time, servers []ServerEntry
 		return nil, nil, err
 	}
 	table, perServer, dups := w.merge(m)
+	m.Coverage = w.coverage(table)
 	m.Servers = serverEntries(servers, perServer)
 	m.Users = len(table)
 	ctx := w.ctx
@@ -290,13 +294,19 @@ func (w *SnapshotWriter) merge(m *Manifest) (map[string]UserEntry, map[string]in
 	table := make(map[string]UserEntry, n)
 	perServer := map[string]int{}
 	var dups []string
-	for _, s := range w.stages {
+	stages := w.stages
+	if w.carried != nil {
+		stages = append(stages[:len(stages):len(stages)], w.carried)
+	}
+	for _, s := range stages {
 		if s.discarded {
 			continue
 		}
 		for sip, e := range s.users {
 			if _, dup := table[sip]; dup {
-				dups = append(dups, sip)
+				if s != w.carried {
+					dups = append(dups, sip)
+				}
 				continue
 			}
 			table[sip] = e
@@ -307,4 +317,46 @@ func (w *SnapshotWriter) merge(m *Manifest) (map[string]UserEntry, map[string]in
 	}
 	sort.Strings(dups)
 	return table, perServer, dups
+}
+
+// Carry makes the snapshot incremental: every user of snapshot from that keep accepts and no
+// stage holds keeps its entry from there (the same blob, not exported again), and the manifest's
+// Coverage says so. Blobs carried are not read back (they were when first written); under
+// Object Lock their retention is extended as for any blob reused.
+func (w *SnapshotWriter) Carry(from *Manifest, keep func(sip string, e UserEntry) bool) error {
+	users, err := w.r.Users(w.ctx, from)
+	if err != nil {
+		return fmt.Errorf("carrying users from snapshot %s: %w", from.Name, err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := &Stage{w: w, server: "", users: map[string]UserEntry{}}
+	for sip, e := range users {
+		if keep(sip, e) {
+			st.users[sip] = e
+			w.existing[e.Digest], w.reused[e.Digest] = true, true
+		}
+	}
+	w.carried, w.from = st, from.Name
+	return nil
+}
+
+// coverage is the Coverage of an incremental snapshot with user table table, nil for a full one.
+func (w *SnapshotWriter) coverage(table map[string]UserEntry) *Coverage {
+	if w.carried == nil {
+		return nil
+	}
+	c := &Coverage{CarriedFrom: w.from, Exported: []string{}}
+	for _, s := range w.stages {
+		if s.discarded {
+			continue
+		}
+		for sip := range s.users {
+			c.Exported = append(c.Exported, sip)
+		}
+	}
+	sort.Strings(c.Exported)
+	c.Exported = slices.Compact(c.Exported)
+	c.Carried = len(table) - len(c.Exported)
+	return c
 }
