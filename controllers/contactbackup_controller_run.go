@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -92,7 +93,11 @@ type backupExport struct {
 // exportForBackup streams every server's contacts into its own stage of the snapshot, in
 // parallel, one export per server, then exports its configuration; a server whose export fails
 // has its stage discarded. The results are in the order of servers.
-func exportForBackup(ctx context.Context, agent ocs.Agent, w *backup.SnapshotWriter, servers []string, withConfig bool) []backupExport {
+// An incremental scope exports only its users, and only on the servers that have some.
+func exportForBackup(ctx context.Context, agent ocs.Agent, w *backup.SnapshotWriter, servers []string, scope backupScope, withConfig bool) []backupExport {
+	if !scope.Full {
+		servers = slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return len(scope.Export[s]) == 0 })
+	}
 	out := make([]backupExport, len(servers))
 	stages := make([]*backup.Stage, len(servers))
 	for i, s := range servers {
@@ -102,7 +107,7 @@ func exportForBackup(ctx context.Context, agent ocs.Agent, w *backup.SnapshotWri
 	for i, s := range servers {
 		wg.Go(func() {
 			e := backupExport{server: s}
-			e.err = ocs.StreamContacts(ctx, agent, s, nil, func(r contacts.Resource) error {
+			e.err = ocs.StreamContacts(ctx, agent, s, scope.Export[s], func(r contacts.Resource) error {
 				err := stages[i].Add(snapshotKey(r.UserAtHost), contacts.MarshalResource(r), r.Count())
 				if errors.Is(err, backup.ErrDuplicateUser) {
 					e.duplicates = append(e.duplicates, snapshotKey(r.UserAtHost))
@@ -270,9 +275,14 @@ func (r *ContactBackupReconciler) writeSnapshot(ctx context.Context, b *ocsv1.Co
 		return false
 	}
 	defer w.Abort()
-	withConfig := b.Spec.IncludeConfiguration == nil || *b.Spec.IncludeConfiguration
-	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig)
-	exports := exportForBackup(ctx, agent, w, serving, withConfig)
+	scope, err := r.backupScope(ctx, agent, repo, w, serving)
+	if err != nil {
+		out.Err = err
+		return false
+	}
+	withConfig := scope.Full && (b.Spec.IncludeConfiguration == nil || *b.Spec.IncludeConfiguration)
+	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig, "full", scope.Full, "reason", scope.Reason)
+	exports := exportForBackup(ctx, agent, w, serving, scope, withConfig)
 	failed, configFailed := classifyExports(exports)
 	out.Skipped = append(out.Skipped, failed...)
 	out.ConfigFailed = configFailed
@@ -286,7 +296,10 @@ func (r *ContactBackupReconciler) writeSnapshot(ctx context.Context, b *ocsv1.Co
 	}
 	sort.Slice(out.Skipped, func(i, j int) bool { return out.Skipped[i].Name < out.Skipped[j].Name })
 	switch {
-	case len(failed) == len(exports):
+	case len(failed) > 0 && !scope.Full:
+		out.Err = fmt.Errorf("incremental backup of OCSPool %s: %s", pool.Name, describeBackupSkips(failed))
+		return false
+	case len(failed) == len(exports) && len(exports) > 0:
 		out.Err = fmt.Errorf("no server of OCSPool %s could be exported: %s", pool.Name, describeBackupSkips(out.Skipped))
 		return false
 	case ctx.Err() != nil:

@@ -87,6 +87,8 @@ type Coverage struct {
 	Exported []string `json:"exported"`
 	// Carried is the number of users whose entries were carried.
 	Carried int `json:"carried"`
+	// FullTime is the time of the full snapshot the chain of carried entries starts from.
+	FullTime time.Time `json:"fullTime"`
 }
 
 // manifestFile is the stored form of a Manifest.

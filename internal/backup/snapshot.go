@@ -40,7 +40,7 @@ type SnapshotWriter struct {
 	err      error
 	stages   []*Stage
 	carried  *Stage // the entries carried from a previous snapshot (Carry), merged last
-	from     string
+	from     *Manifest
 	done     bool
 	cancel   context.CancelFunc
 }
@@ -246,6 +246,13 @@ func (w *SnapshotWriter) Commit(pool string, at time.Time, servers []ServerEntry
 		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: d, Bytes: int64(len(c.Data))})
 		m.Bytes += int64(len(c.Data))
 	}
+	if len(config) == 0 && w.from != nil {
+		// An incremental run exports no configuration: it keeps the previous snapshot's.
+		m.Configuration = append(m.Configuration, w.from.Configuration...)
+		for _, f := range w.from.Configuration {
+			m.Bytes += f.Bytes
+		}
+	}
 	sort.Slice(m.Configuration, func(i, j int) bool {
 		a, b := m.Configuration[i], m.Configuration[j]
 		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
@@ -337,7 +344,10 @@ func (w *SnapshotWriter) Carry(from *Manifest, keep func(sip string, e UserEntry
 			w.existing[e.Digest], w.reused[e.Digest] = true, true
 		}
 	}
-	w.carried, w.from = st, from.Name
+	for _, f := range from.Configuration {
+		w.existing[f.Digest], w.reused[f.Digest] = true, true
+	}
+	w.carried, w.from = st, from
 	return nil
 }
 
@@ -346,7 +356,10 @@ func (w *SnapshotWriter) coverage(table map[string]UserEntry) *Coverage {
 	if w.carried == nil {
 		return nil
 	}
-	c := &Coverage{CarriedFrom: w.from, Exported: []string{}}
+	c := &Coverage{CarriedFrom: w.from.Name, Exported: []string{}, FullTime: w.from.Time}
+	if w.from.Coverage != nil {
+		c.FullTime = w.from.Coverage.FullTime
+	}
 	for _, s := range w.stages {
 		if s.discarded {
 			continue
