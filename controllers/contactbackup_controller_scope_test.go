@@ -29,10 +29,13 @@ func TestDecideBackupScope(t *testing.T) {
 		wantFull   bool
 		wantExport map[string]int
 	}{
-		"off by default":              {in: func(i backupScopeInput) backupScopeInput { i.FullEvery = 0; return i }, wantFull: true},
-		"no previous snapshot":        {in: func(i backupScopeInput) backupScopeInput { i.Previous = nil; return i }, wantFull: true},
-		"the last full is too old":    {in: func(i backupScopeInput) backupScopeInput { i.Now = t0.Add(time.Hour); return i }, wantFull: true},
-		"an incremental chain's full": {in: func(i backupScopeInput) backupScopeInput { i.Previous, i.Now = incrementalOfFull, t0.Add(61*time.Minute); return i }, wantFull: true},
+		"off by default":           {in: func(i backupScopeInput) backupScopeInput { i.FullEvery = 0; return i }, wantFull: true},
+		"no previous snapshot":     {in: func(i backupScopeInput) backupScopeInput { i.Previous = nil; return i }, wantFull: true},
+		"the last full is too old": {in: func(i backupScopeInput) backupScopeInput { i.Now = t0.Add(time.Hour); return i }, wantFull: true},
+		"an incremental chain's full": {in: func(i backupScopeInput) backupScopeInput {
+			i.Previous, i.Now = incrementalOfFull, t0.Add(61*time.Minute)
+			return i
+		}, wantFull: true},
 		"a server was skipped": {in: func(i backupScopeInput) backupScopeInput {
 			i.Previous = &backup.Manifest{Time: t0, Servers: []backup.ServerEntry{{Name: "ocs2", Skipped: true}}}
 			return i

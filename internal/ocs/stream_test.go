@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
+	"github.com/ocsha/ocs-ha-operator/internal/sim"
 	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
@@ -181,5 +183,36 @@ func TestStreamContactsMemoryDoesNotGrowWithUsers(t *testing.T) {
 	t.Logf("heap in use at the last user: %d KiB for 500 users, %d KiB for 20000", small>>10, large>>10)
 	if large > small+2<<20 {
 		t.Fatalf("heap at the last user grew from %d KiB (500 users) to %d KiB (20000 users)", small>>10, large>>10)
+	}
+}
+
+// Through a real WinRM pool and the emulator: the streamed export is the collected one.
+func TestStreamContactsThroughWinRM(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	e, err := sim.Start(ctx, sim.Config{Servers: []string{"ocs1", "ocs2"}, Users: 400, ContactsPerUser: 15, Admin: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a := emulatorAgent(t, e, ProductOCS2007R2)
+	doc, err := a.ExportContacts(ctx, "ocs1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, r := range doc.Resources {
+		want[r.UserAtHost] = string(contacts.MarshalResource(r))
+	}
+	got := 0
+	err = StreamContacts(ctx, a, "ocs1", nil, func(r contacts.Resource) error {
+		if want[r.UserAtHost] != string(contacts.MarshalResource(r)) {
+			t.Errorf("%s differs between the streamed and the collected export", r.UserAtHost)
+		}
+		got++
+		return nil
+	})
+	if err != nil || got != len(want) || got == 0 {
+		t.Fatalf("streamed %d users (collected %d), err %v", got, len(want), err)
 	}
 }
