@@ -71,3 +71,38 @@ func FuzzFrameDecoder(f *testing.F) {
 		compareFrameDecoders(t, out, step)
 	})
 }
+
+// heldFrames is a frameSink that keeps each frame whole, for outputs known to be small.
+type heldFrames struct {
+	frames [][]byte
+	cur    []byte
+	err    error
+}
+
+func (h *heldFrames) begin() error        { h.cur = []byte{}; return nil }
+func (h *heldFrames) data(p []byte) error { h.cur = append(h.cur, p...); return nil }
+func (h *heldFrames) end(err error) {
+	if err != nil && h.err == nil {
+		h.err = err
+	}
+	h.frames = append(h.frames, h.cur)
+}
+
+// decodeFramesStreaming runs out through a frameDecoder in pieces of size step, keeping the
+// frames: what parseFrames gives, for tests that compare the two.
+func decodeFramesStreaming(out []byte, step int) ([][]byte, error) {
+	h := &heldFrames{}
+	f := newFrameDecoder(h)
+	for len(out) > 0 {
+		k := min(step, len(out))
+		_, _ = f.Write(out[:k])
+		out = out[k:]
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if h.err != nil {
+		return nil, h.err
+	}
+	return h.frames, nil
+}
