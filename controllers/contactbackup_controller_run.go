@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -259,7 +260,7 @@ func (r *ContactBackupReconciler) runBackup(ctx context.Context, b *ocsv1.Contac
 
 	r.applyRetention(ctx, b, repo, at, &out)
 	out.Stats, out.StatsErr = repo.Stats(ctx)
-	log.V(1).Info("Backup run timings", "export and write", written.String(), "retention", (time.Since(started) - written).String())
+	log.V(1).Info("Backup run timings", "export", written.String(), "retention", (time.Since(started) - written).String())
 	return out
 }
 
@@ -281,7 +282,7 @@ func (r *ContactBackupReconciler) writeSnapshot(ctx context.Context, b *ocsv1.Co
 		return false
 	}
 	withConfig := scope.Full && (b.Spec.IncludeConfiguration == nil || *b.Spec.IncludeConfiguration)
-	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig, "full", scope.Full, "reason", scope.Reason)
+	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig, "reason", "full: "+strconv.FormatBool(scope.Full)+", "+scope.Reason)
 	exports := exportForBackup(ctx, agent, w, serving, scope, withConfig)
 	failed, configFailed := classifyExports(exports)
 	out.Skipped = append(out.Skipped, failed...)

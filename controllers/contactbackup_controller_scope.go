@@ -84,6 +84,7 @@ func decideBackupScope(in backupScopeInput) backupScope {
 			return full(fmt.Sprintf("more than %d users added or moved on %s", maxIncrementalPerServer, u.Server))
 		}
 	}
+	sc.Reason = "users added or moved since snapshot " + in.Previous.Name
 	return sc
 }
 
