@@ -40,6 +40,11 @@ type ContactBackupReconciler struct {
 	Secrets client.Reader
 	// RunTimeout bounds one backup run; zero means 10 minutes.
 	RunTimeout time.Duration
+	// FullBackupEvery turns incremental runs on: a run exports only the users the directory
+	// shows added or moved since the newest snapshot, and a full run happens at least this
+	// often (contactbackup_controller_scope.go says what an incremental run misses). Zero: every
+	// run is full.
+	FullBackupEvery time.Duration
 
 	// storageChecks holds, per ContactBackup, when storageFixed last looked at its storage.
 	storageMu     sync.Mutex

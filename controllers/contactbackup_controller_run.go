@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,31 +81,49 @@ func backupServers(pool *ocsv1.OCSPool) (serving []string, skipped []backupSkip)
 // backupPoolReported reports whether the pool's status has a state for its servers yet.
 func backupPoolReported(pool *ocsv1.OCSPool) bool { return newPoolView(pool).reported() }
 
-// backupExport is what one server gave.
+// backupExport is what one server gave: its users went into its stage of the snapshot.
 type backupExport struct {
-	server    string
-	doc       *contacts.Document
-	config    []ocs.ConfigFile
-	err       error
-	configErr error
+	server     string
+	users      int
+	duplicates []string
+	config     []ocs.ConfigFile
+	err        error
+	configErr  error
 }
 
-// exportForBackup exports every server's contacts (and configuration) in parallel, one export per
-// server, and returns the results in the order of servers.
-func exportForBackup(ctx context.Context, agent ocs.Agent, servers []string, withConfig bool) []backupExport {
+// exportForBackup streams every server's contacts into its own stage of the snapshot, in
+// parallel, one export per server, then exports its configuration; a server whose export fails
+// has its stage discarded. The results are in the order of servers.
+// An incremental scope exports only its users, and only on the servers that have some.
+func exportForBackup(ctx context.Context, agent ocs.Agent, w *backup.SnapshotWriter, servers []string, scope backupScope, withConfig bool) []backupExport {
+	if !scope.Full {
+		servers = slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return len(scope.Export[s]) == 0 })
+	}
 	out := make([]backupExport, len(servers))
+	stages := make([]*backup.Stage, len(servers))
+	for i, s := range servers {
+		stages[i] = w.Stage(s)
+	}
 	var wg sync.WaitGroup
 	for i, s := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			e := backupExport{server: s}
-			e.doc, e.err = agent.ExportContacts(ctx, s, nil)
-			if e.err == nil && withConfig {
+			e.err = ocs.StreamContacts(ctx, agent, s, scope.Export[s], func(r contacts.Resource) error {
+				err := stages[i].Add(snapshotKey(r.UserAtHost), contacts.MarshalResource(r), r.Count())
+				if errors.Is(err, backup.ErrDuplicateUser) {
+					e.duplicates = append(e.duplicates, snapshotKey(r.UserAtHost))
+					return nil
+				}
+				return err
+			})
+			if e.err != nil {
+				stages[i].Discard()
+			} else if withConfig {
 				e.config, e.configErr = agent.ExportConfiguration(ctx, s)
 			}
+			e.users = stages[i].Len()
 			out[i] = e
-		}()
+		})
 	}
 	wg.Wait()
 	return out
@@ -123,29 +143,18 @@ func classifyExports(exports []backupExport) (failed []backupSkip, configFailed 
 	return failed, configFailed
 }
 
-// backupSnapshotInput turns the exports into the users and configuration of a snapshot. A user
-// exported by two servers (the directory moved it during the run) is kept from the first.
-func backupSnapshotInput(exports []backupExport) (users map[string]backup.UserData, config []backup.ConfigData, duplicates []string) {
-	users = map[string]backup.UserData{}
+// backupConfigInput gathers the configuration files of the servers whose exports succeeded.
+func backupConfigInput(exports []backupExport) []backup.ConfigData {
+	var config []backup.ConfigData
 	for _, e := range exports {
-		if e.err != nil || e.doc == nil {
+		if e.err != nil || e.configErr != nil {
 			continue
 		}
-		for _, r := range e.doc.Resources {
-			key := snapshotKey(r.UserAtHost)
-			if _, dup := users[key]; dup {
-				duplicates = append(duplicates, key)
-				continue
-			}
-			users[key] = backup.UserData{Server: e.server, Data: contacts.MarshalResource(r), Contacts: r.Count()}
-		}
-		if e.configErr == nil {
-			for _, f := range e.config {
-				config = append(config, backup.ConfigData{Server: e.server, Name: f.Name, Data: f.Data})
-			}
+		for _, f := range e.config {
+			config = append(config, backup.ConfigData{Server: e.server, Name: f.Name, Data: f.Data})
 		}
 	}
-	return users, config, duplicates
+	return config
 }
 
 // backupServerEntries records every server of the pool in the manifest, skipped ones with their reason.
@@ -242,11 +251,39 @@ func (r *ContactBackupReconciler) runBackup(ctx context.Context, b *ocsv1.Contac
 		return out
 	}
 
-	withConfig := b.Spec.IncludeConfiguration == nil || *b.Spec.IncludeConfiguration
-	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig)
+	repo := backup.NewRepository(store, repositoryPrefix(b))
 	started := time.Now()
-	exports := exportForBackup(ctx, agent, serving, withConfig)
-	exported := time.Since(started)
+	if !r.writeSnapshot(ctx, b, pool, agent, repo, serving, at, &out) {
+		return out
+	}
+	written := time.Since(started)
+
+	r.applyRetention(ctx, b, repo, at, &out)
+	out.Stats, out.StatsErr = repo.Stats(ctx)
+	log.V(1).Info("Backup run timings", "export", written.String(), "retention", (time.Since(started) - written).String())
+	return out
+}
+
+// writeSnapshot streams the serving servers' exports into a new snapshot of repo and writes its
+// manifest, recording the outcome in out; it reports whether the snapshot was written.
+func (r *ContactBackupReconciler) writeSnapshot(ctx context.Context, b *ocsv1.ContactBackup, pool *ocsv1.OCSPool, agent ocs.Agent,
+	repo *backup.Repository, serving []string, at time.Time, out *backupOutcome) bool {
+	log := logf.FromContext(ctx)
+	w, err := repo.NewSnapshot(ctx)
+	if err != nil {
+		out.Err = fmt.Errorf("starting the snapshot: %w", err)
+		out.StorageUnavailable = isBackupStorageError(err)
+		return false
+	}
+	defer w.Abort()
+	scope, err := r.backupScope(ctx, agent, repo, w, serving)
+	if err != nil {
+		out.Err = err
+		return false
+	}
+	withConfig := scope.Full && (b.Spec.IncludeConfiguration == nil || *b.Spec.IncludeConfiguration)
+	log.V(1).Info("Exporting contacts", "servers", serving, "configuration", withConfig, "reason", "full: "+strconv.FormatBool(scope.Full)+", "+scope.Reason)
+	exports := exportForBackup(ctx, agent, w, serving, scope, withConfig)
 	failed, configFailed := classifyExports(exports)
 	out.Skipped = append(out.Skipped, failed...)
 	out.ConfigFailed = configFailed
@@ -254,36 +291,33 @@ func (r *ContactBackupReconciler) runBackup(ctx context.Context, b *ocsv1.Contac
 		if e.configErr != nil {
 			log.Info("Configuration export failed", "server", e.server, "reason", e.configErr.Error())
 		}
+		if len(e.duplicates) > 0 {
+			log.Info("Users exported twice by one server, kept once", "server", e.server, "count", len(e.duplicates), "user", e.duplicates[0])
+		}
 	}
 	sort.Slice(out.Skipped, func(i, j int) bool { return out.Skipped[i].Name < out.Skipped[j].Name })
-	if len(failed) == len(exports) {
+	switch {
+	case len(failed) > 0 && !scope.Full:
+		out.Err = fmt.Errorf("incremental backup of OCSPool %s: %s", pool.Name, describeBackupSkips(failed))
+		return false
+	case len(failed) == len(exports) && len(exports) > 0:
 		out.Err = fmt.Errorf("no server of OCSPool %s could be exported: %s", pool.Name, describeBackupSkips(out.Skipped))
-		return out
-	}
-	if ctx.Err() != nil {
+		return false
+	case ctx.Err() != nil:
 		out.Err = fmt.Errorf("exporting contacts: %w", ctx.Err())
-		return out
+		return false
 	}
-
-	users, config, duplicates := backupSnapshotInput(exports)
-	if len(duplicates) > 0 {
-		log.Info("Users exported by two servers, kept from the first", "count", len(duplicates), "user", duplicates[0])
-	}
-	repo := backup.NewRepository(store, repositoryPrefix(b))
-	m, err := repo.Write(ctx, pool.Namespace+"/"+pool.Name, at, users, backupServerEntries(pool, out.Skipped), config)
+	m, duplicates, err := w.Commit(pool.Namespace+"/"+pool.Name, at, backupServerEntries(pool, out.Skipped), backupConfigInput(exports))
 	if err != nil {
 		out.Err = fmt.Errorf("writing the snapshot: %w", err)
 		out.StorageUnavailable = isBackupStorageError(err)
-		return out
+		return false
+	}
+	if len(duplicates) > 0 {
+		log.Info("Users exported by two servers, kept from the first", "count", len(duplicates), "user", duplicates[0])
 	}
 	out.Manifest, out.Added = m, m.Added
-	written := time.Since(started)
-
-	r.applyRetention(ctx, b, repo, at, &out)
-	out.Stats, out.StatsErr = repo.Stats(ctx)
-	log.V(1).Info("Backup run timings", "export", exported.String(), "write", (written - exported).String(),
-		"retention", (time.Since(started) - written).String())
-	return out
+	return true
 }
 
 // applyRetention drops the snapshots retention does not keep, and every blob no kept snapshot

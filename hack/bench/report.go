@@ -402,7 +402,7 @@ func backupRows(r *results) []row {
 			ratio:    fmtRatio(fullRatio),
 			target:   "≤ 2 × floor",
 			met:      verdict(fullRatio > 0 && fullRatio <= targetBackupRatio),
-			limits: fmt.Sprintf("%d contacts, one whole-server export per server in parallel%s; beyond the per-user export cost, the time is the export's size: rendering, base64 through WS-Man Receive, parsing, hashing into the store",
+			limits: fmt.Sprintf("%d contacts, one whole-server export per server in parallel%s, streamed from the WS-Man Receive loop through the frame and XML decoders into the store one user at a time (no whole export held); beyond the per-user export cost, the time is the export's size: rendering, base64 through WS-Man Receive, parsing, hashing and compressing each user's blob",
 				bk.FullContacts, opsNote(r, "whole-server ExportContacts alone")),
 		},
 		row{
@@ -412,7 +412,7 @@ func backupRows(r *results) []row {
 			ratio:    fmtRatio(ratio(time.Duration(bk.IncrementalTime), time.Duration(bk.IncrementalFloor))),
 			target:   "≤ 10 % of the full backup",
 			met:      verdict(share > 0 && share <= targetIncrementalShare),
-			limits:   "content addressing stores only changed users' blobs plus the manifest, but every user is still exported: the product has no per-user change marker for contact lists, so only a per-user export of users known to have changed would move it",
+			limits:   "neither product has a change marker for contact lists (dbimpexp exports all or /user:, Export-CsUserData filters by -UserFilter only), so by default every run is full and content addressing stores only changed users' blobs plus the manifest. With the manager's incremental runs on (ContactBackupReconciler.FullBackupEvery) a run exports only the users the directory shows added or moved, one by one, and carries the others from the newest snapshot; it cannot see a contact list edited without a move, which the bench's change is, so it is left off here rather than report a snapshot that misses those edits",
 		})
 	return out
 }
@@ -432,8 +432,9 @@ func scaleRows(r *results) []row {
 			ratio:    "–",
 			target:   fmt.Sprintf("≤ %.0f MiB", targetPeakRSSMiB),
 			met:      verdict(s.PeakRSSMiB > 0 && s.PeakRSSMiB <= targetPeakRSSMiB && s.ReadyPools == s.Pools && s.Backups > 0),
-			limits: fmt.Sprintf("steady state (probes, listings, planning, informer caches): %.1f MiB; the rest comes from the %d pools' backups, each export held whole (base64 text, UTF-16 XML, parsed document) while it is stored. "+
-				"Backups run one at a time (the ContactBackup controller reconciles one object at once) and the manager keeps a 96 MiB soft heap limit (--memory-limit), so the peak is one whole-server export in flight beside the steady state: streaming exports into the store would move it",
+			limits: fmt.Sprintf("steady state (probes, listings, planning, informer caches): %.1f MiB; the rest comes from the %d pools' backups. "+
+				"An export streams from the WS-Man Receive loop through the frame decoder, UTF-16 and the XML token decoder into the store, one user at a time: a backup holds the user table (SIP → digest) and a few users' bytes, not the export. "+
+				"Backups run one at a time (the ContactBackup controller reconciles one object at once) and the manager keeps a 96 MiB soft heap limit (--memory-limit)",
 				s.PeakBeforeBackupsMiB, s.Backups),
 		},
 		row{

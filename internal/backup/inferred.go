@@ -28,3 +28,15 @@ package backup
 // Not documented anywhere we could find, hence checked rather than assumed: how each
 // S3-compatible product words its errors. The store reports an error's code and message as the
 // server sent them, and classifies by HTTP status and code only.
+//
+// Incremental snapshots (Coverage, SnapshotWriter.Carry) and the lack of a change marker:
+//   - Export-CsUserData (Lync Server 2013, Skype for Business Server 2015/2019) narrows an export
+//     by user (-UserFilter) and by file (-UserFileFilter), never by time:
+//     https://learn.microsoft.com/en-us/powershell/module/skypeforbusiness/export-csuserdata
+//   - dbimpexp.exe of OCS 2007 R2 exports every homed user or one (/user:); its documented
+//     switches have no "changed since" either (reference/ocs-admin.md).
+//   - The RTC database holds the contact lists (OCS 2007 R2 "Storage Requirements", TechNet), but
+//     no public source documents a modification time or version column a script could query.
+// So a snapshot can only be incremental on what the directory shows (users added or moved); an
+// incremental snapshot names the users it exported and the snapshot the others come from, and
+// the controller takes a full one periodically (controllers/contactbackup_controller_scope.go).

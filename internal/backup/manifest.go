@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -66,6 +67,9 @@ type Manifest struct {
 	Users    int
 	Contacts int
 	Bytes    int64
+	// Coverage is set on an incremental snapshot: which users this run exported, and from which
+	// snapshot the others' entries were carried. Nil for a full snapshot.
+	Coverage *Coverage
 	// Added is what Write stored for this snapshot (compressed new blobs, user table, manifest);
 	// zero for a snapshot read back.
 	Added int64
@@ -73,6 +77,18 @@ type Manifest struct {
 	index   string
 	changed map[string]UserEntry
 	removed map[string]bool
+}
+
+// Coverage records what an incremental snapshot exported itself.
+type Coverage struct {
+	// CarriedFrom names the snapshot whose entries the users not exported keep.
+	CarriedFrom string `json:"carriedFrom"`
+	// Exported lists the users this run exported (their snapshot keys), sorted.
+	Exported []string `json:"exported"`
+	// Carried is the number of users whose entries were carried.
+	Carried int `json:"carried"`
+	// FullTime is the time of the full snapshot the chain of carried entries starts from.
+	FullTime time.Time `json:"fullTime"`
 }
 
 // manifestFile is the stored form of a Manifest.
@@ -92,6 +108,8 @@ type manifestFile struct {
 	Changed map[string]UserEntry `json:"changed,omitempty"`
 	// Removed lists the users of the base table absent from this snapshot.
 	Removed []string `json:"removed,omitempty"`
+	// Coverage is set on incremental snapshots only.
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 func digestOf(data []byte) string {
@@ -133,11 +151,18 @@ func nameTime(name string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// gzipWriters keeps compressors for reuse: each holds several hundred KiB of state, and a
+// backup compresses one blob per user.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
 func compress(data []byte) []byte {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	_, _ = zw.Write(data) // writes to a bytes.Buffer do not fail
 	_ = zw.Close()
+	zw.Reset(nil)
+	gzipWriters.Put(zw)
 	return buf.Bytes()
 }
 
@@ -211,6 +236,7 @@ func decodeManifest(data []byte) (*Manifest, error) {
 		Users:         mf.Users,
 		Contacts:      mf.Contacts,
 		Bytes:         mf.Bytes,
+		Coverage:      mf.Coverage,
 		index:         mf.UserIndex,
 		changed:       mf.Changed,
 		removed:       make(map[string]bool, len(mf.Removed)),
@@ -269,6 +295,7 @@ func (m *Manifest) toFile() *manifestFile {
 		Bytes:         m.Bytes,
 		UserIndex:     m.index,
 		Changed:       m.changed,
+		Coverage:      m.Coverage,
 	}
 	for sip := range m.removed {
 		mf.Removed = append(mf.Removed, sip)

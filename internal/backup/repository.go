@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -76,106 +75,27 @@ func (r *Repository) manifestKey(name string) string {
 
 // Write stores a snapshot taken at time at: first every blob not yet present, then the manifest.
 // The servers' user counts are computed from users; servers holding users but missing from
-// servers are added.
+// servers are added. It is a SnapshotWriter given every user at once.
 func (r *Repository) Write(ctx context.Context, pool string, at time.Time, users map[string]UserData, servers []ServerEntry, config []ConfigData) (*Manifest, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-
-	existing, err := r.blobSet(ctx)
+	w, err := r.NewSnapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pending, reused := map[string][]byte{}, map[string][]byte{}
-	add := func(data []byte) string {
-		d := digestOf(data)
-		if existing[d] {
-			reused[d] = data
-		} else {
-			pending[d] = data
-		}
-		return d
-	}
-
-	m, table, perServer, err := newManifest(pool, at, users, config, add)
-	if err != nil {
-		return nil, err
-	}
-	damaged, err := r.damagedBlobs(ctx, reused)
-	if err != nil {
-		return nil, err
-	}
-	for d, data := range damaged {
-		pending[d] = data
-	}
-	added, err := r.putBlobs(ctx, pending)
-	if err != nil {
-		return nil, err
-	}
-	for d := range pending {
-		existing[d] = true
-	}
-	put := func(data []byte) (string, error) {
-		d := digestOf(data)
-		if existing[d] {
-			return d, nil
-		}
-		z := compress(data)
-		if err := r.store.Put(ctx, r.blobKey(d), z); err != nil {
-			return "", err
-		}
-		added += int64(len(z))
-		existing[d] = true
-		pending[d] = data
-		return d, nil
-	}
-	m.Servers = serverEntries(servers, perServer)
-
-	if err := r.chooseBase(ctx, m, table, existing, put); err != nil {
-		return nil, err
-	}
-	if err := r.keepLocked(ctx, m, reused, pending); err != nil {
-		return nil, err
-	}
-
-	size, err := r.putManifest(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	m.Added = added + size
-	return m, nil
-}
-
-// newManifest builds the manifest of a snapshot and its user table, passing every blob's bytes
-// to add, which returns their digest.
-func newManifest(pool string, at time.Time, users map[string]UserData, config []ConfigData, add func([]byte) string) (*Manifest, map[string]UserEntry, map[string]int, error) {
-	m := &Manifest{FormatVersion: FormatVersion, Time: at.UTC(), Pool: pool}
+	defer w.Abort()
 	sips := make([]string, 0, len(users))
 	for sip := range users {
-		if sip == "" {
-			return nil, nil, nil, errors.New("snapshot user with an empty SIP URI")
-		}
 		sips = append(sips, sip)
 	}
 	sort.Strings(sips)
-	table := make(map[string]UserEntry, len(users))
-	perServer := map[string]int{}
+	stage := w.Stage("")
 	for _, sip := range sips {
 		u := users[sip]
-		table[sip] = UserEntry{Server: u.Server, Digest: add(u.Data), Contacts: u.Contacts, Bytes: int64(len(u.Data))}
-		m.Contacts += u.Contacts
-		m.Bytes += int64(len(u.Data))
-		perServer[u.Server]++
+		if err := stage.addAs(sip, u.Server, u.Data, u.Contacts); err != nil {
+			return nil, err
+		}
 	}
-	m.Users = len(table)
-	for _, c := range config {
-		m.Configuration = append(m.Configuration, FileEntry{Server: c.Server, Name: c.Name, Digest: add(c.Data), Bytes: int64(len(c.Data))})
-		m.Bytes += int64(len(c.Data))
-	}
-	sort.Slice(m.Configuration, func(i, j int) bool {
-		a, b := m.Configuration[i], m.Configuration[j]
-		return a.Server < b.Server || a.Server == b.Server && a.Name < b.Name
-	})
-	return m, table, perServer, nil
+	m, _, err := w.Commit(pool, at, servers, config)
+	return m, err
 }
 
 // putManifest names m and stores it, last: it returns the bytes stored.
@@ -196,60 +116,26 @@ func (r *Repository) putManifest(ctx context.Context, m *Manifest) (int64, error
 	return int64(len(data)), nil
 }
 
-// putBlobs compresses and stores blobs with a few workers: each Put waits for its own fsyncs,
-// which on network volumes take milliseconds. It returns the bytes stored.
-func (r *Repository) putBlobs(ctx context.Context, blobs map[string][]byte) (int64, error) {
-	var added atomic.Int64
-	err := forEachDigest(ctx, sortedKeys(blobs), func(ctx context.Context, d string) error {
-		z := compress(blobs[d])
-		if err := r.store.Put(ctx, r.blobKey(d), z); err != nil {
-			return err
-		}
-		added.Add(int64(len(z)))
-		return nil
-	})
-	return added.Load(), err
-}
-
 // keepLocked asks a Locker store to keep every blob that m uses but this Write did not write
 // (written holds those it did) as protected as the new ones: otherwise the lock of a blob that
 // every snapshot shares would expire while the newest snapshot still needs it.
-func (r *Repository) keepLocked(ctx context.Context, m *Manifest, reused, written map[string][]byte) error {
+func (r *Repository) keepLocked(ctx context.Context, m *Manifest, reused, written map[string]bool) error {
 	locker, ok := r.store.(Locker)
 	if !ok {
 		return nil
 	}
 	keep := map[string][]byte{}
 	for d := range reused {
-		if _, ok := written[d]; !ok {
+		if !written[d] {
 			keep[d] = nil
 		}
 	}
-	if _, ok := written[m.index]; m.index != "" && !ok {
+	if m.index != "" && !written[m.index] {
 		keep[m.index] = nil
 	}
 	return forEachDigest(ctx, sortedKeys(keep), func(ctx context.Context, d string) error {
 		return locker.KeepLocked(ctx, r.blobKey(d))
 	})
-}
-
-// damagedBlobs reads every reused blob back and returns those that no longer verify. A snapshot
-// that merely pointed at an existing blob would otherwise inherit its damage, and so would every
-// later one: "use the previous snapshot" could then never help.
-func (r *Repository) damagedBlobs(ctx context.Context, reused map[string][]byte) (map[string][]byte, error) {
-	var mu sync.Mutex
-	damaged := map[string][]byte{}
-	err := forEachDigest(ctx, sortedKeys(reused), func(ctx context.Context, d string) error {
-		_, err := r.readBlob(ctx, d)
-		if errors.Is(err, ErrCorrupt) {
-			mu.Lock()
-			damaged[d] = reused[d]
-			mu.Unlock()
-			return nil
-		}
-		return err
-	})
-	return damaged, err
 }
 
 // forEachDigest runs fn for every digest on putWorkers goroutines and stops at the first error.

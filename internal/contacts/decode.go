@@ -29,36 +29,59 @@ func ParseHomedResourcesFrom(r io.Reader) (*Document, error) {
 }
 
 func decodeHomedResources(r io.Reader) (*Document, error) {
-	d, err := newDecoder(r)
-	if err != nil {
-		return nil, err
-	}
-	root, err := rootElement(d)
-	if err != nil {
-		return nil, err
-	}
-	if root.Name.Local != "HomedResources" {
-		return nil, fmt.Errorf("root element is %q, want HomedResources", root.Name.Local)
-	}
-	if root.Name.Space != "" && root.Name.Space != Namespace {
-		return nil, fmt.Errorf("namespace %q, want %q", root.Name.Space, Namespace)
-	}
 	out := &Document{}
-	err = eachChild(d, func(start xml.StartElement) (bool, error) {
-		if start.Name.Local != "HomedResource" {
-			return false, nil
-		}
-		res, err := decodeResource(d, start)
-		if err != nil {
-			return true, fmt.Errorf("resource %d: %w", len(out.Resources)+1, err)
-		}
+	err := eachHomedResource(r, func(res Resource) error {
 		out.Resources = append(out.Resources, res)
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, trailer(d)
+	return out, nil
+}
+
+// EachHomedResource reads a dbimpexp homed-resources document from r, as
+// ParseHomedResourcesFrom does, and hands each resource to fn as soon as its element ends, so
+// that no more than one user's data is held. An error of fn stops the reading and is returned.
+// fn may have been called before a later part of the document turns out to be malformed.
+func EachHomedResource(r io.Reader, fn func(Resource) error) error {
+	if err := eachHomedResource(r, fn); err != nil {
+		return fmt.Errorf("parsing homed resources: %w", err)
+	}
+	return nil
+}
+
+func eachHomedResource(r io.Reader, fn func(Resource) error) error {
+	d, err := newDecoder(r)
+	if err != nil {
+		return err
+	}
+	root, err := rootElement(d)
+	if err != nil {
+		return err
+	}
+	if root.Name.Local != "HomedResources" {
+		return fmt.Errorf("root element is %q, want HomedResources", root.Name.Local)
+	}
+	if root.Name.Space != "" && root.Name.Space != Namespace {
+		return fmt.Errorf("namespace %q, want %q", root.Name.Space, Namespace)
+	}
+	n := 0
+	err = eachChild(d, func(start xml.StartElement) (bool, error) {
+		if start.Name.Local != "HomedResource" {
+			return false, nil
+		}
+		n++
+		res, err := decodeResource(d, start)
+		if err != nil {
+			return true, fmt.Errorf("resource %d: %w", n, err)
+		}
+		return true, fn(res)
+	})
+	if err != nil {
+		return err
+	}
+	return trailer(d)
 }
 
 // newDecoder transcodes r to UTF-8 as it is read (UTF-16 is recognised by its BOM or by a NUL

@@ -2,7 +2,9 @@ package ocs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
@@ -133,4 +135,99 @@ func sfbExportUsersScript(poolFQDN, name, upload string) (string, error) {
 		psFrame("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n" +
 		"} else {\n" + psNoFile() + "}\n}\n", nil
+}
+
+// ContactStreamer is implemented by agents that pass an export's users on one by one as the
+// export is read, instead of returning the whole document: a backup then holds one user at a
+// time. Use StreamContacts, which falls back to ExportContacts for agents without it.
+type ContactStreamer interface {
+	// StreamContacts exports the contacts of users homed on server (nil users = all), calling
+	// each for every user as its data arrives. An error of each stops the export and is returned;
+	// each may have been called for some users before an error says the export failed.
+	StreamContacts(ctx context.Context, server string, users []string, each func(contacts.Resource) error) error
+}
+
+// StreamContacts exports through agent's ContactStreamer, or through ExportContacts when agent
+// has none (the users are then handed to each from the whole document).
+func StreamContacts(ctx context.Context, agent Agent, server string, users []string, each func(contacts.Resource) error) error {
+	if s, ok := agent.(ContactStreamer); ok {
+		return s.StreamContacts(ctx, server, users, each)
+	}
+	doc, err := agent.ExportContacts(ctx, server, users)
+	if err != nil {
+		return err
+	}
+	for _, r := range doc.Resources {
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamingDialect is a dialect whose whole-server export can be streamed.
+type streamingDialect interface {
+	streamContacts(ctx context.Context, s Server, each func(contacts.Resource) error) error
+}
+
+// StreamContacts implements ContactStreamer. A few users are exported one by one (their
+// documents are small); a whole server's export is streamed where the dialect can (OCS 2007 R2:
+// dbimpexp's XML is read as it arrives), and read whole otherwise (Skype for Business: the
+// export is a ZIP archive, which is read from its end).
+func (a *agent) StreamContacts(ctx context.Context, server string, users []string, each func(contacts.Resource) error) error {
+	s, err := a.server(OpExportContacts, server)
+	if err != nil {
+		return err
+	}
+	sd, streams := a.d.(streamingDialect)
+	if perUserExport(users) || !streams {
+		return StreamContacts(ctx, exportOnly{a}, server, users, each)
+	}
+	var want map[string]bool
+	if users != nil {
+		want = map[string]bool{}
+		for _, u := range users {
+			want[strings.ToLower(userAtHost(u))] = true
+		}
+	}
+	return sd.streamContacts(ctx, s, func(r contacts.Resource) error {
+		if want != nil && !want[strings.ToLower(r.UserAtHost)] {
+			return nil
+		}
+		return each(r)
+	})
+}
+
+// exportOnly hides an agent's ContactStreamer, so StreamContacts uses its ExportContacts.
+type exportOnly struct{ Agent }
+
+// streamContacts streams the server's dbimpexp export (one frame of UTF-16 XML) into each.
+func (d *ocsDialect) streamContacts(ctx context.Context, s Server, each func(contacts.Resource) error) error {
+	const op = OpExportContacts
+	script, err := ocsExportScript(d.tools.DBImpExpPath, tempName(".xml"))
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	run := func(ctx context.Context) (Result, error) { return d.runPS(ctx, op, s.Name, script, nil) }
+	eachErr := error(nil)
+	err = streamFrames(ctx, 1, run, func(_ int, r io.Reader) error {
+		err := contacts.EachHomedResource(r, func(res contacts.Resource) error {
+			if err := each(res); err != nil {
+				eachErr = err
+				return err
+			}
+			return nil
+		})
+		if err != nil && eachErr == nil && !errors.Is(err, ErrBadOutput) {
+			err = fmt.Errorf("%w: %w", ErrBadOutput, err)
+		}
+		return err
+	})
+	switch {
+	case eachErr != nil:
+		return eachErr
+	case err != nil && errors.Is(err, ErrBadOutput):
+		return fmt.Errorf("%s on %s: %w", op, s.Name, err)
+	}
+	return err
 }

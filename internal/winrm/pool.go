@@ -481,7 +481,11 @@ func (p *Pool) collect(ctx context.Context, t *target, cmd *mzwinrm.Command, std
 	if stdin != nil {
 		wg.Go(func() { in = sendStdin(cmd, stdin) })
 	}
-	wg.Go(func() { _, outErr = io.Copy(&stdout, cmd.Stdout) })
+	var out io.Writer = &stdout
+	if w := stdoutWriter(ctx); w != nil {
+		out = w
+	}
+	wg.Go(func() { _, outErr = io.Copy(out, cmd.Stdout) })
 	wg.Go(func() { _, errErr = io.Copy(&stderr, cmd.Stderr) })
 	cmd.Wait()
 	wg.Wait()
