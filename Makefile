@@ -39,7 +39,15 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the Go types and markers (and copy them into the chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	$(MAKE) -s chart-sync
+	$(MAKE) -s chart-sync argocd-actions
+
+ARGOCD_ACTIONS := config/argocd/actions
+
+.PHONY: argocd-actions
+argocd-actions: ## Render the OCSPool maintenance-on/off Argo CD actions from their one template (test/gitops checks the copies in argocd-cm.yaml).
+	for m in on:true off:false; do \
+	  sed "s/@MAINTENANCE@/$${m#*:}/g" $(ARGOCD_ACTIONS)/OCSPool/maintenance.lua.tmpl > $(ARGOCD_ACTIONS)/OCSPool/maintenance-$${m%%:*}/action.lua; \
+	done
 
 .PHONY: chart-sync
 chart-sync: ## Copy the CRDs, the manager's RBAC rules, the alerts and the dashboard into the Helm chart.
