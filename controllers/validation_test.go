@@ -111,7 +111,7 @@ var _ = Describe("API validation", func() {
 	It("accepts every sample in config/samples", func() {
 		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(3))
+		Expect(files).To(HaveLen(4))
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			Expect(err).NotTo(HaveOccurred())
@@ -125,6 +125,8 @@ var _ = Describe("API validation", func() {
 				obj = &ocsv1.UserHoming{}
 			case "ContactBackup":
 				obj = &ocsv1.ContactBackup{}
+			case "ContactRestore":
+				obj = &ocsv1.ContactRestore{}
 			default:
 				Fail("unexpected kind in " + f)
 			}
