@@ -24,8 +24,9 @@ ocs-ha-operator demo is ready. In another terminal:
   kubectl get ocspool site-a -o yaml                # each server's state and homed users
   curl -s \$OCS_SIM_ADMIN/servers                   # the emulator's view
   curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/crash   # kill ocs2, then watch the failover:
-  kubectl get uh site-a -w                          # Degraded, then Ready with lastOperation counts
-  curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/start   # bring it back: failback is Automatic here
+  kubectl get uh site-a -w                          # Reconciling (Failover, PROGRESS 1200/2500), then Degraded while ocs2 is down
+  curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/start   # back: Degraded until ocs2 stays Healthy 30s (failback.stableFor), then Failback, then Ready
+  kubectl ocs restore site-a --user sip:user0001@corp.example.com --dry-run --wait   # what a restore from the newest snapshot would add
   kubectl ocs maintenance on site-a ocs1            # drain ocs1 (off brings its users back)
   kubectl ocs backup site-a-contacts --wait         # a snapshot now; kubectl ocs report site-a for a support bundle
 
