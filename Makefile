@@ -43,6 +43,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the Go types and markers (and copy them into the chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/crd-failback config/crd/bases/ocs.ocsha.io_userhomings.yaml
 	$(MAKE) -s chart-sync argocd-actions
 
 ARGOCD_ACTIONS := config/argocd/actions
