@@ -81,7 +81,23 @@ func (o *options) showRestore(ctx context.Context, name string, follow followOpt
 	if err := o.requireRestoreAPI(); err != nil {
 		return err
 	}
+	if _, err := o.getRestore(ctx, name); err != nil {
+		return err
+	}
 	return o.followRestore(ctx, name, follow)
+}
+
+// getRestore reads a ContactRestore; a name that is none may be a pool named without a target.
+func (o *options) getRestore(ctx context.Context, name string) (*unstructured.Unstructured, error) {
+	u, err := o.dyn.Resource(restoreGVR).Namespace(o.namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("no ContactRestore %s in namespace %s; to restore into pool %s, say whom: --user sip:…, --server <name> or --all",
+			name, o.namespace, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ContactRestore %s/%s: %w", o.namespace, name, err)
+	}
+	return u, nil
 }
 
 // hasResource says whether the API server serves resource in gv.
@@ -120,9 +136,9 @@ func (o *options) restore(ctx context.Context, args []string) error {
 	res := o.dyn.Resource(restoreGVR).Namespace(o.namespace)
 	var items []unstructured.Unstructured
 	if len(args) == 1 {
-		u, err := res.Get(ctx, args[0], metav1.GetOptions{})
+		u, err := o.getRestore(ctx, args[0])
 		if err != nil {
-			return fmt.Errorf("reading ContactRestore %s/%s: %w", o.namespace, args[0], err)
+			return err
 		}
 		items = append(items, *u)
 	} else {

@@ -103,6 +103,7 @@ spec:
 		{[]string{"nope", "--all"}, "no OCSPool or UserHoming nope in namespace " + ns},
 		{[]string{"site-a", "--all", "--snapshot", "../etc"}, `--snapshot "../etc" is not a snapshot name`},
 		{[]string{"--all"}, "name the pool (or its UserHoming) to restore into"},
+		{[]string{"site-a", "--wait"}, "no ContactRestore site-a in namespace " + ns + "; to restore into pool site-a, say whom: --user sip:…, --server <name> or --all"},
 	} {
 		r := run(ns, append([]string{"restore"}, tc.args...)...)
 		g.Expect(r.err).To(MatchError(ContainSubstring(tc.want)), "%v", tc.args)
