@@ -18,6 +18,10 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # PLATFORMS are the image's platforms in make release (make image builds the host's only).
 PLATFORMS ?= linux/amd64 linux/arm64
+# KREW_PLATFORMS are the kubectl-ocs archives of make release (plugins/ocs.yaml names each one).
+KREW_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+# RELEASE_URL is where the release's files are downloaded from (the krew manifest's URIs).
+RELEASE_URL ?= https://github.com/ocsha/ocs-ha-operator/releases/download/$(VERSION)
 CHART := charts/ocs-ha-operator
 GOARCH_HOST := $(shell go env GOARCH)
 GO_TEST_FLAGS ?=
@@ -39,7 +43,16 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the Go types and markers (and copy them into the chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	$(MAKE) -s chart-sync
+	go run ./hack/crd-failback config/crd/bases/ocs.ocsha.io_userhomings.yaml
+	$(MAKE) -s chart-sync argocd-actions
+
+ARGOCD_ACTIONS := config/argocd/actions
+
+.PHONY: argocd-actions
+argocd-actions: ## Render the OCSPool maintenance-on/off Argo CD actions from their one template (test/gitops checks the copies in argocd-cm.yaml).
+	for m in on:true off:false; do \
+	  sed "s/@MAINTENANCE@/$${m#*:}/g" $(ARGOCD_ACTIONS)/OCSPool/maintenance.lua.tmpl > $(ARGOCD_ACTIONS)/OCSPool/maintenance-$${m%%:*}/action.lua; \
+	done
 
 .PHONY: chart-sync
 chart-sync: ## Copy the CRDs, the manager's RBAC rules, the alerts and the dashboard into the Helm chart.
@@ -129,7 +142,21 @@ release: chart-sync ## Build VERSION's image for PLATFORMS (dist/image, an OCI l
 	go run ./hack/image $$bins --out dist/image --ref $(IMAGE_REPO):$(VERSION) --version $(VERSION) --revision $(REVISION) --source-date-epoch $(SOURCE_DATE_EPOCH)
 	$$(hack/tool.sh helm) package $(CHART) --version $(VERSION:v%=%) --app-version $(VERSION) --destination dist
 	hack/release-install-yaml.sh $(VERSION) $(IMAGE_REPO) > dist/install.yaml
+	$(MAKE) -s release-plugin
 	hack/release-check.sh $(VERSION) dist
+
+.PHONY: release-plugin
+release-plugin: ## Build the kubectl-ocs archives for KREW_PLATFORMS into dist/ and render the krew manifest dist/ocs.yaml (URIs under RELEASE_URL, each archive's sha256).
+	@case "$(VERSION)" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "VERSION=$(VERSION) is not vX.Y.Z"; exit 1;; esac
+	mkdir -p dist
+	set -e; for p in $(KREW_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; dir=$(LOCALBIN)/release/plugin_$${os}_$${arch}; bin=kubectl-ocs; \
+	  [ "$$os" = windows ] && bin=kubectl-ocs.exe; \
+	  rm -rf $$dir && mkdir -p $$dir && cp LICENSE $$dir/; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags='$(LDFLAGS)' -o $$dir/$$bin ./cmd/kubectl-ocs; \
+	  tar -C $$dir --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner -cf - $$bin LICENSE | gzip -n > dist/kubectl-ocs_$${os}_$${arch}.tar.gz; \
+	done
+	go run ./hack/release-krew --template plugins/ocs.yaml --version $(VERSION) --release-url $(RELEASE_URL) --archives dist --out dist/ocs.yaml
 
 ##@ Local environment
 

@@ -37,6 +37,9 @@ type failbackSettings struct {
 // failbackOf parses spec.failback; the error names the field.
 func failbackOf(f ocsv1.FailbackSpec) (failbackSettings, error) {
 	out := failbackSettings{stableFor: defaultStableFor}
+	if f.Problem != "" {
+		return out, fmt.Errorf("%s", f.Problem)
+	}
 	switch f.Mode {
 	case "", ocsv1.FailbackManual:
 	case ocsv1.FailbackAutomatic:

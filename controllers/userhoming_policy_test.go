@@ -73,6 +73,13 @@ func TestFailbackSettings(t *testing.T) {
 		"object form without mode": {in: `{"failback":{"stableFor":"5m"}}`, want: failbackSettings{stableFor: 5 * time.Minute}},
 		"unknown mode":             {in: `{"failback":"Sometimes"}`, wantErr: true},
 		"bad duration":             {in: `{"failback":{"mode":"Automatic","stableFor":"soon"}}`, wantErr: true},
+		// Values the API server refuses, read from objects stored before the schema had them: the
+		// homing stays readable, the value is reported and failback stays Manual.
+		"a typo in a key":          {in: `{"failback":{"mode":"Automatic","stabelFor":"5m"}}`, wantErr: true},
+		"a number":                 {in: `{"failback":5}`, wantErr: true},
+		"a list":                   {in: `{"failback":["Automatic"]}`, wantErr: true},
+		"a boolean":                {in: `{"failback":true}`, wantErr: true},
+		"a mode that is no string": {in: `{"failback":{"mode":1}}`, wantErr: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -111,7 +112,7 @@ var _ = Describe("API validation", func() {
 	It("accepts every sample in config/samples", func() {
 		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(3))
+		Expect(files).To(HaveLen(4))
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			Expect(err).NotTo(HaveOccurred())
@@ -125,6 +126,8 @@ var _ = Describe("API validation", func() {
 				obj = &ocsv1.UserHoming{}
 			case "ContactBackup":
 				obj = &ocsv1.ContactBackup{}
+			case "ContactRestore":
+				obj = &ocsv1.ContactRestore{}
 			default:
 				Fail("unexpected kind in " + f)
 			}
@@ -263,7 +266,16 @@ var _ = Describe("API validation", func() {
 			"spec.failover.delay", "should match"),
 		Entry("imbalance above 100%", func(h *ocsv1.UserHoming) { h.Spec.MaxImbalancePercent = 101 },
 			"spec.maxImbalancePercent", "less than or equal to 100"),
-		// spec.failback takes a string or an object, so the controller checks it (failbackOf).
+		// spec.failback takes a string or an object: OpenAPI value validations check it (CEL cannot
+		// see a node without a type); the controller reports unknown keys (failbackOf).
+		Entry("a failback mode that does not exist", func(h *ocsv1.UserHoming) { h.Spec.Failback = ocsv1.FailbackSpec{Mode: "Automatik"} },
+			"spec.failback", `supported values: "Automatic", "Manual"`),
+		Entry("a failback object with a mode that does not exist", func(h *ocsv1.UserHoming) {
+			h.Spec.Failback = ocsv1.FailbackSpec{Mode: "Sometimes", StableFor: "1m"}
+		}, "spec.failback.mode", "Unsupported value"),
+		Entry("a failback stableFor that is no duration", func(h *ocsv1.UserHoming) {
+			h.Spec.Failback = ocsv1.FailbackSpec{Mode: ocsv1.FailbackAutomatic, StableFor: "soon"}
+		}, "spec.failback.stableFor", "should match"),
 		Entry("unknown approval mode", func(h *ocsv1.UserHoming) { h.Spec.Approval = "Sometimes" },
 			"spec.approval", "Unsupported value"),
 		Entry("maintenance window without a duration", func(h *ocsv1.UserHoming) {
@@ -277,6 +289,25 @@ var _ = Describe("API validation", func() {
 			h.Spec.Weights = map[string]int32{"ocs1": 1, "OCS 2": 1}
 		}, "spec.weights", "must be server names"),
 	)
+
+	It("refuses a spec.failback of another kind and accepts both forms", func() {
+		create := func(failback any) error {
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": ocsv1.GroupVersion.String(), "kind": "UserHoming",
+				"metadata": map[string]any{"generateName": "failback-", "namespace": ns},
+				"spec":     map[string]any{"poolRef": map[string]any{"name": "pool"}, "failback": failback},
+			}}
+			return k8sClient.Create(testCtx, u)
+		}
+		for _, bad := range []any{int64(5), true, []any{"Automatic"}, ""} {
+			err := create(bad)
+			Expect(err).To(HaveOccurred(), "spec.failback: %v was accepted", bad)
+			Expect(err.Error()).To(ContainSubstring("spec.failback"))
+		}
+		for _, good := range []any{"Automatic", "Manual", map[string]any{"mode": "Automatic", "stableFor": "5m"}, map[string]any{"stableFor": "30s"}} {
+			Expect(create(good)).To(Succeed(), "spec.failback: %v", good)
+		}
+	})
 
 	DescribeTable("refuses an invalid ContactBackup, naming the field",
 		func(mutate func(*ocsv1.ContactBackup), field, phrase string) {

@@ -25,8 +25,9 @@ ocs-ha-operator demo is ready. In another terminal:
   kubectl get ocspool site-a -o yaml                # each server's state and homed users
   curl -s \$OCS_SIM_ADMIN/servers                   # the emulator's view
   curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/crash   # kill ocs2, then watch the failover:
-  kubectl get uh site-a -w                          # Degraded, then Ready with lastOperation counts
-  curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/start   # bring it back: failback is Automatic here
+  kubectl get uh site-a -w                          # Reconciling (Failover, PROGRESS 1200/2500), then Degraded while ocs2 is down
+  curl -s -X POST \$OCS_SIM_ADMIN/servers/ocs2/start   # back: Degraded until ocs2 stays Healthy 30s (failback.stableFor), then Failback, then Ready
+  kubectl ocs restore site-a --user sip:user0001@corp.example.com --dry-run --wait   # what a restore from the newest snapshot would add
   curl -s -X POST \$OCS_SIM_ADMIN/gateways/gw2/stop   # PSTN path 2 goes silent: Degraded, PSTNAvailable stays True
   kubectl get ocspool site-a -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.message}{"\\n"}{end}'
   curl -s -X POST "\$OCS_SIM_ADMIN/servers/edge1/stop-service?service=RTCMEDIARELAY"   # one Edge loses A/V

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the release artefacts in DIR all carry VERSION: the chart package (version and
-# appVersion), dist/install.yaml (image tag and version label) and the OCI image (tag and label).
+# appVersion), dist/install.yaml (image tag and version label), the OCI image (tag and label) and
+# the kubectl ocs krew manifest (version, and each archive's sha256: release-check-krew.sh).
 set -euo pipefail
 version="${1:?usage: release-check.sh VERSION DIR}"
 dir="${2:?usage: release-check.sh VERSION DIR}"
@@ -21,4 +22,5 @@ index="${dir}/image/oci/index.json"
 v="${version//./\\.}"
 grep -qE "\"org\.opencontainers\.image\.ref\.name\": *\"${v}\"" "${index}" || fail "the image is not tagged ${version}"
 grep -rqaE "\"org\.opencontainers\.image\.version\": *\"${v}\"" "${dir}/image/oci/blobs" || fail "the image's labels do not say ${version}"
-echo "release-check: chart, install.yaml and image all carry ${version}"
+"$(dirname "$0")/release-check-krew.sh" "${version}" "${dir}"
+echo "release-check: chart, install.yaml, image and krew manifest all carry ${version}"

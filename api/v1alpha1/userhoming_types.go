@@ -49,6 +49,9 @@ type FailbackSpec struct {
 	// server that drops out within it starts the count again. Default 2m.
 	// +optional
 	StableFor string `json:"stableFor,omitempty"`
+	// Problem says, naming the field, what could not be read (a value of another kind, an unknown
+	// key); it is not part of the API (UnmarshalJSON sets it) and the controller reports it.
+	Problem string `json:"-"`
 }
 
 // Pin keeps one user on one server while that server serves.
@@ -170,8 +173,9 @@ type UserHomingSpec struct {
 
 	// Failback governs the return of users to a server after an unplanned failover: either the
 	// short form `Automatic` | `Manual`, or `{mode, stableFor}`. The return from maintenance is
-	// planned and always runs. The controller validates it (Stalled, reason InvalidSpec): a field
-	// that is a string or an object has no schema the API server could check.
+	// planned and always runs. The API server refuses another string, a wrong mode or stableFor
+	// and a value of another kind; the controller reports unknown keys (Stalled, reason
+	// InvalidSpec). The schema is completed by make manifests (hack/crd-failback).
 	// +kubebuilder:default=Manual
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=""

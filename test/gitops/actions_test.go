@@ -267,3 +267,17 @@ func TestArgoCDConfigMapEmbedsTheActions(t *testing.T) {
 		}
 	}
 }
+
+// maintenance-on and maintenance-off are rendered from one template (make argocd-actions, run by
+// make manifests): an edit of one rendered copy alone fails here.
+func TestMaintenanceActionsAreRenderedFromTheTemplate(t *testing.T) {
+	tmpl := readScript(t, "OCSPool", "maintenance.lua.tmpl")
+	if !strings.Contains(tmpl, "@MAINTENANCE@") {
+		t.Fatal("maintenance.lua.tmpl has no @MAINTENANCE@ placeholder")
+	}
+	for action, value := range map[string]string{"maintenance-on": "true", "maintenance-off": "false"} {
+		if got, want := readScript(t, "OCSPool", action, "action.lua"), strings.ReplaceAll(tmpl, "@MAINTENANCE@", value); got != want {
+			t.Errorf("config/argocd/actions/OCSPool/%s/action.lua is not the rendered template: run make argocd-actions", action)
+		}
+	}
+}

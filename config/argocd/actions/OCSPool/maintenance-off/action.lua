@@ -1,4 +1,7 @@
 -- Sets spec.servers[].maintenance to false for the server named by the "server" parameter.
+-- Rendered by make manifests from OCSPool/maintenance.lua.tmpl into maintenance-on and
+-- maintenance-off: Argo CD actions cannot share code at run time, so they share a template.
+local maintenance = false
 local name = actionParams ~= nil and actionParams["server"] or nil
 if name == nil or name == "" then
   error("the server parameter names the server (spec.servers[].name)", 0)
@@ -16,5 +19,8 @@ end
 if found == nil then
   error("OCSPool " .. obj.metadata.name .. " has no server " .. name .. "; its servers: " .. table.concat(names, ", "), 0)
 end
-found.maintenance = false
+if maintenance and found.maintenance ~= true and serving < 2 then
+  error("server " .. name .. " is the last one out of maintenance: its users would have nowhere to go", 0)
+end
+found.maintenance = maintenance
 return obj
