@@ -61,7 +61,7 @@ var _ = Describe("A flapping server", Label("faults", "flap"), func() {
 		}).WithTimeout(3 * time.Minute).Should(Succeed())
 		Expect(failback.Moved).To(BeEquivalentTo(s.users / 2))
 		Consistently(func() string { return s.getHoming().Status.LastOperation.ID }).
-			WithTimeout(3 * time.Second).Should(Equal(failback.ID), "exactly one failback")
+			WithTimeout(3*time.Second).Should(Equal(failback.ID), "exactly one failback")
 		s.expectEndState(before)
 	})
 })
