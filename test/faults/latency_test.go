@@ -50,7 +50,7 @@ func (r *stateRecorder) states() map[string]bool {
 
 var _ = Describe("Latency spikes during a drain", Label("faults", "latency"), func() {
 	It("completes the drain with every contact, and marks no server Unreachable", func() {
-		s := newSite(siteOptions{simArgs: []string{"--move-cost", "100ms"}})
+		s := newSite(siteOptions{simArgs: []string{"--move-cost", "200ms"}})
 		s.startManager()
 		before := s.settle()
 		onOcs1 := s.homes()["ocs1"]
