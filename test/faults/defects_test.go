@@ -87,7 +87,7 @@ var _ = Describe("Defects of issue 20", Label("faults", "defects"), func() {
 		Eventually(func(g Gomega) {
 			conds := s.getHomingNamed("second").Status.Conditions
 			g.Expect(reasons(conds)).To(ContainElement(ocsv1.ReasonPoolOwnedByAnother))
-			g.Expect(messageOf(conds, ocsv1.ConditionReady)).To(ContainSubstring("homing"))
+			g.Expect(messageOf(conds, ocsv1.ConditionStalled)).To(ContainSubstring("UserHoming " + s.ns + "/homing"))
 		}).Should(Succeed())
 		Consistently(s.homes).WithTimeout(5 * time.Second).WithPolling(500 * time.Millisecond).Should(Equal(homes))
 		Expect(s.getHomingNamed("second").Status.LastOperation).To(BeNil(), "the second homing never acted")
