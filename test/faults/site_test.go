@@ -91,7 +91,7 @@ func (s *site) pool() *ocsv1.OCSPool {
 	endpoints, err := s.sim.Endpoints()
 	Expect(err).NotTo(HaveOccurred())
 	p := &ocsv1.OCSPool{ObjectMeta: s.meta(pool), Spec: ocsv1.OCSPoolSpec{
-		Health: ocsv1.HealthSpec{ProbeInterval: "1s", ProbeTimeout: "3s", FailureThreshold: 2}}}
+		Health: ocsv1.HealthSpec{ProbeInterval: "2s", ProbeTimeout: "2s", FailureThreshold: 2}}}
 	for _, name := range s.servers {
 		p.Spec.Servers = append(p.Spec.Servers, ocsv1.ServerSpec{Name: name, FQDN: name + ".corp.example.com",
 			WinRM: ocsv1.WinRMSpec{Endpoint: endpoints[name], Auth: ocsv1.WinRMAuthCredSSP,
