@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"fmt"
+	"sort"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -118,7 +120,19 @@ func (s *site) expectEndState(want map[string]string) {
 		Expect(n).To(Equal(1), "%s is listed %d times", sip, n)
 	}
 	Expect(users).To(HaveLen(len(want)), "nobody lost, nobody added")
-	Expect(s.contacts()).To(Equal(want))
+	Expect(differing(s.contacts(), want)).To(BeEmpty(), "users whose contact list is not the expected one")
+}
+
+// differing lists, for each user whose contact list in got is not the one in want, both lists.
+func differing(got, want map[string]string) []string {
+	var out []string
+	for sip, w := range want {
+		if g := got[sip]; g != w {
+			out = append(out, fmt.Sprintf("%s: got %s, want %s", sip, g, w))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // warnings returns the messages of the namespace's Warning events with reason.

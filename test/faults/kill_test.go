@@ -80,6 +80,9 @@ var _ = Describe("A manager killed mid-failover", Label("faults", "kill"), func(
 	})
 })
 
+// leaseAcquired is what a manager logs when it becomes the leader.
+const leaseAcquired = "Successfully acquired lease"
+
 var _ = Describe("Leader handover", Label("faults", "leader"), func() {
 	It("lets the second manager finish a failover the killed leader started", func() {
 		s := newSite(siteOptions{simArgs: []string{"--move-cost", "300ms"}})
@@ -87,11 +90,11 @@ var _ = Describe("Leader handover", Label("faults", "leader"), func() {
 		a, b := s.startManager(elect...), s.startManager(elect...)
 		before := s.settle()
 		leader, other := a, b
-		if !strings.Contains(a.Log.String(), "successfully acquired lease") {
+		if !strings.Contains(a.Log.String(), leaseAcquired) {
 			leader, other = b, a
 		}
-		Expect(leader.Log.String()).To(ContainSubstring("successfully acquired lease"))
-		Expect(other.Log.String()).NotTo(ContainSubstring("successfully acquired lease"), "one leader at a time")
+		Expect(leader.Log.String()).To(ContainSubstring(leaseAcquired))
+		Expect(other.Log.String()).NotTo(ContainSubstring(leaseAcquired), "one leader at a time")
 		onOcs2 := s.homes()["ocs2"]
 
 		s.post("/servers/ocs2/crash")
@@ -100,7 +103,7 @@ var _ = Describe("Leader handover", Label("faults", "leader"), func() {
 		leader.Kill()
 
 		op := s.completedFailover()
-		Expect(other.Log.String()).To(ContainSubstring("successfully acquired lease"))
+		Expect(other.Log.String()).To(ContainSubstring(leaseAcquired))
 		Expect(op.Forced).To(BeEquivalentTo(onOcs2))
 		Expect(op.ContactsRestored).To(BeEquivalentTo(onOcs2))
 		Expect(s.homes()).To(Equal(map[string]int{"ocs1": s.users}))
