@@ -31,6 +31,7 @@ func main() {
 	watchNamespaces := bindWatchNamespacesFlag(flag.CommandLine, os.Getenv(envWatchNamespace))
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
+	leaseNamespace := bindLeaderElectionNamespaceFlag(flag.CommandLine)
 	flag.StringVar(&memoryLimit, "memory-limit", "96Mi", "Soft limit of the Go heap (a quantity such as 128Mi); the garbage collector works harder near it. GOMEMLIMIT, when set, wins.")
 	var powershellIdle time.Duration
 	flag.DurationVar(&powershellIdle, "powershell-idle", 0,
@@ -72,6 +73,8 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ocs-ha-operator.ocsha.io",
+		// Empty in a cluster: the Pod's own namespace. Outside one it must be given.
+		LeaderElectionNamespace: *leaseNamespace,
 		// Moves must never run in two managers at once: a stopping leader keeps its lease
 		// (renewing it until its reconcilers have returned, and each reconciler returns only once
 		// its WinRM commands were terminated), and a new leader waits for the lease to expire

@@ -42,6 +42,13 @@ func bindWatchNamespacesFlag(fs *flag.FlagSet, def string) *string {
 		"the manager reads; empty means all. Defaults to $"+envWatchNamespace+".")
 }
 
+// bindLeaderElectionNamespaceFlag registers --leader-election-namespace on fs: where the lease
+// lives. In a cluster the Pod's namespace is the default; a manager run outside one (go run .,
+// two managers in a test) has no Pod namespace and must name it.
+func bindLeaderElectionNamespaceFlag(fs *flag.FlagSet) *string {
+	return fs.String("leader-election-namespace", "", "Namespace of the leader-election lease; empty means the Pod's namespace (required with --leader-elect outside a cluster).")
+}
+
 // metricsFlags are the metrics server's flags, as kubebuilder's scaffold has them.
 type metricsFlags struct {
 	addr     string

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,53 +20,17 @@ import (
 var _ = Describe("The story over NTLM", Ordered, Label("e2e"), func() {
 	const ns = "ntlm"
 	var (
-		admin     string
 		before    map[string]string
 		homed     map[string]int
 		ntlmUsers = 40
 	)
 
-	adminGet := func(path string, into any) {
-		GinkgoHelper()
-		resp, err := http.Get(admin + path)
-		Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
-		Expect(resp.StatusCode).To(Equal(http.StatusOK), path)
-		Expect(json.NewDecoder(resp.Body).Decode(into)).To(Succeed())
-	}
 	adminPost := func(path string) {
 		GinkgoHelper()
-		resp, err := http.Post(admin+path, "application/json", nil)
-		Expect(err).NotTo(HaveOccurred())
-		_ = resp.Body.Close()
-		Expect(resp.StatusCode).To(BeNumerically("<", 300), path)
+		Expect(env.ntlmSim.Post(path)).To(Succeed())
 	}
-	users := func() []simUser {
-		GinkgoHelper()
-		var out []simUser
-		adminGet("/users", &out)
-		return out
-	}
-	homesNow := func() map[string]int {
-		GinkgoHelper()
-		count := map[string]int{}
-		for _, u := range users() {
-			count[u.Home]++
-		}
-		return count
-	}
-	contacts := func() map[string]string {
-		GinkgoHelper()
-		out := map[string]string{}
-		for _, u := range users() {
-			var list map[string]any
-			adminGet("/users/"+u.SIP, &list)
-			b, err := json.Marshal(list)
-			Expect(err).NotTo(HaveOccurred())
-			out[u.SIP] = string(b)
-		}
-		return out
-	}
+	homesNow := func() map[string]int { return simHomes(env.ntlmSim) }
+	contacts := func() map[string]string { return simContacts(env.ntlmSim) }
 	field := func(resource, path string) string {
 		GinkgoHelper()
 		return kubectl("get", "-n", ns, resource, "-o", "jsonpath={"+path+"}")
@@ -78,12 +40,10 @@ var _ = Describe("The story over NTLM", Ordered, Label("e2e"), func() {
 	BeforeAll(func() {
 		installCRDsAndStartManager()
 		base := freeConsecutivePorts(2)
-		adminPort := freePort()
-		admin = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 		ca := filepath.Join(env.work, "ocs-sim-ntlm-ca.crt")
-		env.ntlmSimCmd = runEmulator(
+		env.ntlmSim = runEmulator(
 			"--servers", "ocs1,ocs2", "--users", fmt.Sprint(ntlmUsers), "--contacts-per-user", "5",
-			"--base-port", fmt.Sprint(base), "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
+			"--base-port", fmt.Sprint(base),
 			"--username", env.simUser, "--password", env.simPass,
 			"--auth", "ntlm", "--domain", "CORP", "--allow-unencrypted=false",
 			"--tls", "--cert-out", ca)

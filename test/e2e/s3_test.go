@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ocsha/ocs-ha-operator/internal/backup/s3test"
+	"github.com/ocsha/ocs-ha-operator/test/internal/harness"
 )
 
 // The S3 story: the backups of a pool go to a bucket of a real S3 server (versitygw, built and
@@ -31,57 +30,18 @@ var _ = Describe("The story with S3 storage", Ordered, Label("e2e"), func() {
 		changing = "sip:user0002@corp.example.com"
 	)
 	var (
-		srv    *s3test.Server
-		sim    string // the emulator's admin URL
-		before map[string]string
+		srv      *s3test.Server
+		emulator *harness.Sim
+		before   map[string]string
 	)
 	repoPrefix := "ocs/site-a/" + ns + "/site-a-contacts/"
 
-	adminGet := func(path string, into any) {
-		GinkgoHelper()
-		resp, err := http.Get(sim + path)
-		Expect(err).NotTo(HaveOccurred())
-		defer resp.Body.Close()
-		Expect(resp.StatusCode).To(Equal(http.StatusOK), path)
-		Expect(json.NewDecoder(resp.Body).Decode(into)).To(Succeed())
-	}
 	adminDo := func(method, path, body string) {
 		GinkgoHelper()
-		req, err := http.NewRequest(method, sim+path, strings.NewReader(body))
-		Expect(err).NotTo(HaveOccurred())
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		Expect(err).NotTo(HaveOccurred())
-		_ = resp.Body.Close()
-		Expect(resp.StatusCode).To(BeNumerically("<", 300), path)
+		Expect(emulator.Do(method, path, body)).To(Succeed())
 	}
-	listUsers := func() []simUser {
-		GinkgoHelper()
-		var out []simUser
-		adminGet("/users", &out)
-		return out
-	}
-	homesNow := func() map[string]int {
-		GinkgoHelper()
-		count := map[string]int{}
-		for _, u := range listUsers() {
-			count[u.Home]++
-		}
-		return count
-	}
-	lists := func() map[string]string {
-		GinkgoHelper()
-		out := map[string]string{}
-		for _, u := range listUsers() {
-			var list map[string]any
-			adminGet("/users/"+url.PathEscape(u.SIP), &list)
-			delete(list, "home")
-			b, err := json.Marshal(list)
-			Expect(err).NotTo(HaveOccurred())
-			out[u.SIP] = string(b)
-		}
-		return out
-	}
+	homesNow := func() map[string]int { return simHomes(emulator) }
+	lists := func() map[string]string { return simContacts(emulator) }
 	get := func(resource, path string) string {
 		GinkgoHelper()
 		return kubectl("get", "-n", ns, resource, "-o", "jsonpath={"+path+"}")
@@ -109,15 +69,13 @@ var _ = Describe("The story with S3 storage", Ordered, Label("e2e"), func() {
 
 		By("starting an emulator whose imports take long enough to kill the manager during a failover")
 		base := freeConsecutivePorts(2)
-		adminPort := freePort()
-		sim = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 		ca := filepath.Join(env.work, "ocs-sim-s3-ca.crt")
-		cmd := runEmulator(
+		emulator = runEmulator(
 			"--servers", "ocs1,ocs2", "--users", fmt.Sprint(users), "--contacts-per-user", fmt.Sprint(perUser),
-			"--base-port", fmt.Sprint(base), "--admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
+			"--base-port", fmt.Sprint(base),
 			"--username", env.simUser, "--password", env.simPass, "--import-cost", "150ms",
 			"--tls", "--cert-out", ca)
-		DeferCleanup(func() { stopProcess(cmd) })
+		DeferCleanup(emulator.Stop)
 		pem, err := os.ReadFile(ca)
 		Expect(err).NotTo(HaveOccurred())
 		values := map[string]string{
@@ -155,7 +113,7 @@ var _ = Describe("The story with S3 storage", Ordered, Label("e2e"), func() {
 		// Each run changes one user's list: the first snapshot's copy of it is then referenced
 		// by no kept snapshot once retention (keepLast 2) drops that snapshot.
 		for i, token := range []string{"2", "3"} {
-			adminDo(http.MethodPut, "/users/"+url.PathEscape(changing)+"/contacts", fmt.Sprintf(
+			adminDo(http.MethodPut, harness.UserPath(changing)+"/contacts", fmt.Sprintf(
 				`{"groups":[],"containers":[],"contacts":[{"buddy":"new%d@corp.example.com","subscribePresence":true,"groups":[]}]}`, i))
 			backupNow(token)
 		}
@@ -195,8 +153,7 @@ var _ = Describe("The story with S3 storage", Ordered, Label("e2e"), func() {
 			g.Expect(get("userhoming/site-a", ".status.lastOperation.type")).To(Equal("Failover"))
 			g.Expect(get("userhoming/site-a", ".status.lastOperation.completionTime")).To(BeEmpty())
 		}).WithPolling(100 * time.Millisecond).Should(Succeed())
-		Expect(env.manager.Process.Kill()).To(Succeed())
-		_ = env.manager.Wait()
+		env.manager.Kill()
 		Expect(get("userhoming/site-a", ".status.lastOperation.completionTime")).To(BeEmpty(), "the manager died before the failover completed")
 		earlier := env.managerLog.String()
 		startManager()

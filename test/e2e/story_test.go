@@ -12,43 +12,26 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ocsha/ocs-ha-operator/test/internal/harness"
 )
 
-type simUser struct {
-	SIP      string `json:"sip"`
-	Home     string `json:"home"`
-	Contacts int    `json:"contacts"`
-}
+func homes() map[string]int { return simHomes(env.sim) }
 
-func simUsers() []simUser {
+// simHomes counts the users homed on each server of an emulator.
+func simHomes(sim *harness.Sim) map[string]int {
 	GinkgoHelper()
-	var users []simUser
-	simGet("/users", &users)
-	return users
-}
-
-func homes() map[string]int {
-	GinkgoHelper()
-	count := map[string]int{}
-	for _, u := range simUsers() {
-		count[u.Home]++
-	}
+	count, err := sim.Homes()
+	Expect(err).NotTo(HaveOccurred())
 	return count
 }
 
-// contactLists returns every user's contact list as the emulator's admin API renders it.
-func contactLists(users []simUser) map[string]string {
+// simContacts returns every user's contact list as an emulator's admin API renders it.
+func simContacts(sim *harness.Sim) map[string]string {
 	GinkgoHelper()
-	out := map[string]string{}
-	for _, u := range users {
-		var list map[string]any
-		simGet("/users/"+u.SIP, &list)
-		delete(list, "home")
-		b, err := json.Marshal(list)
-		Expect(err).NotTo(HaveOccurred())
-		out[u.SIP] = string(b)
-	}
-	return out
+	lists, err := sim.ContactLists()
+	Expect(err).NotTo(HaveOccurred())
+	return lists
 }
 
 // jsonpath reads one field of an object with kubectl.
@@ -123,7 +106,7 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 	})
 
 	It("drains ocs1 for maintenance with every contact intact, then returns it", func() {
-		before = contactLists(simUsers())
+		before = simContacts(env.sim)
 		reconciling := watchFor("userhoming/site-a", func(obj map[string]any) bool {
 			return conditionStatus(obj, "Reconciling") == "True"
 		})
@@ -133,19 +116,19 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 		Eventually(reconciling).Should(Receive(&during), "the UserHoming reports Reconciling=True while the drain runs")
 		recordJSON(during, "userhoming-progressing")
 		Expect(homes()).To(Equal(map[string]int{"ocs2": 200}))
-		Expect(contactLists(simUsers())).To(Equal(before), "a planned move must keep every contact")
+		Expect(simContacts(env.sim)).To(Equal(before), "a planned move must keep every contact")
 
 		kubectl("patch", "ocspool/site-a", "--type=json", "--patch-file", filepath.Join("testdata", "return-ocs1.yaml"))
 		waitCondition("ocspool/site-a", "Ready")
 		Eventually(homes).Should(Equal(map[string]int{"ocs1": 100, "ocs2": 100}))
 		waitCondition("userhoming/site-a", "Ready")
-		Expect(contactLists(simUsers())).To(Equal(before))
+		Expect(simContacts(env.sim)).To(Equal(before))
 	})
 
 	It("fails over from a crashed server and restores contacts from the backup", func() {
 		kubectl("annotate", "--overwrite", "contactbackup/site-a-contacts", "ocs.ocsha.io/backup-now=before-crash")
 		kubectl("wait", "--for=jsonpath={.status.lastHandledRequest}=before-crash", "contactbackup/site-a-contacts", "--timeout=120s")
-		before = contactLists(simUsers())
+		before = simContacts(env.sim)
 
 		simPost("/servers/ocs2/crash")
 		kubectl("wait", "--for=jsonpath={.status.servers[1].state}=Unreachable", "ocspool/site-a", "--timeout=60s")
@@ -157,7 +140,7 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 		Expect(homes()).To(Equal(map[string]int{"ocs1": 200}))
 		Expect(jsonpath("userhoming/site-a", ".status.lastOperation.forced")).To(Equal("100"))
 		Expect(jsonpath("userhoming/site-a", ".status.lastOperation.contactsRestored")).To(Equal("100"))
-		Expect(contactLists(simUsers())).To(Equal(before), "every contact of the snapshot restored")
+		Expect(simContacts(env.sim)).To(Equal(before), "every contact of the snapshot restored")
 		Expect(jsonpath("userhoming/site-a", `.status.conditions[?(@.type=="Degraded")].status`)).To(Equal("True"))
 		recordObject("userhoming/site-a", "userhoming-degraded")
 	})
@@ -168,7 +151,7 @@ var _ = Describe("The full story", Ordered, Label("e2e"), func() {
 		Eventually(homes).Should(Equal(map[string]int{"ocs1": 100, "ocs2": 100}))
 		waitCondition("userhoming/site-a", "Ready")
 		Expect(jsonpath("userhoming/site-a", ".status.lastOperation.type")).To(Or(Equal("Failback"), Equal("Rebalance")))
-		Expect(contactLists(simUsers())).To(Equal(before), "failback is a planned move: contacts travel")
+		Expect(simContacts(env.sim)).To(Equal(before), "failback is a planned move: contacts travel")
 	})
 
 	It("reports suspend to GitOps tools", func() {
