@@ -36,6 +36,10 @@ func main() {
 	var powershellIdle time.Duration
 	flag.DurationVar(&powershellIdle, "powershell-idle", 0,
 		"How long a persistent powershell.exe of a Skype for Business server stays running for the next operation (0: 2m; negative: none, every operation starts its own powershell.exe and loads the module again).")
+	var fullBackupEvery time.Duration
+	flag.DurationVar(&fullBackupEvery, "full-backup-every", 0,
+		"Incremental ContactBackup runs: between full runs at least this far apart, a run exports only the users the directory shows added or moved since the newest snapshot "+
+			"and carries the others (a contact list edited without a move waits for the next full run). 0: every run is full.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -87,7 +91,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := controllers.SetupAll(mgr, controllers.Options{WinRM: winrm.Options{PowerShellIdle: powershellIdle}}); err != nil {
+	if err := controllers.SetupAll(mgr, controllers.Options{WinRM: winrm.Options{PowerShellIdle: powershellIdle}, FullBackupEvery: fullBackupEvery}); err != nil {
 		setupLog.Error(err, "Unable to set up controllers")
 		os.Exit(1)
 	}

@@ -274,6 +274,9 @@ func (r *ContactBackupReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 	r.Secrets = opts.secretReader(mgr)
 	r.APIReader = mgr.GetAPIReader()
 	r.Recorder = mgr.GetEventRecorder("ocs-ha-operator")
+	if r.FullBackupEvery == 0 {
+		r.FullBackupEvery = opts.FullBackupEvery
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ocsv1.ContactBackup{}, backupSecretIndex, backupSecretRefs); err != nil {
 		return fmt.Errorf("indexing ContactBackups by Secret: %w", err)
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +24,8 @@ type Options struct {
 	Secrets client.Reader
 	// Gateways probes the PSTN gateways of OCSPool spec.gateways. Nil means SIP OPTIONS.
 	Gateways GatewayProber
+	// FullBackupEvery turns incremental ContactBackup runs on (ContactBackupReconciler.FullBackupEvery).
+	FullBackupEvery time.Duration
 }
 
 func (o *Options) complete(mgr ctrl.Manager) {
