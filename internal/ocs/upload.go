@@ -88,7 +88,11 @@ func (r *runner) runPSWithData(ctx context.Context, op, server string, data []by
 }
 
 // psReadUpload renders the lines that read an upload into $data (bytes) and delete its file.
-func psReadUpload(name string) (string, error) {
+func psReadUpload(name string) (string, error) { return psReadUploadInto("$data", name) }
+
+// psReadUploadInto renders the lines that decode an upload's base64 into variable (bytes) and
+// delete its file; the name must be one of the agent's own temp names.
+func psReadUploadInto(variable, name string) (string, error) {
 	if !strings.HasPrefix(name, tempPrefix) {
 		return "", fmt.Errorf("%w: upload name %q", ErrInvalidArgument, name)
 	}
@@ -97,7 +101,7 @@ func psReadUpload(name string) (string, error) {
 		return "", err
 	}
 	return "$up = Join-Path $env:TEMP " + q + "\n" +
-		"$data = [Convert]::FromBase64String([IO.File]::ReadAllText($up))\n" +
+		variable + " = [Convert]::FromBase64String([IO.File]::ReadAllText($up))\n" +
 		"Remove-Item -LiteralPath $up\n", nil
 }
 
@@ -105,16 +109,11 @@ func psReadUpload(name string) (string, error) {
 // $text and delete its file, with .NET 2.0's GZipStream behind a StreamReader (inferred.go,
 // "Compressed uploads"): no loop, no method newer than .NET 2.0, no PowerShell 3.0 syntax.
 func psReadGzipUploadText(name string) (string, error) {
-	if !strings.HasPrefix(name, tempPrefix) {
-		return "", fmt.Errorf("%w: upload name %q", ErrInvalidArgument, name)
-	}
-	q, err := QuotePS(name)
+	read, err := psReadUploadInto("$gz", name)
 	if err != nil {
 		return "", err
 	}
-	return "$up = Join-Path $env:TEMP " + q + "\n" +
-		"$gz = [Convert]::FromBase64String([IO.File]::ReadAllText($up))\n" +
-		"Remove-Item -LiteralPath $up\n" +
+	return read +
 		"$ms = New-Object IO.MemoryStream\n" +
 		"$ms.Write($gz, 0, $gz.Length)\n" +
 		"$ms.Position = 0\n" +
