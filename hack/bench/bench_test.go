@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 )
 
 func TestComputeFloor(t *testing.T) {
@@ -129,8 +132,9 @@ func TestClassifyCommands(t *testing.T) {
 		`whoami`,
 		`echo QUJD >> "%TEMP%\ocsha-1.b64"`,
 		`echo QUJD >> "%TEMP%\ocsha-1.b64" && powershell.exe -NoProfile -NonInteractive -EncodedCommand x`,
+		`powershell.exe -NoProfile -NonInteractive -EncodedCommand ` + encodeUTF16LE(`$exe = 'C:\Program Files\Common Files\Microsoft Office Communications Server 2007 R2\DBImpExp.exe'`+"\n"+`& $exe /import /hrxmlfile:$f`),
 	})
-	want := map[string]int{"dbimpexp export": 1, "dbimpexp import": 1, "sc query": 1, "powershell": 2, "lcscmd": 1, "other": 1, "upload echo": 1}
+	want := map[string]int{"dbimpexp export": 1, "dbimpexp import": 2, "sc query": 1, "powershell": 2, "lcscmd": 1, "other": 1, "upload echo": 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("classifyCommands = %v, want %v", got, want)
 	}
@@ -244,4 +248,13 @@ func TestOwnCostPer1000Users(t *testing.T) {
 	if ownCost(processesUsage{}, after, 0, 2500) != nil {
 		t.Error("a cost without a first reading")
 	}
+}
+
+// encodeUTF16LE is what -EncodedCommand takes: the script's UTF-16LE bytes in base64.
+func encodeUTF16LE(script string) string {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(script)) {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

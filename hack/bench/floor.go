@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf16"
 )
 
 // work is what an operation must do beyond its commands, each charged at the model's cost.
@@ -77,12 +80,12 @@ func newCommands(before, after map[string][]string) []string {
 	return out
 }
 
-// classifyCommands counts command lines by what they do, for the "what limits it" column. The
-// agent sends PowerShell encoded, so the label comes from the visible program names only.
+// classifyCommands counts command lines by what they do, for the "what limits it" column. A
+// PowerShell line is judged by its decoded -EncodedCommand script, where the tools it runs are.
 func classifyCommands(lines []string) map[string]int {
 	out := map[string]int{}
 	for _, l := range lines {
-		low := strings.ToLower(l)
+		low := strings.ToLower(l) + "\n" + strings.ToLower(encodedScript(l))
 		switch {
 		case strings.HasPrefix(low, "echo ") && strings.Contains(low, ">>") && !strings.Contains(low, "powershell"):
 			// internal/ocs uploads data in cmd echo lines before the script that reads it.
@@ -156,4 +159,24 @@ func moduleLoads(cfg config, active int) int {
 		return 0
 	}
 	return max(cfg.cost.Concurrency, 1) * active
+}
+
+// encodedScript returns the script of a `powershell.exe … -EncodedCommand <base64>` line (UTF-16LE
+// base64), or "" for any other line.
+func encodedScript(line string) string {
+	const flag = "-EncodedCommand "
+	i := strings.Index(line, flag)
+	if i < 0 {
+		return ""
+	}
+	b64, _, _ := strings.Cut(line[i+len(flag):], " ")
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw)%2 != 0 {
+		return ""
+	}
+	units := make([]uint16, len(raw)/2)
+	for j := range units {
+		units[j] = binary.LittleEndian.Uint16(raw[2*j:])
+	}
+	return string(utf16.Decode(units))
 }
