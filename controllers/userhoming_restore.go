@@ -55,6 +55,12 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 		return ctrl.Result{}, err
 	}
 	if rp.wave.Done() || (rp.wave.Pending == 0 && refusedAgain(op, rp.wave)) {
+		if down := restoreWaitsOn(rp.plan.Waiting, s.homes(), s.serverAnswers); len(down) > 0 {
+			// Their contacts are not restored, or went down with the server: the failover waits
+			// until it answers, or a failover of it takes over.
+			s.report.restoreWaitsOn = down
+			return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
+		}
 		r.restoreDone(s, rp.wave)
 		return ctrl.Result{}, nil
 	}
