@@ -191,6 +191,11 @@ func (r *UserHomingReconciler) completeFailover(_ context.Context, s *homingScop
 		end = &restoreOutcome{}
 	}
 	stayed := s.stayedOnSources(op)
+	if end.notRestored > 0 && len(end.failures) == 0 {
+		// Nothing per user came from the snapshot (none pinned, or the store is gone): this
+		// process's record of the forced moves names them, when it saw them all.
+		end.unnamed, end.unnamedKnown = r.restores.Unrestored(homingKey(s, op))
+	}
 	op.Failed = int32(len(stayed) + end.notRestored)
 	msg := failoverSummary(op, stayed, end)
 	if op.Failed == 0 {
@@ -231,12 +236,29 @@ func failoverSummary(op *ocsv1.Operation, stayed []moveFailure, end *restoreOutc
 	case end.notRestored == 0:
 	case len(end.failures) > 0:
 		msg += " Without restored contacts: " + describeHomingFailures(end.failures, "contact restore")
-	case end.note != "":
-		msg += fmt.Sprintf(" %d users have no restored contacts. %s", end.notRestored, end.note)
 	default:
-		msg += fmt.Sprintf(" %d users have no restored contacts.", end.notRestored)
+		msg += fmt.Sprintf(" %d users have no restored contacts: %s.", end.notRestored, unrestoredNames(end))
+		if end.note != "" {
+			msg += " " + end.note
+		}
 	}
 	return msg
+}
+
+// unrestoredShown bounds the users a failover's completion names without restored contacts.
+const unrestoredShown = 10
+
+// unrestoredNames names the users of a restore that did not happen (pure), or says why it cannot.
+func unrestoredNames(end *restoreOutcome) string {
+	if !end.unnamedKnown || len(end.unnamed) == 0 {
+		return "their names are not known here (the manager restarted during the failover, or a move's outcome was lost, and the snapshot that lists them cannot be read)"
+	}
+	shown := end.unnamed[:min(len(end.unnamed), unrestoredShown)]
+	out := strings.Join(shown, ", ")
+	if more := len(end.unnamed) - len(shown); more > 0 {
+		out += fmt.Sprintf(" and %d more", more)
+	}
+	return out
 }
 
 // finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).

@@ -309,6 +309,10 @@ type restoreOutcome struct {
 	notRestored int
 	// note says why nobody was restored (no snapshot, no ContactBackup), when that is the case.
 	note string
+	// unnamed names, by key, the users without restored contacts when failures cannot (nothing
+	// was read from a snapshot); unnamedKnown says whether the names are known at all.
+	unnamed      []string
+	unnamedKnown bool
 }
 
 // refusedAgain reports that the only users left to import are those whose imports were refused

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +79,32 @@ func TestRestoreWaitsOn(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			NewWithT(t).Expect(restoreWaitsOn(c.waiting, homes, up)).To(Equal(c.want))
+		})
+	}
+}
+
+func TestUnrestoredNames(t *testing.T) {
+	many := make([]string, 12)
+	for i := range many {
+		many[i] = fmt.Sprintf("sip:u%02d@x", i)
+	}
+	cases := []struct {
+		name string
+		end  restoreOutcome
+		want string
+	}{
+		{"names not known", restoreOutcome{notRestored: 2}, "their names are not known here"},
+		{"known but empty is not a list", restoreOutcome{notRestored: 2, unnamedKnown: true}, "their names are not known here"},
+		{"a few, all named", restoreOutcome{notRestored: 2, unnamed: []string{"sip:a@x", "sip:b@x"}, unnamedKnown: true}, "sip:a@x, sip:b@x"},
+		{"many: the first ten and how many more", restoreOutcome{notRestored: 12, unnamed: many, unnamedKnown: true},
+			strings.Join(many[:10], ", ") + " and 2 more"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			end := c.end
+			NewWithT(t).Expect(unrestoredNames(&end)).To(HavePrefix(c.want))
+			msg := failoverSummary(&ocsv1.Operation{Forced: int32(end.notRestored)}, nil, &end)
+			NewWithT(t).Expect(msg).To(ContainSubstring(fmt.Sprintf("%d users have no restored contacts: %s", end.notRestored, c.want)))
 		})
 	}
 }
