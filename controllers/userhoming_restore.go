@@ -55,7 +55,7 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 		return ctrl.Result{}, err
 	}
 	if rp.wave.Done() || (rp.wave.Pending == 0 && refusedAgain(op, rp.wave)) {
-		if down := restoreWaitsOn(rp.plan.Waiting, s.homes(), s.serverAnswers); len(down) > 0 {
+		if down := restoreWaitsOn(rp.plan.Waiting, s.homes(), op.From, s.serverAnswers); len(down) > 0 {
 			// Their contacts are not restored, or went down with the server: the failover waits
 			// until it answers, or a failover of it takes over.
 			s.report.restoreWaitsOn = down

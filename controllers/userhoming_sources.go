@@ -148,13 +148,15 @@ func inheritedSources(running *ocsv1.Operation, answers func(server string) bool
 }
 
 // restoreWaitsOn are the servers, in name order, that do not answer and hold users the restore
-// must still reach (waiting, by SIP; homes maps a SIP to its home now).
-func restoreWaitsOn(waiting []string, homes map[string]string, answers func(server string) bool) []string {
+// must still reach (waiting, by SIP; homes maps a SIP to its home now). The failover's own
+// sources are not among them: a user left there could not be moved, and is reported so.
+func restoreWaitsOn(waiting []string, homes map[string]string, sources []string, answers func(server string) bool) []string {
+	own := setOfNames(sources)
 	seen := map[string]bool{}
 	var out []string
 	for _, sip := range waiting {
 		home, ok := homes[sip]
-		if !ok || seen[home] || answers(home) {
+		if !ok || seen[home] || own[home] || answers(home) {
 			continue
 		}
 		seen[home] = true
