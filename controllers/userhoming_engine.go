@@ -33,16 +33,17 @@ import (
 // no error to hand over to the next step; any other Result, or an error, ends the pass.
 type homingStep func(ctx context.Context, s *homingScope) (ctrl.Result, error)
 
-// stepsFor chooses the steps of this pass: a running failover runs to its end; servers past the
-// failover gate start one, superseding a planned operation; otherwise the planned operations
-// (drain, failback, rebalance) decide.
+// stepsFor chooses the steps of this pass: a running failover runs to its end unless a server it
+// does not fail over passes the failover gate; servers past the gate start one, superseding a
+// planned operation or taking over a failover; otherwise the planned operations (drain,
+// failback, rebalance) decide.
 func (r *UserHomingReconciler) stepsFor(s *homingScope) []homingStep {
 	failover := []homingStep{r.forceMoveWave, r.restoreWave, r.completeFailover}
 	switch op := s.op(); {
+	case len(failoverSourcesToAdd(op, s.failFrom)) > 0:
+		return append([]homingStep{r.startFailover}, failover...)
 	case op != nil && op.Type == ocsv1.OperationFailover:
 		return failover
-	case len(s.failFrom) > 0:
-		return append([]homingStep{r.startFailover}, failover...)
 	default:
 		return []homingStep{r.choosePlanned, r.plannedWave}
 	}

@@ -23,24 +23,39 @@ import (
 // completeFailover.
 
 // startFailover re-checks the sources, pins the snapshot contacts will come from and records the
-// operation; a planned operation still running is superseded.
+// operation; a planned operation still running is superseded, and so is a failover when a new
+// source passes the gate (takeOver).
 func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope) (ctrl.Result, error) {
-	if s.op() != nil {
+	running := s.op()
+	if running != nil && running.Type != ocsv1.OperationFailover {
 		r.finish(s, fmt.Sprintf("Superseded by a failover from %s.", strings.Join(s.failFrom, ", ")))
+		running = nil
 	}
-	from := r.stillDown(ctx, s, s.failFrom)
-	if len(from) == 0 {
+	from := r.stillDown(ctx, s, failoverSourcesToAdd(running, s.failFrom))
+	switch {
+	case len(from) == 0 && running != nil:
+		// The new source answered a direct check: the running failover goes on.
+		return ctrl.Result{}, nil
+	case len(from) == 0:
 		return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
 	}
 	s.sourcesChecked = true
+	inherited := r.takeOver(s, running, from)
+	from = unionOf(from, inherited)
 	downSince := s.now
 	for _, name := range from {
 		if f := s.pool.fact(name); f != nil && !f.since.IsZero() && f.since.Before(downSince) {
 			downSince = f.since
 		}
 	}
+	if len(inherited) > 0 && running.StartTime.Time.Before(downSince) {
+		// The snapshot must predate the first failover's moves: it homes those users on its
+		// sources, with their contacts.
+		downSince = running.StartTime.Time
+	}
 	snap, note := r.pickSnapshot(ctx, s, from, downSince)
 	op := s.start(ocsv1.OperationFailover, from, s.homedOn(from))
+	op.InheritedFrom = inherited
 	restore := note
 	if snap != nil {
 		op.Snapshot = snap.Name
@@ -57,6 +72,19 @@ func (r *UserHomingReconciler) startFailover(ctx context.Context, s *homingScope
 		strings.Join(from, ", "), downSince.UTC().Format(time.RFC3339), op.Total, restore, op.ContactLossWindow)
 	logf.FromContext(ctx).Info("Started a failover", "operation", op.ID, "from", from, "count", op.Total, "snapshot", op.Snapshot)
 	return ctrl.Result{}, nil
+}
+
+// takeOver ends the running failover, if any, for the one starting from the new sources, and
+// returns its sources that still do not answer: the new failover keeps them.
+func (r *UserHomingReconciler) takeOver(s *homingScope, running *ocsv1.Operation, from []string) []string {
+	if running == nil {
+		return nil
+	}
+	inherited := inheritedSources(running, s.serverAnswers)
+	r.event(s, true, "FailoverTakenOver", "Failover", "%s went down during the failover from %s; a failover from %s takes over and restores the contacts of the users of both.",
+		strings.Join(from, ", "), strings.Join(running.From, ", "), strings.Join(unionOf(from, inherited), ", "))
+	r.finishFailover(s, fmt.Sprintf("Taken over by a failover from %s: %s went down too.", strings.Join(unionOf(from, inherited), ", "), strings.Join(from, ", ")))
+	return inherited
 }
 
 // forceMoveWave runs one wave of forced moves while the step is Moving. The step becomes
@@ -88,8 +116,9 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 		return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
 	}
 	key := homingKey(s, op)
-	if op.Moved == 0 {
+	if op.Moved == 0 && len(op.InheritedFrom) == 0 {
 		// Nobody has moved yet: every forced move of this failover happens in this process.
+		// Not so after a takeover: the failover taken over moved users too.
 		r.restores.BeginForcedMoves(key)
 	}
 	// The contacts of users earlier passes moved are restored beside this pass's moves; their
@@ -162,6 +191,11 @@ func (r *UserHomingReconciler) completeFailover(_ context.Context, s *homingScop
 		end = &restoreOutcome{}
 	}
 	stayed := s.stayedOnSources(op)
+	if end.notRestored > 0 && len(end.failures) == 0 {
+		// Nothing per user came from the snapshot (none pinned, or the store is gone): this
+		// process's record of the forced moves names them, when it saw them all.
+		end.unnamed, end.unnamedKnown = r.restores.Unrestored(homingKey(s, op))
+	}
 	op.Failed = int32(len(stayed) + end.notRestored)
 	msg := failoverSummary(op, stayed, end)
 	if op.Failed == 0 {
@@ -202,12 +236,29 @@ func failoverSummary(op *ocsv1.Operation, stayed []moveFailure, end *restoreOutc
 	case end.notRestored == 0:
 	case len(end.failures) > 0:
 		msg += " Without restored contacts: " + describeHomingFailures(end.failures, "contact restore")
-	case end.note != "":
-		msg += fmt.Sprintf(" %d users have no restored contacts. %s", end.notRestored, end.note)
 	default:
-		msg += fmt.Sprintf(" %d users have no restored contacts.", end.notRestored)
+		msg += fmt.Sprintf(" %d users have no restored contacts: %s.", end.notRestored, unrestoredNames(end))
+		if end.note != "" {
+			msg += " " + end.note
+		}
 	}
 	return msg
+}
+
+// unrestoredShown bounds the users a failover's completion names without restored contacts.
+const unrestoredShown = 10
+
+// unrestoredNames names the users of a restore that did not happen (pure), or says why it cannot.
+func unrestoredNames(end *restoreOutcome) string {
+	if !end.unnamedKnown || len(end.unnamed) == 0 {
+		return "their names are not known here (the manager restarted during the failover, or a move's outcome was lost, and the snapshot that lists them cannot be read)"
+	}
+	shown := end.unnamed[:min(len(end.unnamed), unrestoredShown)]
+	out := strings.Join(shown, ", ")
+	if more := len(end.unnamed) - len(shown); more > 0 {
+		out += fmt.Sprintf(" and %d more", more)
+	}
+	return out
 }
 
 // finishFailover completes a failover (its events are UsersForceMoved and ContactsRestored).

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,7 @@ import (
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/restoreplan"
 )
 
 // lostReplyAgent runs the first two imports it is given but loses their replies: the first
@@ -174,6 +176,21 @@ var _ = Describe("UserHoming under faults", func() {
 			ev := homingEvents(g, ns)
 			g.Expect(ev).To(HaveKey("ContactsNotRestored"))
 			g.Expect(ev).NotTo(HaveKey("ContactsRestored"))
+		}).Should(Succeed())
+		// The Warning names them: the first ten, in order, and how many more.
+		Eventually(func(g Gomega) {
+			var list corev1.EventList
+			g.Expect(k8sClient.List(testCtx, &list, client.InNamespace(ns))).To(Succeed())
+			var notes []string
+			for _, e := range list.Items {
+				if e.Reason == "ContactsNotRestored" && e.Type == corev1.EventTypeWarning {
+					notes = append(notes, e.Message)
+				}
+			}
+			g.Expect(notes).To(ContainElement(And(
+				ContainSubstring("100 users have no restored contacts: "+restoreplan.Key(homingSIP(100))+", "),
+				ContainSubstring(restoreplan.Key(homingSIP(109))+" and 90 more"),
+				Not(ContainSubstring(restoreplan.Key(homingSIP(110)))))))
 		}).Should(Succeed())
 	})
 })

@@ -55,6 +55,12 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 		return ctrl.Result{}, err
 	}
 	if rp.wave.Done() || (rp.wave.Pending == 0 && refusedAgain(op, rp.wave)) {
+		if down := restoreWaitsOn(rp.plan.Waiting, s.homes(), op.From, s.serverAnswers); len(down) > 0 {
+			// Their contacts are not restored, or went down with the server: the failover waits
+			// until it answers, or a failover of it takes over.
+			s.report.restoreWaitsOn = down
+			return ctrl.Result{RequeueAfter: s.pool.recheckInterval()}, nil
+		}
 		r.restoreDone(s, rp.wave)
 		return ctrl.Result{}, nil
 	}
@@ -303,6 +309,10 @@ type restoreOutcome struct {
 	notRestored int
 	// note says why nobody was restored (no snapshot, no ContactBackup), when that is the case.
 	note string
+	// unnamed names, by key, the users without restored contacts when failures cannot (nothing
+	// was read from a snapshot); unnamedKnown says whether the names are known at all.
+	unnamed      []string
+	unnamedKnown bool
 }
 
 // refusedAgain reports that the only users left to import are those whose imports were refused

@@ -107,3 +107,93 @@ func setOfNames(names []string) map[string]bool {
 	}
 	return out
 }
+
+// A failover can lose the server it moved users onto: their contacts, restored there or not
+// yet, are gone with it, and the snapshot still homes them on the first failover's sources. So
+// a running failover does not end while users it restores wait on a server that does not answer
+// (restoreWaitsOn); when that server passes the gate, a new failover takes over
+// (failoverSourcesToAdd) and keeps the old one's sources that are still down
+// (inheritedSources), so that its restore covers those users too.
+
+// failoverSourcesToAdd are the servers past the failover gate that the running operation does
+// not fail over: all of them when no failover runs.
+func failoverSourcesToAdd(running *ocsv1.Operation, failFrom []string) []string {
+	if running == nil || running.Type != ocsv1.OperationFailover {
+		return failFrom
+	}
+	own := setOfNames(running.From)
+	var out []string
+	for _, name := range failFrom {
+		if !own[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// inheritedSources are the sources of a running failover a new one takes over from that still
+// do not answer. A completed failover or a planned operation leaves nothing to inherit: its
+// restore ended, and an older snapshot would only widen the loss window.
+func inheritedSources(running *ocsv1.Operation, answers func(server string) bool) []string {
+	if running == nil || running.Type != ocsv1.OperationFailover || running.CompletionTime != nil {
+		return nil
+	}
+	var out []string
+	for _, name := range running.From {
+		if !answers(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// restoreWaitsOn are the servers, in name order, that do not answer and hold users the restore
+// must still reach (waiting, by SIP; homes maps a SIP to its home now). The failover's own
+// sources are not among them: a user left there could not be moved, and is reported so.
+func restoreWaitsOn(waiting []string, homes map[string]string, sources []string, answers func(server string) bool) []string {
+	own := setOfNames(sources)
+	seen := map[string]bool{}
+	var out []string
+	for _, sip := range waiting {
+		home, ok := homes[sip]
+		if !ok || seen[home] || own[home] || answers(home) {
+			continue
+		}
+		seen[home] = true
+		out = append(out, home)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unionOf merges lists of names into one sorted list without repeats.
+func unionOf(lists ...[]string) []string {
+	set := map[string]bool{}
+	for _, l := range lists {
+		for _, n := range l {
+			set[n] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// serverAnswers reports that the pool's server answers (Healthy, in maintenance or not); a
+// server not in the pool does not.
+func (s *homingScope) serverAnswers(name string) bool {
+	f := s.pool.fact(name)
+	return f != nil && f.answers()
+}
+
+// homes maps each user of this pass's directory listing to its home.
+func (s *homingScope) homes() map[string]string {
+	out := make(map[string]string, len(s.users))
+	for _, u := range s.users {
+		out[u.SIP] = u.Server
+	}
+	return out
+}

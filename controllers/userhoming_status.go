@@ -25,6 +25,8 @@ type homingReport struct {
 	pending int
 	// waitingSources are the sources a running failover waits for: their state is not known.
 	waitingSources []string
+	// restoreWaitsOn are the servers, down, holding users a running failover must still restore.
+	restoreWaitsOn []string
 	// heldBack is the number of users a failback would move while spec.failback is Manual.
 	heldBack int
 	// waiting is the failback or rebalance a day-2 gate holds, nil if none.
@@ -164,6 +166,11 @@ func homingReconciling(rep *homingReport) homingCondition {
 		if len(rep.waitingSources) > 0 {
 			return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonWaitingForSource,
 				operationProgress(op) + " Waiting for the state of " + strings.Join(rep.waitingSources, ", ") + " before moving on: nobody is left behind."}
+		}
+		if len(rep.restoreWaitsOn) > 0 {
+			return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, ocsv1.ReasonWaitingForSource,
+				operationProgress(op) + " Users whose contacts are to be restored are homed on " + strings.Join(rep.restoreWaitsOn, ", ") +
+					", which does not answer: they are restored once it answers, or by a failover of it."}
 		}
 		return homingCondition{ocsv1.ConditionReconciling, metav1.ConditionTrue, operationReason(op), operationProgress(op)}
 	}

@@ -261,6 +261,13 @@ type Operation struct {
 	// Servers the operation moves users from.
 	// +optional
 	From []string `json:"from,omitempty"`
+	// InheritedFrom are the sources, still down, of a failover this one took over before its
+	// restore ended (a server it moved users onto went down too). They are in From; the users
+	// the snapshot homes on them are restored as well, and who holds contacts is read from the
+	// servers, never assumed from this failover's own moves.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	InheritedFrom []string `json:"inheritedFrom,omitempty"`
 	// Snapshot is the ContactBackup snapshot used to restore contacts.
 	// +optional
 	Snapshot string `json:"snapshot,omitempty"`

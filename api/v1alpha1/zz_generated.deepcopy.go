@@ -587,6 +587,11 @@ func (in *Operation) DeepCopyInto(out *Operation) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.InheritedFrom != nil {
+		in, out := &in.InheritedFrom, &out.InheritedFrom
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.SnapshotTime != nil {
 		in, out := &in.SnapshotTime, &out.SnapshotTime
 		*out = (*in).DeepCopy()

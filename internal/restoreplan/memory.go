@@ -1,6 +1,9 @@
 package restoreplan
 
-import "sync"
+import (
+	"sort"
+	"sync"
+)
 
 // Memory remembers, per operation, what this process knows of whose contact list holds data, so
 // that a restore pass need not export every target again. Two facts make that knowledge:
@@ -19,6 +22,9 @@ type Memory struct {
 type opMemory struct {
 	// forcedHere: every forced move of the operation ran here with its outcome known.
 	forcedHere bool
+	// movesKnown: every forced move of the operation ran here, each outcome known (imports
+	// whose outcome is unknown do not clear it).
+	movesKnown bool
 	moved      map[string]bool
 	// filled, when not nil, holds the users known to hold data: it wins over moved.
 	filled map[string]bool
@@ -33,7 +39,7 @@ func (m *Memory) BeginForcedMoves(op string) {
 		m.byOp = map[string]*opMemory{}
 	}
 	if m.byOp[op] == nil {
-		m.byOp[op] = &opMemory{forcedHere: true, moved: map[string]bool{}}
+		m.byOp[op] = &opMemory{forcedHere: true, movesKnown: true, moved: map[string]bool{}}
 	}
 }
 
@@ -47,7 +53,7 @@ func (m *Memory) ForceMoved(op string, sips []string, uncertain bool) {
 		return
 	}
 	if uncertain {
-		rec.forcedHere = false
+		rec.forcedHere, rec.movesKnown = false, false
 	}
 	for _, sip := range sips {
 		rec.moved[Key(sip)] = true
@@ -72,6 +78,27 @@ func (m *Memory) Holds(op string) (func(key string) bool, bool) {
 	default:
 		return nil, false
 	}
+}
+
+// Unrestored returns, in key order, the users this process force-moved for the operation that
+// are not known to hold contact data, and whether that is known: every forced move ran here
+// with its outcome known, and no import since has an unknown outcome. A report names them
+// with it; it never decides a restore.
+func (m *Memory) Unrestored(op string) ([]string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.byOp[op]
+	if rec == nil || !rec.movesKnown || (rec.filled == nil && !rec.forcedHere) {
+		return nil, false
+	}
+	out := []string{}
+	for k := range rec.moved {
+		if !rec.filled[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out, true
 }
 
 // Remember records, at the end of a pass whose every outcome is known, the users holding data.

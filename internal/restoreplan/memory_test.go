@@ -1,6 +1,9 @@
 package restoreplan
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestMemory(t *testing.T) {
 	a, b, c := sipOf(1), sipOf(2), sipOf(3)
@@ -104,5 +107,68 @@ func TestMemoryHandsOutCopies(t *testing.T) {
 	m.Remember("op", map[string]bool{})
 	if !holds(Key(sipOf(1))) || holds(Key(sipOf(2))) {
 		t.Fatal("a function handed out changed with the memory or the caller's set")
+	}
+}
+
+func TestMemoryUnrestored(t *testing.T) {
+	a, b, c := sipOf(1), sipOf(2), sipOf(3)
+	tests := map[string]struct {
+		do    func(m *Memory)
+		known bool
+		want  []string
+	}{
+		"an operation never seen is not known": {do: func(*Memory) {}},
+		"nobody restored yet: every moved user, in key order": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{c, a}, false)
+			},
+			known: true, want: []string{Key(a), Key(c)},
+		},
+		"users a pass filled are not named": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a, b, c}, false)
+				m.Remember("op", map[string]bool{Key(b): true})
+			},
+			known: true, want: []string{Key(a), Key(c)},
+		},
+		"everybody restored: known and empty": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a}, false)
+				m.Remember("op", map[string]bool{Key(a): true})
+			},
+			known: true, want: []string{},
+		},
+		"a forced batch with an unknown outcome: not known": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a}, true)
+			},
+		},
+		"an import with an unknown outcome: not known": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a}, false)
+				m.Spoil("op")
+			},
+		},
+		"moves not seen here (a restarted process): not known": {
+			do: func(m *Memory) { m.Remember("op", map[string]bool{Key(b): true}) },
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var m Memory
+			tt.do(&m)
+			got, known := m.Unrestored("op")
+			if known != tt.known {
+				t.Fatalf("Unrestored() known = %v, want %v", known, tt.known)
+			}
+			if known && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Unrestored() = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

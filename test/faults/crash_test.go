@@ -11,11 +11,10 @@ import (
 )
 
 var _ = Describe("The survivor crashing mid-failover", Label("faults", "survivor"), func() {
-	// Pending: it finds a defect not fixed yet. Users the first failover force-moved onto the
-	// server that then crashes end on the last server with empty contact lists, and the
-	// completed failover reports failed 0: the superseding failover restores only the users the
-	// snapshot homes on its own sources.
-	PIt("leaves nobody lost, homed twice or on a failed server", func() {
+	// Users the first failover force-moved onto ocs2 lose their contacts again when ocs2
+	// crashes, and the snapshot still homes them on ocs1: the failover of ocs2 takes over the
+	// running one and restores the users of ocs1 too.
+	It("leaves nobody lost, homed twice or on a failed server", func() {
 		s := newSite(siteOptions{servers: []string{"ocs1", "ocs2", "ocs3"}, users: 60, simArgs: []string{"--move-cost", "200ms"}})
 		s.startManager()
 		before := s.settle()
