@@ -31,6 +31,7 @@ func main() {
 	watchNamespaces := bindWatchNamespacesFlag(flag.CommandLine, os.Getenv(envWatchNamespace))
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
+	pprofAddr := flag.String("pprof-bind-address", "", "The address Go's pprof profiles are served on (empty: off).")
 	leaseNamespace := bindLeaderElectionNamespaceFlag(flag.CommandLine)
 	flag.StringVar(&memoryLimit, "memory-limit", "96Mi", "Soft limit of the Go heap (a quantity such as 128Mi); the garbage collector works harder near it. GOMEMLIMIT, when set, wins.")
 	var powershellIdle time.Duration
@@ -75,6 +76,7 @@ func main() {
 		// cache never holds Secret data, and nothing outside these namespaces.
 		Cache:                  cache.Options{DefaultNamespaces: namespaces},
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       *pprofAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "ocs-ha-operator.ocsha.io",
 		// Empty in a cluster: the Pod's own namespace. Outside one it must be given.

@@ -8,10 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim"
 )
@@ -33,7 +37,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := sim.Start(ctx, cfg)
+	if err := servePprof(cfg.Pprof, stderr); err != nil {
+		return err
+	}
+	e, err := sim.Start(ctx, cfg.Config)
 	if err != nil {
 		return err
 	}
@@ -43,12 +50,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// options are the emulator's configuration and what the command itself serves.
+type options struct {
+	sim.Config
+	// Pprof is the address Go's profiles are served on; empty: none.
+	Pprof string
+}
+
 // parseFlags turns the command line into the emulator's configuration; usage and flag errors go
 // to stderr.
-func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
-	var cfg sim.Config
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var cfg options
 	fs := flag.NewFlagSet("ocs-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Pprof, "pprof", "", "address to serve Go's pprof profiles of the emulator on, to see where its own CPU goes (empty: off)")
 	servers := fs.String("servers", "ocs1,ocs2", "comma-separated names of the emulated front-end servers (FQDN <name>.corp.example.com)")
 	mediation := fs.String("mediation", "", "comma-separated names of emulated Mediation servers (FQDN <name>.corp.example.com): "+
 		"endpoints after the front ends' (base-port + index), the role's services, no users; the admin API's crash, stop-service[?service=NAME] and start work on them")
@@ -90,29 +105,29 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	tools := fs.String("missing-tools", "", "OCS 2007 R2 tools absent from their install paths, lcscmd and/or dbimpexp, for all servers or per server as server=tool, comma-separated")
 	module := fs.String("missing-module", "", "servers without the product's management interface (the MSFT_SIP* WMI classes of OCS 2007 R2, the SkypeForBusiness module), comma-separated, or all")
 	if err := fs.Parse(args); err != nil {
-		return sim.Config{}, err
+		return options{}, err
 	}
-	if err := applyProfileFlags(&cfg, *width, *psVersion, *tools, *module); err != nil {
-		return sim.Config{}, err
+	if err := applyProfileFlags(&cfg.Config, *width, *psVersion, *tools, *module); err != nil {
+		return options{}, err
 	}
 	if fs.NArg() > 0 {
-		return sim.Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.Servers, cfg.Auth = splitList(*servers), splitList(*auth)
 	cfg.Mediation, cfg.Edge = splitList(*mediation), splitList(*edge)
 	if len(cfg.Auth) == 0 {
-		return sim.Config{}, fmt.Errorf("--auth names no scheme")
+		return options{}, fmt.Errorf("--auth names no scheme")
 	}
 	switch strings.ToLower(strings.TrimSpace(*doubleHop)) {
 	case "on", "true":
 		cfg.DoubleHop = true
 	case "off", "false":
 	default:
-		return sim.Config{}, fmt.Errorf("--double-hop must be on or off, not %q", *doubleHop)
+		return options{}, fmt.Errorf("--double-hop must be on or off, not %q", *doubleHop)
 	}
 	cfg.RequireEncryption = !*allowUnencrypted
 	if cfg.CertOut != "" && !cfg.TLS {
-		return sim.Config{}, fmt.Errorf("--cert-out needs --tls")
+		return options{}, fmt.Errorf("--cert-out needs --tls")
 	}
 	cfg.OnLogonFailure = func(server string, err error) {
 		// The client only sees a 401; the reason helps whoever runs the emulator.
@@ -177,4 +192,24 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// servePprof serves net/http/pprof's handlers on addr, when one is given, for the life of the process.
+func servePprof(addr string, stderr io.Writer) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		fmt.Fprintln(stderr, "ocs-sim: pprof:", srv.Serve(ln))
+	}()
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/costclock"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/gateway"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/host"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/ntlm"
@@ -310,7 +311,11 @@ func (e *Emulator) listen(s *server) error {
 		return fmt.Errorf("listening for %s: %w", s.name, err)
 	}
 	s.addr = ln.Addr().String()
-	srv := &http.Server{Handler: s.auth.handler, ReadHeaderTimeout: 30 * time.Second, ConnContext: s.auth.connContext}
+	srv := &http.Server{Handler: s.auth.handler, ReadHeaderTimeout: 30 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			// Each connection keeps its own account of latency and shell costs (costclock).
+			return costclock.WithLedger(s.auth.connContext(ctx, c))
+		}}
 	if e.tlsCert != nil {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*e.tlsCert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -404,6 +409,8 @@ func (e *Emulator) record(s *server, line string) {
 func (e *Emulator) runner(s *server) wsman.Runner {
 	return func(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) int {
 		e.record(s, line)
+		// Each command keeps its own account of program, module, move, import and export costs.
+		ctx = costclock.WithLedger(ctx)
 		opts := e.options(ctx, s)
 		info, _ := wsman.ShellFromContext(ctx)
 		ctx = host.WithDelegatedCredentials(ctx, info.Delegated)

@@ -91,9 +91,18 @@ func (w *World) dbimpexpProgram(s *server) cmdexe.Program {
 func (w *World) homedResources(s *server, only string) ([]contacts.Resource, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	users := w.users
+	if only != "" {
+		// One user: a map lookup, not a scan of the directory (the read-back after an import
+		// exports users one by one).
+		users = map[string]*user{}
+		if u, ok := w.users[sipKey(only)]; ok {
+			users[sipKey(only)] = u
+		}
+	}
 	var out []contacts.Resource
-	for _, u := range w.users {
-		if u.home != s || only != "" && sipKey(only) != strings.ToLower(u.sip) {
+	for _, u := range users {
+		if u.home != s {
 			continue
 		}
 		r, ok := s.db[atHost(u.sip)]

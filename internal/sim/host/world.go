@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocsha/ocs-ha-operator/internal/contacts"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/cmdexe"
+	"github.com/ocsha/ocs-ha-operator/internal/sim/costclock"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/ps"
 	"github.com/ocsha/ocs-ha-operator/internal/sim/winfs"
 )
@@ -481,17 +482,8 @@ func (s *server) service(name string) (string, bool) {
 
 // spend waits for a cost inside a command, ending early when the command is cancelled.
 func spend(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// The command's ledger (costclock) keeps the sum of many small costs true to the model.
+	return costclock.Spend(ctx, d)
 }
 
 // moveKind selects the move rules of inferred.go.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf16"
+
+	"github.com/ocsha/ocs-ha-operator/internal/sim/costclock"
 )
 
 // Runner runs one command line (Command and its Arguments joined by spaces) to completion and
@@ -282,14 +284,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.LatencyNow != nil {
 		latency = h.cfg.LatencyNow()
 	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	// Charged to the connection's ledger (Config.ConnContext in the emulator), so that many
+	// round trips on one connection add up to the modelled latency, not to the timers' overruns.
+	if latency > 0 && costclock.Spend(r.Context(), latency) != nil {
+		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
 	machine := h.machine(r)
@@ -433,14 +431,8 @@ func (h *Handler) create(r *http.Request, user string, req *Request) ([]byte, *F
 			idle, echoIdle = d, d
 		}
 	}
-	if h.cfg.ShellCost > 0 {
-		t := time.NewTimer(h.cfg.ShellCost)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return nil, nil // the client went away before a shell existed
-		}
+	if h.cfg.ShellCost > 0 && costclock.Spend(r.Context(), h.cfg.ShellCost) != nil {
+		return nil, nil // the client went away before a shell existed
 	}
 	s := &shell{id: info.ID, owner: user, info: info, idle: idle, commands: map[string]*command{}, lastActive: time.Now()}
 	key := strings.ToLower(user)
