@@ -73,6 +73,16 @@ func TestComputeFloorChargesWindowsCosts(t *testing.T) {
 			commands: map[string]int{"ocs1": 1, "ocs2": 1}, active: 2, w: work{Exports: 100, ModuleLoads: 2},
 			want: 49500 * time.Microsecond, cmds: 4500 * time.Microsecond, sh: 5 * time.Millisecond, perUs: 40 * time.Millisecond,
 		},
+		"a read-back is an export, and a program start where the tool exports one user per run": {
+			// (10 × 9 + 2 × 10 + 100 × (1 + 3)) ms / 2
+			commands: map[string]int{"ocs1": 10}, active: 1, w: work{ReadBacks: 100, ReadBackStarts: true},
+			want: 255 * time.Millisecond, cmds: 45 * time.Millisecond, sh: 10 * time.Millisecond, perUs: 200 * time.Millisecond,
+		},
+		"a read-back inside the script's powershell.exe is an export only": {
+			// (10 × 9 + 2 × 10 + 100 × 1) ms / 2
+			commands: map[string]int{"ocs1": 10}, active: 1, w: work{ReadBacks: 100},
+			want: 105 * time.Millisecond, cmds: 45 * time.Millisecond, sh: 10 * time.Millisecond, perUs: 50 * time.Millisecond,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -204,7 +204,9 @@ func (b *bench) recordFailoverTimes(fr *failoverResult, ft *failoverTimes, cmdsE
 	fr.Total = secs(ft.done.Sub(ft.t0))
 	fr.DetectionFloor = secs(time.Duration(cfg.threshold-1) * cfg.probeInterval)
 	fr.DetectionCeiling = secs(time.Duration(cfg.threshold)*cfg.probeInterval + cfg.probeTimeout)
-	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, work{Moves: fr.Evacuated, Imports: fr.Evacuated, ModuleLoads: moduleLoads(cfg, 1)})
+	readBacks, starts := readBacksOf(cfg, fr.Evacuated)
+	fr.ActionFloor = computeFloor(cfg.cost, commandDelta(ft.cmdsStart, cmdsEnd), 1, work{Moves: fr.Evacuated, Imports: fr.Evacuated,
+		ModuleLoads: moduleLoads(cfg, 1), ReadBacks: readBacks, ReadBackStarts: starts})
 	fr.CommandKinds = classifyCommands(newCommands(ft.cmdsStart, cmdsEnd))
 	fr.TotalFloor = fr.DetectionFloor + fr.ActionFloor.Floor
 	fr.ActionRatio = ratio(time.Duration(fr.Action), time.Duration(fr.ActionFloor.Floor))
@@ -304,9 +306,12 @@ func changeContacts(ctx context.Context, emu *emulator, every int) (int, error) 
 func (b *bench) scenarioPool(ctx context.Context, ns, backupDir string) (*emulator, func(), error) {
 	cfg := b.cfg
 	emu, err := startEmulator(ctx, filepath.Join(b.binDir, "ocs-sim"), b.logDir,
-		emulatorSpec{name: ns, users: cfg.users, contacts: cfg.contacts, cost: cfg.cost, product: cfg.product})
+		emulatorSpec{name: ns, users: cfg.users, contacts: cfg.contacts, cost: cfg.cost, product: cfg.product, pprof: cfg.pprof})
 	if err != nil {
 		return nil, nil, err
+	}
+	if emu.pprof != "" {
+		b.logf("Emulator %s profiles: http://%s/debug/pprof/", ns, emu.pprof)
 	}
 	if err := b.ensureManager(); err != nil {
 		emu.stop()

@@ -16,6 +16,18 @@ type work struct {
 	// ModuleLoads counts the powershell processes that must load the product's module (Skype for
 	// Business only; OCS 2007 R2 has none).
 	ModuleLoads int
+	// ReadBacks counts the imported users whose import is verified by exporting them again, one
+	// by one (internal/ocs readback.go: the tools' output is undocumented, so the read-back is
+	// the only proof an import landed). Each costs one export, and one program start where the
+	// product's tool exports one user per run (ReadBackStarts: dbimpexp /user: on OCS 2007 R2;
+	// Export-CsUserData runs inside the script's powershell.exe).
+	ReadBacks      int
+	ReadBackStarts bool
+}
+
+// readBacksOf is the read-back work of imports of n users on the bench's product.
+func readBacksOf(cfg config, n int) (int, bool) {
+	return n, cfg.product != "SkypeForBusiness"
 }
 
 // computeFloor is the least time the cost model allows for an operation that ran commands per
@@ -41,8 +53,12 @@ func computeFloor(cm costModel, commands map[string]int, activeServers int, w wo
 		shells += time.Duration(min(n, c)) * shell
 		worst = max(worst, d/time.Duration(c)+shell)
 	}
+	readBack := time.Duration(w.ReadBacks) * time.Duration(cm.ExportCost)
+	if w.ReadBackStarts {
+		readBack += time.Duration(w.ReadBacks) * time.Duration(cm.ProcessCost)
+	}
 	perUser := time.Duration(w.Moves)*time.Duration(cm.MoveCost) + time.Duration(w.Imports)*time.Duration(cm.ImportCost) +
-		time.Duration(w.Exports)*time.Duration(cm.ExportCost) + time.Duration(w.ModuleLoads)*time.Duration(cm.ModuleCost)
+		time.Duration(w.Exports)*time.Duration(cm.ExportCost) + time.Duration(w.ModuleLoads)*time.Duration(cm.ModuleCost) + readBack
 	slots := time.Duration(c * active)
 	f := max(worst, (total+shells+perUser)/slots)
 	return floor{
@@ -51,6 +67,9 @@ func computeFloor(cm costModel, commands map[string]int, activeServers int, w wo
 		Moves:         w.Moves,
 		Imports:       w.Imports,
 		Exports:       w.Exports,
+		ReadBacks:     w.ReadBacks,
+		ReadBackTerm:  secs(readBack / slots),
+		NoReadBacks:   secs(max(worst, (total+shells+perUser-readBack)/slots)),
 		RoundTripTerm: secs(total / slots),
 		ShellTerm:     secs(shells / slots),
 		PerUserTerm:   secs(perUser / slots),

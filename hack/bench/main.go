@@ -46,6 +46,8 @@ type config struct {
 	product string
 	// powershellIdle is the manager's --powershell-idle (0: its default).
 	powershellIdle time.Duration
+	// pprof serves the manager's and the emulators' Go profiles while the scenarios run.
+	pprof bool
 }
 
 // allScenarios are the scenario names of --scenarios, in run order.
@@ -89,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.product, "product", "OCS2007R2", "what the emulated servers run, OCS2007R2 or SkypeForBusiness (failover and drain only)")
 	fs.DurationVar(&cfg.powershellIdle, "powershell-idle", 0,
 		"the manager's --powershell-idle: how long a persistent powershell.exe of the Skype for Business dialect is kept idle (0: the manager's default; negative: none, one powershell.exe per operation)")
+	fs.BoolVar(&cfg.pprof, "pprof", false, "serve Go profiles while the scenarios run: the manager's on 127.0.0.1:6060, each emulator's on a free port named in the bench's output")
 	fs.StringVar(&cfg.renderFrom, "render", "", "only rewrite the report from this results.json (no measurement)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -346,6 +349,10 @@ func (b *bench) ensureManager() error {
 	var args []string
 	if b.cfg.powershellIdle != 0 {
 		args = append(args, "--powershell-idle="+b.cfg.powershellIdle.String())
+	}
+	if b.cfg.pprof {
+		args = append(args, "--pprof-bind-address=127.0.0.1:6060")
+		b.logf("Manager profiles: http://127.0.0.1:6060/debug/pprof/")
 	}
 	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager.log"), args...)
 	if err != nil {

@@ -137,7 +137,8 @@ func (mr *manualResult) summarise(cost costModel, commands map[string]int) {
 	serial := cost
 	serial.Concurrency = 1
 	// Each user is exported once (dbimpexp /user:), moved and imported.
-	mr.Floor = computeFloor(serial, commands, 1, work{Moves: mr.Sample, Imports: mr.Sample, Exports: mr.Sample})
+	// The script imports through the agent, which verifies each import as the operator does.
+	mr.Floor = computeFloor(serial, commands, 1, work{Moves: mr.Sample, Imports: mr.Sample, Exports: mr.Sample, ReadBacks: mr.Sample, ReadBackStarts: true})
 	mr.Ratio = ratio(time.Duration(mr.Measured), time.Duration(mr.Floor.Floor))
 }
 

@@ -48,6 +48,7 @@ type emulator struct {
 	endpoints map[string]string // server name → WS-Management URL
 	logFile   *os.File
 	http      *http.Client
+	pprof     string // host:port of its Go profiles, "" when not served
 }
 
 // emulatorSpec says what one emulator serves.
@@ -57,6 +58,7 @@ type emulatorSpec struct {
 	contacts int
 	cost     costModel
 	product  string // the emulator's --product; "" is its default
+	pprof    bool   // serve the emulator's Go profiles (--pprof) on a free port, named in its log
 }
 
 // startEmulator runs the emulator binary and returns once it printed "ocs-sim ready".
@@ -93,6 +95,15 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
 		// the second hop to the directory that the emulator enforces by default.
 		"--double-hop", "off", "--product", string(productOf(spec.product)))
+	if spec.pprof {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		e.pprof = fmt.Sprintf("127.0.0.1:%d", port)
+		e.cmd.Args = append(e.cmd.Args, "--pprof", e.pprof)
+		fmt.Fprintf(e.logFile, "bench: pprof at http://%s/debug/pprof/\n", e.pprof)
+	}
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("emulator %s stdout: %w", spec.name, err)

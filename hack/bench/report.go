@@ -57,8 +57,13 @@ func share(f floor) string {
 	if total <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("floor = %s commands (%d commands × (round trips × latency + one program start) / slots) + %s shells + %s per-user costs",
+	out := fmt.Sprintf("floor = %s commands (%d commands × (round trips × latency + one program start) / slots) + %s shells + %s per-user costs",
 		f.RoundTripTerm, sum(f.Commands), f.ShellTerm, f.PerUserTerm)
+	if f.ReadBacks > 0 {
+		out += fmt.Sprintf(" (of which %s the read-back of %d imported users: without it the floor would be %s)",
+			f.ReadBackTerm, f.ReadBacks, f.NoReadBacks)
+	}
+	return out
 }
 
 func sum(m map[string]int) int {
@@ -138,11 +143,14 @@ func writeCostModel(w writef, r *results) {
 	}
 	w("**Floor** = max( the busiest server's commands × (%d × latency + process-cost) / %d + shell-cost,\n", cm.RoundTrips, cm.Concurrency)
 	w("(all commands × (%d × latency + process-cost) + shells × shell-cost + moves × move-cost + imports × import-cost + exports × export-cost\n", cm.RoundTrips)
-	w("+ module loads × module-cost) / (%d × servers up) ), with one shell per slot in use.\n", cm.Concurrency)
+	w("+ module loads × module-cost + read-backs × (export-cost + process-cost)) / (%d × servers up) ), with one shell per slot in use.\n", cm.Concurrency)
 	w("Commands are counted from the emulator (`GET /commands`) over the measured window, so the command term covers every command\n")
 	w("the operator really sent (probes, listings, exports, moves, imports); per-user costs count each moved, imported or exported user once.\n")
 	w("A failover has one server up; a drain has two (the cost model would let moves run via either). The manual script is serial: its floor uses one slot.\n")
-	w("OCS 2007 R2 has no PowerShell module, so these OCS scenarios load none.\n\n")
+	w("OCS 2007 R2 has no PowerShell module, so these OCS scenarios load none.\n")
+	w("A read-back is the export of one imported user that verifies its import (internal/ocs readback.go): neither tool documents what it\n")
+	w("prints, so an import counts only once the user's contacts are read back. OCS 2007 R2's dbimpexp exports all users or one (`/user:`),\n")
+	w("so each read-back is a program start of its own; Skype for Business reads back inside the script's powershell.exe (no start).\n\n")
 }
 
 // writeComparison writes the scenarios rerun under the comparison cost model.

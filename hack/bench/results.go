@@ -93,6 +93,12 @@ type floor struct {
 	Moves         int `json:"moves"`
 	Imports       int `json:"imports"`
 	Exports       int `json:"exports,omitempty"`
+	// ReadBacks are imported users exported again to verify the import (work.ReadBacks);
+	// ReadBackTerm is their share of PerUserTerm.
+	ReadBacks    int  `json:"readBacks,omitempty"`
+	ReadBackTerm secs `json:"readBackTermSeconds,omitempty"`
+	// NoReadBacks is what the floor would be without the read-backs.
+	NoReadBacks secs `json:"floorWithoutReadBacksSeconds,omitempty"`
 	// RoundTripTerm is the commands' round trips and program starts over the slots.
 	RoundTripTerm secs `json:"roundTripTermSeconds"`
 	ShellTerm     secs `json:"shellTermSeconds,omitempty"`
