@@ -121,26 +121,25 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 		// Not so after a takeover: the failover taken over moved users too.
 		r.restores.BeginForcedMoves(key)
 	}
-	// The contacts of users earlier passes moved are restored beside this pass's moves; their
-	// marks go into the wave's checkpoint.
-	imports := r.importsBesideMoves(ctx, s)
-	var beside func()
-	if imports != nil {
-		beside = func() { imports.run(ctx, s.agent) }
+	// The contacts of each batch's users are restored as soon as their moves are confirmed,
+	// while the pass's other batches move. Users whose import failed stay empty and are
+	// candidates again; failures count towards a stall only in the restore step.
+	var after func(context.Context, placement.Batch, moveOutcome)
+	chain := r.chainImports(ctx, s)
+	if chain != nil {
+		after = chain.afterMove
 	}
-	res, err := r.runWave(ctx, s, wave, beside)
+	res, err := r.runWave(ctx, s, wave, after)
 	r.restores.ForceMoved(key, res.moved, res.uncertain || err != nil)
+	if chain != nil {
+		r.reportCorrupt(s, chain.src)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	op = s.op() // the checkpoint replaced the record
+	op = s.op() // the checkpoints replaced the record
 	op.Moved = clampCount(op.Moved+int32(res.ok), 0, op.Total)
 	op.Forced = op.Moved
-	if imports != nil {
-		// Users whose import failed stay empty and are candidates again; failures count
-		// towards a stall only in the restore step, after the moves.
-		_ = r.tallyImports(s, imports)
-	}
 	return r.afterWave(s, res), nil
 }
 

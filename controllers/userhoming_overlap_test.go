@@ -12,11 +12,11 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/sim"
 )
 
-// The failover's restore overlaps its forced moves: the contacts of the users a pass moved are
-// imported by the next pass, beside its moves.
+// The failover's restore overlaps its forced moves: the contacts of each batch's users are
+// imported as soon as the batch's moves are confirmed, while the pass's other batches move.
 var _ = Describe("UserHoming failover with overlapped restore", func() {
 	// 500 users on the server that crashes, 20 per move command: 25 batches, 8 per pass, so
-	// the moves take four passes and the restore starts in the second.
+	// the moves take four passes and the restore starts in the first.
 	const users, batch = 1000, 20
 
 	createOverlapHoming := func(ns, backup string) {
@@ -49,7 +49,7 @@ var _ = Describe("UserHoming failover with overlapped restore", func() {
 		Expect(forced).To(Equal(users/2/batch), "each user force-moved by exactly one command")
 	})
 
-	It("resumes a failover stopped in the middle of an import that ran beside the moves", func() {
+	It("resumes a failover stopped in the middle of an import that ran while users still moved", func() {
 		ns := newNamespace()
 		emu := startHomingEmulator(users, users/2, 10)
 		ia := newInterruptingAgent(nil)

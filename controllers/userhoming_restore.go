@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/backup"
@@ -78,33 +77,6 @@ func (r *UserHomingReconciler) restoreWave(ctx context.Context, s *homingScope) 
 	failures := r.tallyImports(s, rp)
 	r.recordFailures(s, failures, "contact restore")
 	return failureRequeue(s.op(), len(failures)), nil
-}
-
-// importsBesideMoves prepares the imports a pass of forced moves runs beside its moves: the
-// contacts of the users earlier passes moved (restoreplan.ImportWhileMoving says when). nil when
-// the pass imports nothing. Failing to prepare them never holds the moves back: the restore step
-// after the moves retries and reports it.
-func (r *UserHomingReconciler) importsBesideMoves(ctx context.Context, s *homingScope) *importPass {
-	op := s.op()
-	_, known := r.restores.Holds(homingKey(s, op))
-	if !restoreplan.ImportWhileMoving(op.Snapshot != "", known, len(op.PendingRestores)) {
-		return nil
-	}
-	src, err := r.openRestoreSource(ctx, s)
-	if err == nil && src != nil {
-		var rp *importPass
-		if rp, err = r.prepareImports(ctx, s, src); err == nil {
-			if rp.wave.Done() {
-				return nil
-			}
-			rp.markPending(s.op())
-			return rp
-		}
-	}
-	if err != nil {
-		logf.FromContext(ctx).V(1).Info("No contact restore beside the forced moves; the restore step retries", "error", err.Error())
-	}
-	return nil
 }
 
 // importPass is the imports one pass prepared, and, once run, their outcomes.
@@ -362,15 +334,29 @@ type importOutcome struct {
 // users not confirmed restored. The mark of a batch whose outcome is unknown stays, so that the
 // next pass counts what it did.
 func (r *UserHomingReconciler) tallyImports(s *homingScope, rp *importPass) []moveFailure {
+	t := countImports(rp)
 	op := s.op()
-	filled := make(map[string]bool, len(rp.plan.Holding))
+	op.PendingRestores = t.unknown
+	r.applyTally(s, t)
+	return t.failures
+}
+
+// importTally is what the imports of one importPass did.
+type importTally struct {
+	ok       int
+	filled   map[string]bool // the users known to hold data once they ran
+	unknown  []ocsv1.RestoreMark
+	failures []moveFailure
+}
+
+// countImports sums the outcomes of rp's imports.
+func countImports(rp *importPass) importTally {
+	t := importTally{filled: make(map[string]bool, len(rp.plan.Holding))}
 	for k := range rp.plan.Holding {
-		filled[k] = true
+		t.filled[k] = true
 	}
 	// A user without a readable copy fails as much as one whose import failed.
-	failures := readFailures(rp.wave)
-	var unknown []ocsv1.RestoreMark
-	ok := 0
+	t.failures = readFailures(rp.wave)
 	for i, o := range rp.outcomes {
 		b := rp.wave.Batches[i]
 		batchFailures := importFailures(b, o)
@@ -379,24 +365,28 @@ func (r *UserHomingReconciler) tallyImports(s *homingScope, rp *importPass) []mo
 			// stays, and the next pass counts, from a fresh export, every user of the batch that
 			// holds data. Counting the confirmed ones now as well would count them twice.
 			m := b.Mark()
-			unknown = append(unknown, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
-			failures = append(failures, batchFailures...)
+			t.unknown = append(t.unknown, ocsv1.RestoreMark{Server: m.Server, FirstUser: m.First, LastUser: m.Last})
+			t.failures = append(t.failures, batchFailures...)
 			continue
 		}
 		for _, res := range o.results {
-			ok++
-			filled[restoreplan.Key(res.SIP)] = true
+			t.ok++
+			t.filled[restoreplan.Key(res.SIP)] = true
 		}
 	}
-	if key := homingKey(s, op); len(unknown) > 0 {
+	return t
+}
+
+// applyTally counts t's restored users and tells the memory what they showed.
+func (r *UserHomingReconciler) applyTally(s *homingScope, t importTally) {
+	op := s.op()
+	if key := homingKey(s, op); len(t.unknown) > 0 {
 		r.restores.Spoil(key)
 	} else {
-		r.restores.Remember(key, filled)
+		r.restores.Remember(key, t.filled)
 	}
-	op.ContactsRestored += int32(ok)
-	op.PendingRestores = unknown
-	countContactsRestored(s.pool.pool, ok)
-	return failures
+	op.ContactsRestored += int32(t.ok)
+	countContactsRestored(s.pool.pool, t.ok)
 }
 
 // importFailures are the users of one import batch that are not confirmed imported.

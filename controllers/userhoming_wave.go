@@ -136,10 +136,11 @@ type moveOutcome struct {
 	err     error
 }
 
-// runWave writes a checkpoint, then runs the batches of one wave at once, and beside (when not
-// nil) with them. A forced batch runs on its target, never on the dead source; a planned one on
-// the server moveVia picks.
-func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave []placement.Batch, beside func()) (waveResult, error) {
+// runWave writes a checkpoint, then runs the batches of one wave at once; after (when not nil)
+// runs in each batch's goroutine once its move returned. A forced batch runs on its target,
+// never on the dead source; a planned one on the server moveVia picks.
+func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave []placement.Batch,
+	after func(context.Context, placement.Batch, moveOutcome)) (waveResult, error) {
 	wave = selectWave(wave, nil, batchesPerPass)
 	if len(wave) == 0 {
 		return waveResult{}, nil
@@ -148,16 +149,13 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave
 		return waveResult{}, err
 	}
 	outcomes := make([]moveOutcome, len(wave))
-	atOnce(len(wave)+1, func(i int) {
-		if i == len(wave) {
-			if beside != nil {
-				beside()
-			}
-			return
-		}
+	atOnce(len(wave), func(i int) {
 		b := wave[i]
 		res, err := s.agent.MoveUsers(ctx, moveVia(b, i), b.Users, b.To, b.Forced)
 		outcomes[i] = moveOutcome{batch: b, results: res, err: err}
+		if after != nil {
+			after(ctx, b, outcomes[i])
+		}
 	})
 	res, errs := tallyMoves(ctx, s.pool.pool, outcomes)
 	s.op().BatchesDone += int32(len(wave))

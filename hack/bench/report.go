@@ -510,7 +510,7 @@ func failoverLimits(r *results) string {
 	if n := f.CommandKinds["upload echo"]; n > 0 {
 		text += fmt.Sprintf(". %d of the commands were `echo … >> file` lines uploading payloads (internal/ocs sends data on command lines of at most 8 KiB, not on stdin; an import's payload travels gzipped): each pays its round trips, and on Windows a cmd.exe start the model does not charge", n)
 	}
-	text += ". The restore overlaps the moves: each pass of up to 8 forced move batches per target also imports the contacts of the users earlier passes moved, all on the survivor's command slots, so the restore left after the moves is the last pass's users; each pass also relists the directory"
+	text += ". The restore overlaps the moves: the contacts of each batch's users are imported (and read back) as soon as the servers confirm the batch's moves, while the pass's other batches move, all on the survivor's command slots; a pass holds up to 8 forced move batches per target, and each pass relists the directory"
 	if r.Manual != nil && r.Manual.Ops.ListUsers > 0 {
 		text += fmt.Sprintf(" (ListUsers: %s)", r.Manual.Ops.ListUsers)
 	}

@@ -79,21 +79,34 @@ func (w Wave) Failed() []Skip {
 // Fill reads the copies of the candidates that hold no data, in order, until each target has
 // BatchesPerTarget full batches. A candidate without a readable copy is a failure but does not
 // hold back the others.
-func (p Plan) Fill(read Reader) (Wave, error) {
+func (p Plan) Fill(read Reader) (Wave, error) { return p.FillOnly(read, nil) }
+
+// FillOnly is Fill restricted to the candidates whose key keep accepts (all when keep is nil):
+// the imports of one move batch, run while other batches of the pass still move. A candidate
+// not kept is neither imported, skipped nor pending here, and it ends a batch as a user holding
+// data does, so that no mark's range holds a user another import may fill: settling that mark
+// after a crash would count the user twice.
+func (p Plan) FillOnly(read Reader, keep func(key string) bool) (Wave, error) {
 	var w Wave
 	for _, t := range p.Targets {
-		if err := p.fillTarget(t, read, &w); err != nil {
+		if err := p.fillTarget(t, read, keep, &w); err != nil {
 			return Wave{}, err
 		}
 	}
 	return w, nil
 }
 
-func (p Plan) fillTarget(target string, read Reader, w *Wave) error {
+func (p Plan) fillTarget(target string, read Reader, keep func(string) bool, w *Wave) error {
 	var cur *Batch
 	batches := 0
 	sips := p.Candidates[target]
 	for i, sip := range sips {
+		if keep != nil && !keep(Key(sip)) {
+			if cur != nil && len(cur.SIPs) > 0 {
+				cur = nil
+			}
+			continue
+		}
 		if p.Holding[Key(sip)] {
 			w.Skipped = append(w.Skipped, Skip{SIP: sip, Reason: HoldsData})
 			if cur != nil && len(cur.SIPs) > 0 {
@@ -105,7 +118,7 @@ func (p Plan) fillTarget(target string, read Reader, w *Wave) error {
 		}
 		if cur == nil || len(cur.SIPs) == p.BatchSize {
 			if batches == p.BatchesPerTarget {
-				w.Pending += pendingFrom(sips[i:], p.Holding, w)
+				w.Pending += pendingFrom(sips[i:], p.Holding, keep, w)
 				break
 			}
 			w.Batches = append(w.Batches, Batch{Server: target})
@@ -137,10 +150,14 @@ func (p Plan) fillTarget(target string, read Reader, w *Wave) error {
 	return nil
 }
 
-// pendingFrom counts the candidates left unexamined, reporting those that hold data as skipped.
-func pendingFrom(rest []string, holding map[string]bool, w *Wave) int {
+// pendingFrom counts the candidates left unexamined (of those kept), reporting those that hold
+// data as skipped.
+func pendingFrom(rest []string, holding map[string]bool, keep func(string) bool, w *Wave) int {
 	n := 0
 	for _, sip := range rest {
+		if keep != nil && !keep(Key(sip)) {
+			continue
+		}
 		if holding[Key(sip)] {
 			w.Skipped = append(w.Skipped, Skip{SIP: sip, Reason: HoldsData})
 			continue

@@ -101,7 +101,9 @@ func (m *Memory) Unrestored(op string) ([]string, bool) {
 	return out, true
 }
 
-// Remember records, at the end of a pass whose every outcome is known, the users holding data.
+// Remember records, once the outcome of each of a pass's imports is known, the users holding
+// data. What is known only grows (an import adds data, nothing here removes it), so the
+// imports of a pass that each report when they end, in any order, add up.
 func (m *Memory) Remember(op string, filled map[string]bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -113,7 +115,14 @@ func (m *Memory) Remember(op string, filled map[string]bool) {
 		rec = &opMemory{moved: map[string]bool{}}
 		m.byOp[op] = rec
 	}
-	rec.filled = copySet(filled)
+	if rec.filled == nil {
+		rec.filled = map[string]bool{}
+	}
+	for k, v := range filled {
+		if v {
+			rec.filled[k] = true
+		}
+	}
 }
 
 // Spoil forgets what is known after an import whose outcome is unknown: some users may hold

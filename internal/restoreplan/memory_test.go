@@ -47,6 +47,15 @@ func TestMemory(t *testing.T) {
 			},
 			known: true, holds: []string{a, c},
 		},
+		"what passes saw adds up, in any order": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a, b, c}, false)
+				m.Remember("op", map[string]bool{Key(b): true})
+				m.Remember("op", map[string]bool{Key(a): true})
+			},
+			known: true, holds: []string{a, b},
+		},
 		"an import with an unknown outcome forgets both facts": {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("op")

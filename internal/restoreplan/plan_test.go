@@ -137,6 +137,7 @@ func TestFill(t *testing.T) {
 	tests := map[string]struct {
 		in      func(Input) Input
 		read    Reader
+		keep    []int // FillOnly with these users kept; nil: Fill
 		batches [][]string
 		skipped []Skip
 		pending int
@@ -194,6 +195,23 @@ func TestFill(t *testing.T) {
 			batches: [][]string{{sipOf(0), sipOf(1), sipOf(2), sipOf(3)}},
 			skipped: []Skip{{SIP: sipOf(4), Reason: NoReadableCopy, Detail: "corrupt"}, {SIP: sipOf(5), Reason: NoReadableCopy, Detail: "corrupt"}},
 		},
+		"only the kept users are imported, and a user not kept ends a batch": {
+			read: readable, keep: []int{0, 1, 3, 4},
+			// user 2 may be filled by another import: no mark here may cover it.
+			batches: [][]string{{sipOf(0), sipOf(1)}, {sipOf(3), sipOf(4)}},
+		},
+		"a kept user holding data is skipped; users not kept are not reported": {
+			in:   func(in Input) Input { in.Holds = holdsSet(sipOf(1), sipOf(5)); return in },
+			read: readable, keep: []int{1, 2},
+			batches: [][]string{{sipOf(2)}},
+			skipped: []Skip{{SIP: sipOf(1), Reason: HoldsData}},
+		},
+		"pending counts the kept users only": {
+			in:   func(in Input) Input { in.BatchSize, in.BatchesPerTarget = 1, 1; return in },
+			read: readable, keep: []int{0, 2, 3},
+			batches: [][]string{{sipOf(0)}},
+			pending: 2,
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -201,7 +219,15 @@ func TestFill(t *testing.T) {
 			if tt.in != nil {
 				in = tt.in(in)
 			}
-			w, err := Compute(in).Fill(tt.read)
+			var keep func(string) bool
+			if tt.keep != nil {
+				kept := map[string]bool{}
+				for _, i := range tt.keep {
+					kept[Key(sipOf(i))] = true
+				}
+				keep = func(k string) bool { return kept[k] }
+			}
+			w, err := Compute(in).FillOnly(tt.read, keep)
 			if err != nil {
 				t.Fatal(err)
 			}
