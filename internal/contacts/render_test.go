@@ -124,4 +124,3 @@ func BenchmarkMarshalResource(b *testing.B) {
 		_ = MarshalResource(r)
 	}
 }
-
