@@ -17,9 +17,12 @@
 // Stores: a directory tree (FileStore, e.g. a PVC) or an S3 bucket (S3Store, any S3-compatible
 // service, optionally under Object Lock). Both hold the same keys.
 //
-// Crash safety: every object is written atomically (a FileStore writes a temporary file, syncs
-// and renames it; an S3 PUT is atomic), and the manifest is written last, so a manifest never
-// points at a missing blob.
+// Crash safety: every object is written atomically (a FileStore writes a temporary file and
+// renames it; an S3 PUT is atomic), and the manifest is written last, only once every blob it
+// refers to is durable, so a manifest never points at a missing or damaged blob. A FileStore
+// makes a snapshot's blobs durable together (one syncfs(2) on Linux, then one fsync per
+// directory changed) rather than with an fsync each; a blob found present but not known good is
+// read back against its digest before reuse (snapshot.go).
 //
 // Verification: Verify re-reads a snapshot end to end (user table, every user's document, every
 // configuration file) against the digests, and hands each verified document to a check of the

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Store is where bytes live: a directory tree (FileStore) or an S3 bucket (S3Store). Keys are
@@ -25,6 +26,23 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// Usage returns the number and total size of the objects whose keys start with prefix.
 	Usage(ctx context.Context, prefix string) (Usage, error)
+}
+
+// A Batcher is a Store whose writes can be made durable together: one flush for a batch of
+// thousands of blobs instead of one per blob (a FileStore's per-object durability costs two
+// fsyncs, each a journal commit and usually a device cache flush).
+type Batcher interface {
+	// NewBatch starts a batch of writes.
+	NewBatch() Batch
+}
+
+// A Batch writes objects that become durable together.
+type Batch interface {
+	// Put stores data under key atomically (readers see the old value or the new one), but until
+	// Sync returns a crash may lose the object or leave it damaged under its key.
+	Put(ctx context.Context, key string, data []byte) error
+	// Sync makes every object the batch wrote durable, and may make more durable (see FileStore).
+	Sync(ctx context.Context) error
 }
 
 // Usage is what a part of a store holds.
@@ -56,9 +74,17 @@ type FileStore struct {
 	root string
 	// noSync skips the fsyncs, for tests that measure space rather than durability.
 	noSync bool
+	// syncFile makes one open file or directory durable: (*os.File).Sync, fsync(2).
+	syncFile func(f *os.File) error
+	// syncFS makes all the data and metadata of the filesystem holding the open file durable:
+	// syncfs(2) on Linux; nil elsewhere, where a batch syncs each file as it writes it.
+	syncFS func(f *os.File) error
 }
 
-var _ Store = (*FileStore)(nil)
+var (
+	_ Store   = (*FileStore)(nil)
+	_ Batcher = (*FileStore)(nil)
+)
 
 // NewFileStore returns a FileStore rooted at root, creating the directory if needed.
 func NewFileStore(root string) (*FileStore, error) {
@@ -69,7 +95,7 @@ func NewFileStore(root string) (*FileStore, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("creating backup root: %w", err)
 	}
-	return &FileStore{root: abs}, nil
+	return &FileStore{root: abs, syncFile: (*os.File).Sync, syncFS: syncFilesystem}, nil
 }
 
 func validKey(key string) bool {
@@ -108,49 +134,64 @@ func (s *FileStore) Put(ctx context.Context, key string, data []byte) error {
 }
 
 func (s *FileStore) put(p string, data []byte) error {
+	dirs, err := s.rename(p, data, true)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := s.syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rename writes data to a temporary file in p's directory, syncs it when syncFile is set, and
+// renames it to p. It returns the directories whose entries changed: p's own, and its parent
+// when p's directory was created (a new directory is durable only once its entry in the parent
+// is).
+func (s *FileStore) rename(p string, data []byte, syncFile bool) ([]string, error) {
 	dir := filepath.Dir(p)
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.CreateTemp(dir, tmpPrefix+"*")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tmp := f.Name()
 	if _, err := f.Write(data); err != nil {
 		_ = f.Close()
 		_ = os.Remove(tmp)
-		return err
+		return nil, err
 	}
-	if err := s.sync(f); err != nil {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return err
+	if syncFile {
+		if err := s.sync(f); err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+			return nil, err
+		}
 	}
 	if err := f.Close(); err != nil {
 		_ = os.Remove(tmp)
-		return err
+		return nil, err
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		_ = os.Remove(tmp)
-		return err
-	}
-	if err := s.syncDir(dir); err != nil {
-		return err
+		return nil, err
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		// A new directory is durable only once its own entry in the parent is.
-		return s.syncDir(filepath.Dir(dir))
+		return []string{dir, filepath.Dir(dir)}, nil
 	}
-	return nil
+	return []string{dir}, nil
 }
 
 func (s *FileStore) sync(f *os.File) error {
 	if s.noSync {
 		return nil
 	}
-	return f.Sync()
+	return s.syncFile(f)
 }
 
 func (s *FileStore) syncDir(dir string) error {
@@ -161,11 +202,84 @@ func (s *FileStore) syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Sync(); err != nil {
+	if err := s.syncFile(d); err != nil {
 		_ = d.Close()
 		return err
 	}
 	return d.Close()
+}
+
+// NewBatch starts a batch of writes made durable by one Sync.
+func (s *FileStore) NewBatch() Batch { return &fileBatch{s: s, dirs: map[string]bool{}} }
+
+// fileBatch defers the durability of its files to Sync. Where syncfs(2) exists, Put writes
+// and renames without an fsync, and Sync makes the whole filesystem durable at once, the
+// batch's files and directory entries among it; elsewhere Put fsyncs each file before its
+// rename, as FileStore.Put does. Either way Sync then fsyncs each directory the batch changed,
+// once. Until Sync, a crash may leave a key empty or damaged (the rename may reach the disk
+// before the data): a reader that checks content, as the repository does against digests,
+// tells such an object from a good one.
+type fileBatch struct {
+	s *FileStore
+
+	mu   sync.Mutex
+	dirs map[string]bool
+}
+
+func (b *fileBatch) Put(ctx context.Context, key string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := b.s.path(key)
+	if err != nil {
+		return err
+	}
+	dirs, err := b.s.rename(p, data, b.s.syncFS == nil)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range dirs {
+		b.dirs[d] = true
+	}
+	return nil
+}
+
+// Sync syncs the filesystem (syncfs(2), even when the batch wrote nothing: see SnapshotWriter's
+// Commit for why), then each directory the batch changed.
+func (b *fileBatch) Sync(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	dirs := make([]string, 0, len(b.dirs))
+	for d := range b.dirs {
+		dirs = append(dirs, d)
+	}
+	clear(b.dirs)
+	b.mu.Unlock()
+	if b.s.noSync {
+		return nil
+	}
+	if b.s.syncFS != nil {
+		root, err := os.Open(b.s.root)
+		if err != nil {
+			return fmt.Errorf("syncing the backup store: %w", err)
+		}
+		err = b.s.syncFS(root)
+		_ = root.Close()
+		if err != nil {
+			return fmt.Errorf("syncing the backup store: %w", err)
+		}
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		if err := b.s.syncDir(d); err != nil {
+			return fmt.Errorf("syncing the backup store: %w", err)
+		}
+	}
+	return nil
 }
 
 // Get reads the file of key.

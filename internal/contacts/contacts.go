@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -104,29 +105,41 @@ func ParseHomedResources(data []byte) (*Document, error) {
 }
 
 // MarshalHomedResources writes doc as dbimpexp writes it: UTF-16LE with a BOM, CRLF line ends and
-// an XML declaration naming utf-16.
+// an XML declaration naming utf-16. Each resource is rendered as UTF-8 into a scratch buffer
+// that stays in cache and transcoded from there into an output sized once: an export of
+// thousands of users is tens of megabytes, and each regrowth or intermediate copy of it costs.
 func MarshalHomedResources(doc *Document) ([]byte, error) {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-16"?>` + "\r\n")
-	b.WriteString(`<HomedResources xmlns="` + Namespace + `">` + "\r\n")
+	var res []Resource
 	if doc != nil {
-		for _, r := range doc.Resources {
-			if err := checkResource(r); err != nil {
-				return nil, err
-			}
-			writeResource(&b, r, "  ", "", true)
+		res = doc.Resources
+	}
+	for _, r := range res {
+		if err := checkResource(r); err != nil {
+			return nil, err
 		}
 	}
-	b.WriteString("</HomedResources>\r\n")
-	return encodeUTF16LE(b.String()), nil
+	const head = `<?xml version="1.0" encoding="utf-16"?>` + "\r\n" + `<HomedResources xmlns="` + Namespace + `">` + "\r\n"
+	const tail = "</HomedResources>\r\n"
+	size := len(head) + len(tail)
+	for _, r := range res {
+		size += resourceSize(r, len("  "))
+	}
+	// Each UTF-8 byte becomes at most one UTF-16 unit: twice the UTF-8 size bounds the output.
+	out := make([]byte, 0, 2+2*size)
+	out = append(out, 0xFF, 0xFE)
+	out = appendUTF16LE(out, []byte(head))
+	var scratch []byte
+	for _, r := range res {
+		scratch = appendResource(scratch[:0], r, "  ", "", true)
+		out = appendUTF16LE(out, scratch)
+	}
+	return appendUTF16LE(out, []byte(tail)), nil
 }
 
 // MarshalResource returns canonical bytes of one user's data: a compact UTF-8 HomedResource
 // element in the dbimpexp namespace. Equal resources give equal bytes.
 func MarshalResource(r Resource) []byte {
-	var b strings.Builder
-	writeResource(&b, r, "", Namespace, true)
-	return []byte(b.String())
+	return appendResource(make([]byte, 0, resourceSize(r, 0)+len(Namespace)+16), r, "", Namespace, true)
 }
 
 // UnmarshalResource parses bytes written by MarshalResource.
@@ -269,74 +282,135 @@ func validXMLString(s string) bool {
 	return true
 }
 
-// writeResource writes one HomedResource element. indent "" writes it compactly; xmlns, when set,
-// is declared on the element; withUser writes the UserAtHost attribute.
-func writeResource(b *strings.Builder, r Resource, indent, xmlns string, withUser bool) {
-	nl, in1, in2, in3 := "", "", "", ""
+// appendResource appends one HomedResource element to b. indent "" writes it compactly; xmlns,
+// when set, is declared on the element; withUser writes the UserAtHost attribute.
+func appendResource(b []byte, r Resource, indent, xmlns string, withUser bool) []byte {
+	var f layout
 	if indent != "" {
-		nl = "\r\n"
-		in1, in2, in3 = indent, indent+"  ", indent+"    "
+		f = layout{nl: "\r\n", in1: indent, in2: indent + "  ", in3: indent + "    "}
 	}
-	b.WriteString(in1 + "<HomedResource")
+	b = append(append(b, f.in1...), "<HomedResource"...)
 	if xmlns != "" {
-		b.WriteString(` xmlns="` + attr(xmlns) + `"`)
+		b = append(appendAttr(append(b, ` xmlns="`...), xmlns), '"')
 	}
 	if withUser {
-		b.WriteString(` UserAtHost="` + attr(r.UserAtHost) + `"`)
+		b = append(appendAttr(append(b, ` UserAtHost="`...), r.UserAtHost), '"')
 	}
-	b.WriteString(">" + nl)
-	if len(r.Groups) == 0 {
-		b.WriteString(in2 + "<ContactGroups />" + nl)
-	} else {
-		b.WriteString(in2 + "<ContactGroups>" + nl)
-		for _, g := range r.Groups {
-			fmt.Fprintf(b, `%s<ContactGroup Number="%d" DisplayName="%s" ExternalUri="%s" />%s`, in3, g.Number, attr(g.DisplayName), attr(g.ExternalURI), nl)
-		}
-		b.WriteString(in2 + "</ContactGroups>" + nl)
-	}
-	if len(r.Contacts) == 0 {
-		b.WriteString(in2 + "<Contacts />" + nl)
-	} else {
-		b.WriteString(in2 + "<Contacts>" + nl)
-		for _, c := range r.Contacts {
-			groups := make([]string, len(c.Groups))
-			for i, g := range c.Groups {
-				groups[i] = strconv.Itoa(g)
-			}
-			fmt.Fprintf(b, `%s<Contact Buddy="%s" SubscribePresence="%s" Groups="%s"`, in3, attr(c.Buddy), flag(c.SubscribePresence), strings.Join(groups, " "))
-			if c.DisplayName != "" {
-				fmt.Fprintf(b, ` %s="%s"`, contactDisplayNameAttr, attr(c.DisplayName))
-			}
-			b.WriteString(" />" + nl)
-		}
-		b.WriteString(in2 + "</Contacts>" + nl)
-	}
-	if len(r.Containers) == 0 {
-		b.WriteString(in2 + "<Containers />" + nl)
-	} else {
-		b.WriteString(in2 + "<Containers>" + nl)
-		for _, c := range r.Containers {
-			if len(c.Members) == 0 {
-				fmt.Fprintf(b, `%s<Container ContainerNumber="%d" />%s`, in3, c.Number, nl)
-				continue
-			}
-			fmt.Fprintf(b, `%s<Container ContainerNumber="%d">`, in3, c.Number)
-			for _, m := range c.Members {
-				b.WriteString(`<UserMember Member="` + attr(m) + `" />`)
-			}
-			b.WriteString("</Container>" + nl)
-		}
-		b.WriteString(in2 + "</Containers>" + nl)
-	}
-	b.WriteString(in1 + "</HomedResource>" + nl)
+	b = append(append(b, '>'), f.nl...)
+	b = appendGroups(b, r.Groups, f)
+	b = appendContacts(b, r.Contacts, f)
+	b = appendContainers(b, r.Containers, f)
+	return append(append(append(b, f.in1...), "</HomedResource>"...), f.nl...)
 }
 
-// attr escapes s for a double-quoted attribute value; tabs and line ends become character
-// references so that attribute-value normalisation cannot change them.
-func attr(s string) string {
-	var b bytes.Buffer
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
+// layout is the line end and the three indents of a HomedResource element ("" when compact).
+type layout struct{ nl, in1, in2, in3 string }
+
+// open appends the start of a list element at the second indent, or its empty form.
+func (f layout) open(b []byte, name string, empty bool) []byte {
+	b = append(append(append(b, f.in2...), '<'), name...)
+	if empty {
+		return append(append(b, " />"...), f.nl...)
+	}
+	return append(append(b, '>'), f.nl...)
+}
+
+func (f layout) close(b []byte, name string) []byte {
+	return append(append(append(append(append(b, f.in2...), "</"...), name...), '>'), f.nl...)
+}
+
+func appendGroups(b []byte, groups []Group, f layout) []byte {
+	b = f.open(b, "ContactGroups", len(groups) == 0)
+	if len(groups) == 0 {
+		return b
+	}
+	for _, g := range groups {
+		b = append(append(b, f.in3...), `<ContactGroup Number="`...)
+		b = strconv.AppendInt(b, int64(g.Number), 10)
+		b = appendAttr(append(b, `" DisplayName="`...), g.DisplayName)
+		b = appendAttr(append(b, `" ExternalUri="`...), g.ExternalURI)
+		b = append(append(b, `" />`...), f.nl...)
+	}
+	return f.close(b, "ContactGroups")
+}
+
+func appendContacts(b []byte, contacts []Contact, f layout) []byte {
+	b = f.open(b, "Contacts", len(contacts) == 0)
+	if len(contacts) == 0 {
+		return b
+	}
+	for _, c := range contacts {
+		b = appendAttr(append(append(b, f.in3...), `<Contact Buddy="`...), c.Buddy)
+		b = append(append(append(b, `" SubscribePresence="`...), flag(c.SubscribePresence)...), `" Groups="`...)
+		for i, g := range c.Groups {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = strconv.AppendInt(b, int64(g), 10)
+		}
+		b = append(b, '"')
+		if c.DisplayName != "" {
+			b = append(append(append(b, ' '), contactDisplayNameAttr...), `="`...)
+			b = append(appendAttr(b, c.DisplayName), '"')
+		}
+		b = append(append(b, " />"...), f.nl...)
+	}
+	return f.close(b, "Contacts")
+}
+
+func appendContainers(b []byte, containers []Container, f layout) []byte {
+	b = f.open(b, "Containers", len(containers) == 0)
+	if len(containers) == 0 {
+		return b
+	}
+	for _, c := range containers {
+		b = append(append(b, f.in3...), `<Container ContainerNumber="`...)
+		b = append(strconv.AppendInt(b, int64(c.Number), 10), '"')
+		if len(c.Members) == 0 {
+			b = append(append(b, " />"...), f.nl...)
+			continue
+		}
+		b = append(b, '>')
+		for _, m := range c.Members {
+			b = append(appendAttr(append(b, `<UserMember Member="`...), m), `" />`...)
+		}
+		b = append(append(b, "</Container>"...), f.nl...)
+	}
+	return f.close(b, "Containers")
+}
+
+// resourceSize is about the UTF-8 length of appendResource's output at the given base indent
+// (an overestimate unless values need escaping), so that one allocation usually holds it.
+func resourceSize(r Resource, indent int) int {
+	const tags = 160 // the element, its three lists and their end tags, compact
+	n := tags + 10*(indent+2) + len(r.UserAtHost)
+	for _, g := range r.Groups {
+		n += indent + 4 + 64 + len(g.DisplayName) + len(g.ExternalURI)
+	}
+	for _, c := range r.Contacts {
+		n += indent + 4 + 80 + 12*len(c.Groups) + len(c.Buddy) + len(c.DisplayName)
+	}
+	for _, c := range r.Containers {
+		n += indent + 4 + 64
+		for _, m := range c.Members {
+			n += 24 + len(m)
+		}
+	}
+	return n
+}
+
+// appendAttr appends s escaped for a double-quoted attribute value, as xml.EscapeText escapes
+// it: tabs and line ends become character references so that attribute-value normalisation
+// cannot change them. Printable ASCII without markup characters, the usual case, is copied as is.
+func appendAttr(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\'' || c == '&' || c == '<' || c == '>' {
+			buf := bytes.NewBuffer(b)
+			_ = xml.EscapeText(buf, []byte(s))
+			return buf.Bytes()
+		}
+	}
+	return append(b, s...)
 }
 
 // decodeXML transcodes data to UTF-8 and unmarshals it into v.
@@ -413,13 +487,30 @@ func decodeUTF16(data []byte, bigEndian bool) (string, error) {
 	return string(utf16.Decode(u)), nil
 }
 
-func encodeUTF16LE(s string) []byte {
-	u := utf16.Encode([]rune(s))
-	out := make([]byte, 2+2*len(u))
-	out[0], out[1] = 0xFF, 0xFE
-	for i, c := range u {
-		out[2+2*i] = byte(c)
-		out[3+2*i] = byte(c >> 8)
+// appendUTF16LE appends the UTF-16LE encoding of UTF-8 text s; an invalid byte becomes U+FFFD,
+// as a conversion to []rune makes it.
+func appendUTF16LE(out, s []byte) []byte {
+	n := len(out)
+	out = slices.Grow(out, 2*len(s))[:n+2*len(s)]
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			out[n], out[n+1] = c, 0
+			n += 2
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		i += size
+		if r >= 0x10000 {
+			// A four-byte sequence gives a surrogate pair: four bytes out, no more than in.
+			r1, r2 := utf16.EncodeRune(r)
+			out[n], out[n+1], out[n+2], out[n+3] = byte(r1), byte(r1>>8), byte(r2), byte(r2>>8)
+			n += 4
+			continue
+		}
+		// DecodeRune never returns a surrogate half (it gives U+FFFD for one).
+		out[n], out[n+1] = byte(r), byte(r>>8)
+		n += 2
 	}
-	return out
+	return out[:n]
 }

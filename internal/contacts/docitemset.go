@@ -56,23 +56,22 @@ func ParseDocItemSet(data []byte) (*Document, error) {
 
 // MarshalDocItemSet writes doc as a DocItemSet (UTF-8, CRLF), one urn:lcd: item per resource.
 func MarshalDocItemSet(doc *Document) ([]byte, error) {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\r\n")
-	b.WriteString(`<DocItemSet xmlns="` + docItemSetNamespace + `" Version="` + docItemSetVersion + `">` + "\r\n")
+	var b []byte
+	b = append(b, `<?xml version="1.0" encoding="utf-8"?>`+"\r\n"...)
+	b = append(b, `<DocItemSet xmlns="`+docItemSetNamespace+`" Version="`+docItemSetVersion+`">`+"\r\n"...)
 	if doc != nil {
 		for _, r := range doc.Resources {
 			if err := checkResource(r); err != nil {
 				return nil, err
 			}
-			b.WriteString(`  <DocItem Name="` + attr(lcdPrefix+r.UserAtHost) + `">` + "\r\n")
-			b.WriteString("    <Data>\r\n")
-			writeResource(&b, r, "      ", userDataHomedResourceNamespace, false)
-			b.WriteString("    </Data>\r\n")
-			b.WriteString("  </DocItem>\r\n")
+			b = append(appendAttr(append(b, `  <DocItem Name="`...), lcdPrefix+r.UserAtHost), `">`+"\r\n"...)
+			b = append(b, "    <Data>\r\n"...)
+			b = appendResource(b, r, "      ", userDataHomedResourceNamespace, false)
+			b = append(b, "    </Data>\r\n"...)
+			b = append(b, "  </DocItem>\r\n"...)
 		}
 	}
-	b.WriteString("</DocItemSet>\r\n")
-	return []byte(b.String()), nil
+	return append(b, "</DocItemSet>\r\n"...), nil
 }
 
 // maxEntrySize bounds the DocItemSet read from a ZIP so a hostile archive cannot exhaust memory.

@@ -125,7 +125,8 @@ func (w *World) dbExport(ctx context.Context, s *server, p *cmdexe.Proc, file, o
 		return 1
 	}
 	data, err := contacts.MarshalHomedResources(&contacts.Document{Resources: res})
-	if err != nil || s.fs.WriteFile(file, data) != nil {
+	// The file keeps the rendered bytes themselves: nothing else holds them.
+	if err != nil || s.fs.WriteFileOwned(file, data) != nil {
 		write(p.Stdout, dbimpexpWriteError(file))
 		return 1
 	}
@@ -134,7 +135,7 @@ func (w *World) dbExport(ctx context.Context, s *server, p *cmdexe.Proc, file, o
 }
 
 func (w *World) dbImport(ctx context.Context, s *server, p *cmdexe.Proc, file, only string) int {
-	data, err := s.fs.ReadFile(file)
+	data, err := s.fs.ReadFileShared(file) // only parsed
 	if err != nil {
 		write(p.Stdout, dbimpexpFileError(file))
 		return 1

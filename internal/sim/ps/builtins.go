@@ -129,11 +129,10 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := base64.StdEncoding.EncodeToString(b)
 		if len(args) == 2 && strings.EqualFold(ToString(arg(1)), "InsertLineBreaks") {
-			s = insertLineBreaks(s)
+			return base64Lines(b), nil
 		}
-		return s, nil
+		return base64.StdEncoding.EncodeToString(b), nil
 	case "convert::frombase64string":
 		s := strings.Map(func(r rune) rune {
 			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
@@ -151,7 +150,8 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		data, err := in.s.FS.ReadFile(p)
+		// Shared, not copied: the interpreter never changes a byte array in place.
+		data, err := in.s.FS.ReadFileShared(p)
 		if err != nil {
 			return nil, fmt.Errorf("Could not find file '%s'.", p)
 		}
@@ -174,7 +174,7 @@ func (in *interp) dotnet(t, m string, args []any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		data, err := in.s.FS.ReadFile(p)
+		data, err := in.s.FS.ReadFileShared(p)
 		if err != nil {
 			return nil, fmt.Errorf("Could not find file '%s'.", p)
 		}
@@ -579,18 +579,27 @@ func expandEnv(s string, env map[string]string) string {
 	}
 }
 
-// insertLineBreaks is Base64FormattingOptions.InsertLineBreaks: CRLF after every 76 characters.
-func insertLineBreaks(s string) string {
-	const line = 76
-	if len(s) <= line {
-		return s
+// base64Lines is Convert.ToBase64String with Base64FormattingOptions.InsertLineBreaks: CRLF
+// after every 76 characters, none at the end. It encodes 57 bytes (76 characters) at a time into
+// a string grown once to its final length: an export is tens of megabytes of base64.
+func base64Lines(data []byte) string {
+	const lineChars, lineBytes = 76, 57
+	n := base64.StdEncoding.EncodedLen(len(data))
+	if n > lineChars {
+		n += 2 * ((n - 1) / lineChars)
 	}
 	var sb strings.Builder
-	for len(s) > line {
-		sb.WriteString(s[:line] + "\r\n")
-		s = s[line:]
+	sb.Grow(n)
+	var line [lineChars]byte
+	for len(data) > 0 {
+		k := min(len(data), lineBytes)
+		if sb.Len() > 0 {
+			sb.WriteString("\r\n")
+		}
+		base64.StdEncoding.Encode(line[:], data[:k])
+		sb.Write(line[:base64.StdEncoding.EncodedLen(k)])
+		data = data[k:]
 	}
-	sb.WriteString(s)
 	return sb.String()
 }
 

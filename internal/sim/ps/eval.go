@@ -271,7 +271,7 @@ func (in *interp) runChunk(ctx context.Context, blk *Block, perr error) (ex *exi
 	}
 	out := func(v any) {
 		for _, it := range enumerate(v) {
-			_, _ = io.WriteString(in.stdout, formatLine(it))
+			writeLine(in.stdout, it)
 		}
 	}
 	err := in.runBlock(ctx, blk, out)
@@ -310,6 +310,16 @@ func (in *interp) finish(ex *exitError, stderr io.Writer) int {
 }
 
 // formatLine renders one output object as the console host does for the shapes used.
+// writeLine writes the formatted line of one output object in one Write. A string, which may be
+// a file's base64 of tens of megabytes, is copied once (not concatenated, then converted).
+func writeLine(w io.Writer, v any) {
+	if s, ok := v.(string); ok {
+		_, _ = w.Write(append(append(make([]byte, 0, len(s)+2), s...), '\r', '\n'))
+		return
+	}
+	_, _ = io.WriteString(w, formatLine(v))
+}
+
 func formatLine(v any) string {
 	if v == nil {
 		return ""

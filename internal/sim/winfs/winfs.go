@@ -53,6 +53,33 @@ func (f *FS) ReadFile(path string) ([]byte, error) {
 	return append([]byte(nil), fl.data...), nil
 }
 
+// ReadFileShared returns the file's bytes themselves, without a copy: the caller must not modify
+// them. A file's bytes are never changed in place (WriteFile replaces them, AppendFile writes
+// only past their end), so they stay as read. An export of thousands of users is tens of
+// megabytes, which the emulator would otherwise copy on every read.
+func (f *FS) ReadFileShared(path string) ([]byte, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fl, ok := f.files[key(path)]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, fs.ErrNotExist)
+	}
+	// The capacity is cut so that an append by the caller cannot write into the file.
+	return fl.data[:len(fl.data):len(fl.data)], nil
+}
+
+// WriteFileOwned is WriteFile for bytes the caller gives away: it keeps data itself, which the
+// caller must not modify afterwards.
+func (f *FS) WriteFileOwned(path string, data []byte) error {
+	if !ValidPath(path) {
+		return fmt.Errorf("%s: %w", path, fs.ErrInvalid)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[key(path)] = file{name: path, data: data[:len(data):len(data)]}
+	return nil
+}
+
 // WriteFile creates or replaces a file.
 func (f *FS) WriteFile(path string, data []byte) error {
 	if !ValidPath(path) {
