@@ -296,3 +296,6 @@ func ParseFrames(out []byte) ([][]byte, error) { return parseFrames(out) }
 
 // FrameMarkers are the lines that open and close a frame.
 var FrameMarkers = [2]string{frameBegin, frameEnd}
+
+// GzipFrameBegin is the line that opens a gzip frame (closed as a plain one).
+const GzipFrameBegin = frameBeginGzip
