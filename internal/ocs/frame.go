@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -202,13 +203,13 @@ func (g *gunzipReader) Read(p []byte) (int, error) {
 		p = p[:g.left+1]
 	}
 	n, err := g.z.Read(p)
-	if int64(n) > g.left {
+	switch {
+	case int64(n) > g.left:
 		n, err = int(g.left), errFrameTooLarge
-	}
-	g.left -= int64(n)
-	if err != nil && err != io.EOF && err != errFrameTooLarge {
+	case err != nil && !errors.Is(err, io.EOF):
 		err = g.fail(err)
 	}
+	g.left -= int64(n)
 	g.err = err
 	return n, err
 }
@@ -231,7 +232,7 @@ type sourceReader struct {
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF && s.err == nil {
+	if err != nil && !errors.Is(err, io.EOF) && s.err == nil {
 		s.err = err
 	}
 	return n, err
