@@ -187,6 +187,21 @@ func TestRedactorKeepsFramesWhole(t *testing.T) {
 	}
 }
 
+// A gzip frame is redacted inside its compressed content and stays a valid gzip frame.
+func TestRedactorRedactsGzipFrames(t *testing.T) {
+	r := newRedactor(map[string]string{"fe01": "fe01.contoso.test"}, "labadmin", "CONTOSO", ocs.Tools{}, ocs.DefaultTools(), nil)
+	text := "\"PrimaryURI\"\n\"sip:homer.simpson@contoso.test\""
+	z := gzipBytes([]byte(text))
+	out := r.output([]byte(ocs.GzipFrameBegin + "\r\n" + base64.StdEncoding.EncodeToString(z) + "\r\n#ocsha-end " + itoa(len(z)) + "\r\n"))
+	if !strings.HasPrefix(string(out), ocs.GzipFrameBegin+"\r\n") {
+		t.Fatalf("the gzip frame lost its begin line: %q", out)
+	}
+	frames, err := ocs.ParseFrames(out)
+	if want := "\"PrimaryURI\"\n\"sip:user0001@corp.example.com\""; err != nil || len(frames) != 1 || string(frames[0]) != want {
+		t.Fatalf("frames %q, %v; want %q", frames, err, want)
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestCompareShapes(t *testing.T) {

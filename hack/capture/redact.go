@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -128,22 +129,23 @@ func replaceFold(s, from, to string) string {
 	}
 }
 
-// output redacts a command's output: the text, and the content of every frame.
+// output redacts a command's output: the text, and the content of every frame (a gzip frame's
+// content gunzipped, redacted and gzipped again).
 func (r *redactor) output(out []byte) []byte {
 	begin, end := ocs.FrameMarkers[0], ocs.FrameMarkers[1]
 	var b strings.Builder
 	var body strings.Builder
-	inFrame := false
+	inFrame, zipped := false, false
 	for _, line := range strings.SplitAfter(string(out), "\n") {
 		t := strings.TrimSpace(line)
 		switch {
-		case t == begin && !inFrame:
-			inFrame = true
+		case (t == begin || t == ocs.GzipFrameBegin) && !inFrame:
+			inFrame, zipped = true, t == ocs.GzipFrameBegin
 			body.Reset()
 			b.WriteString(line)
 		case inFrame && strings.HasPrefix(t, end+" "):
 			inFrame = false
-			b.WriteString(r.frame(body.String(), strings.HasSuffix(line, "\r\n")))
+			b.WriteString(r.frame(body.String(), zipped, strings.HasSuffix(line, "\r\n")))
 			b.WriteString(end + " " + strconv.Itoa(r.lastFrameLen) + lineEnd(line))
 		case inFrame:
 			body.WriteString(strings.Join(strings.Fields(t), ""))
@@ -162,12 +164,18 @@ func lineEnd(line string) string {
 }
 
 // frame redacts a frame's base64 body and writes it back in lines of 76 characters.
-func (r *redactor) frame(b64 string, crlf bool) string {
+func (r *redactor) frame(b64 string, zipped, crlf bool) string {
 	data, err := base64.StdEncoding.DecodeString(b64)
+	if err == nil && zipped {
+		data, err = gunzip(data)
+	}
 	if err != nil {
 		data = nil // an unreadable frame is dropped rather than leaked
 	}
 	data = r.payload(data)
+	if zipped {
+		data = gzipBytes(data)
+	}
 	r.lastFrameLen = len(data)
 	enc := base64.StdEncoding.EncodeToString(data)
 	nl := "\n"
@@ -181,6 +189,22 @@ func (r *redactor) frame(b64 string, crlf bool) string {
 	}
 	b.WriteString(enc + nl)
 	return b.String()
+}
+
+func gunzip(data []byte) ([]byte, error) {
+	z, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(z)
+}
+
+func gzipBytes(data []byte) []byte {
+	var b bytes.Buffer
+	z := gzip.NewWriter(&b)
+	_, _ = z.Write(data) // a bytes.Buffer does not fail
+	_ = z.Close()
+	return b.Bytes()
 }
 
 // payload redacts a frame's bytes by kind: UTF-16 with its BOM, a ZIP package, or UTF-8 text.

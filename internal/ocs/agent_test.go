@@ -63,7 +63,7 @@ func (e *scriptedExec) Run(_ context.Context, server, command string, stdin []by
 			if err != nil {
 				e.t.Errorf("upload %s is not base64: %v", name, err)
 			}
-			if strings.Contains(c.script(), "IO.Compression.GZipStream") {
+			if strings.Contains(c.script(), "[IO.Compression.CompressionMode]::Decompress") {
 				// The script decompresses its upload, as Windows would.
 				raw = gunzipForTest(e.t, raw)
 			}

@@ -83,8 +83,8 @@ func (d *sfbDialect) exportUsers(ctx context.Context, s Server, users []string) 
 	return exportedUsers(op, s.Name, users, frames, contacts.ReadUserDataZip)
 }
 
-// ocsExportUsersScript prints one frame per user of the upload: its dbimpexp export, or a no-file
-// frame when dbimpexp wrote none (the user is not homed on this server).
+// ocsExportUsersScript prints one frame per user of the upload: its dbimpexp export as a gzip
+// frame, or a no-file frame when dbimpexp wrote none (the user is not homed on this server).
 func ocsExportUsersScript(dbimpexp, name, upload string) (string, error) {
 	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
@@ -106,7 +106,7 @@ func ocsExportUsersScript(dbimpexp, name, upload string) (string, error) {
 		"$c = $LASTEXITCODE\n" +
 		"$ErrorActionPreference = 'Stop'\n" +
 		"if ([IO.File]::Exists($p)) {\n" +
-		psFrame("[IO.File]::ReadAllBytes($p)") +
+		psFrameGzip("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n" +
 		"} else {\n" + psNoFile() + "}\n}\n", nil
 }

@@ -14,10 +14,11 @@ import (
 )
 
 // frameSink receives the frames a frameDecoder finds, as their bytes are decoded: begin at a
-// frame's first line, data with each piece, end with nil once the frame is whole and its byte
+// frame's first line (zipped for a gzip frame, whose data is then the compressed stream), data
+// with each piece, end with nil once the frame is whole and its byte
 // count matches, or with the error that makes it unusable (then no more data comes for it).
 type frameSink interface {
-	begin() error
+	begin(zipped bool) error
 	data(p []byte) error
 	end(err error)
 }
@@ -96,13 +97,13 @@ func (f *frameDecoder) fail(err error) {
 
 func (f *frameDecoder) handleLine(line []byte) {
 	switch {
-	case string(line) == frameBegin:
+	case string(line) == frameBegin || string(line) == frameBeginGzip:
 		if f.open {
 			f.fail(fmt.Errorf("%w: a frame begins inside another", ErrBadOutput))
 			return
 		}
 		f.open, f.broken, f.padded, f.n, f.quanta = true, false, false, 0, f.quanta[:0]
-		if err := f.sink.begin(); err != nil {
+		if err := f.sink.begin(string(line) == frameBeginGzip); err != nil {
 			f.broken = true
 		}
 	case f.open && bytes.HasPrefix(line, []byte(frameEnd+" ")):
@@ -163,14 +164,20 @@ func (f *frameDecoder) finish(end []byte) error {
 // pipedFrames is a frameSink that hands each frame to a reader in another goroutine through a
 // pipe, so a frame's bytes move from the transport to the reader with nothing held between.
 type pipedFrames struct {
-	frames chan *io.PipeReader
+	frames chan pipedFrame
 	cur    *io.PipeWriter
 }
 
-func (p *pipedFrames) begin() error {
+// pipedFrame is one frame's data as it arrives, compressed when zipped.
+type pipedFrame struct {
+	pr     *io.PipeReader
+	zipped bool
+}
+
+func (p *pipedFrames) begin(zipped bool) error {
 	pr, pw := io.Pipe()
 	p.cur = pw
-	p.frames <- pr
+	p.frames <- pipedFrame{pr: pr, zipped: zipped}
 	return nil
 }
 
@@ -215,14 +222,15 @@ func (c *closingWriter) close() error {
 var errReadStopped = errors.New("the reader of the output stopped")
 
 // streamFrames runs a command whose output is n frames, streaming it (winrm.WithStdout) through
-// the frame decoder into read, called for each frame in turn with a reader of its bytes. read's
-// reader fails at the end of a frame that is short or corrupt; streamFrames reads each frame to
-// its end, so a frame read only in part is still checked. An executor that does not stream has
+// the frame decoder into read, called for each frame in turn with a reader of its bytes (a gzip
+// frame's gunzipped). read's reader fails at the end of a frame that is short or corrupt (for a
+// gzip frame also at a corrupt stream or a bad CRC); streamFrames reads each frame to its end,
+// so a frame read only in part is still checked. An executor that does not stream has
 // its collected output decoded the same way. The first error of read stops the command.
 func streamFrames(ctx context.Context, n int, run func(context.Context) (Result, error), read func(i int, r io.Reader) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sink := &pipedFrames{frames: make(chan *io.PipeReader)}
+	sink := &pipedFrames{frames: make(chan pipedFrame)}
 	out := &closingWriter{dec: newFrameDecoder(sink)}
 	var runErr, frameErr error
 	go func() {
@@ -236,14 +244,20 @@ func streamFrames(ctx context.Context, n int, run func(context.Context) (Result,
 	var readErr error
 	stopped := false
 	i := 0
-	for pr := range sink.frames {
+	for frame := range sink.frames {
+		pr := frame.pr
+		r := newFrameReader(pr, frame.zipped)
 		if readErr == nil && i >= n {
 			readErr = fmt.Errorf("%w: more than %d frames", ErrBadOutput, n)
 		}
 		if readErr == nil {
-			readErr = read(i, pr)
+			readErr = read(i, r)
 		}
 		if readErr == nil {
+			_, readErr = io.Copy(io.Discard, r)
+		}
+		if readErr == nil {
+			// The frame's end is checked even if the reader of its bytes stopped short of it.
 			_, readErr = io.Copy(io.Discard, pr)
 		}
 		if readErr != nil && !stopped {

@@ -109,6 +109,28 @@ const (
 // uses no loop (StreamReader.ReadToEnd), no Stream.CopyTo (.NET 4) and no ::new (PowerShell 5).
 // What the import did is still judged only by dbimpexp's exit code and the read-back export.
 
+// Compressed answers: on OCS 2007 R2 the big answers (a whole server's export, per-user exports,
+// an import's read-back files, the user listing) travel as gzip frames (frame.go, psFrameGzip):
+// UTF-16 XML shrinks many times, and every byte saved is base64 the server prints, SOAP Receive
+// envelopes the manager parses and Receive round trips. The script compresses with
+// System.IO.Compression.GZipStream in Compress mode, .NET Framework 2.0's (learn.microsoft.com
+// "GZipStream Class", .NET Framework 2.0 and later), as public PowerShell scripts do: New-Object
+// on a MemoryStream, a GZipStream over it with ([IO.Compression.CompressionMode]::Compress),
+// Write($bytes, 0, $bytes.Length), Close(), then the MemoryStream's ToArray() after it is closed
+// (Get-CompressedByteArray, gist.github.com/marcgeld/bfacfd8d70b34fdf1db0022508b02aca, copied
+// into many scripts; powershell.org forum "compressing data to gzip"). ToArray "works when the
+// MemoryStream is closed" (learn.microsoft.com MemoryStream.ToArray remarks), and Close flushes
+// the gzip trailer: GZipStream(stream, mode) does not leave its stream open. No ::new
+// (PowerShell 5), no CopyTo (.NET 4), no compression level (.NET 4.5). .NET before 4.5
+// compresses weakly (DeflateStream remarks: from 4.5 zlib gives "in most cases, a smaller
+// compressed file"), so a real server's gzip frames may be larger than the emulator's (Go's
+// gzip.BestSpeed) [inferred: not measured on a Windows host]; UTF-16 XML is redundant enough that
+// weak deflate still shrinks it several times. The
+// frame is checked as a plain one (its end line counts the compressed bytes), then gunzipped with
+// its CRC checked to the stream's end and its size bounded (maxFrameBytes). Small answers (result
+// rows, no-file frames, configuration) and Skype for Business exports (ZIP archives already)
+// stay plain frames; the readers take either.
+
 // Console width (ocs-evidence.md #12; pywinrm #216): a PowerShell 2.0 host wraps output lines at
 // 80 columns with CRLF over WinRM. Every answer the agent reads travels in frames of base64 in
 // lines of 76 characters (frame.go), and CLIXML on stderr is unwrapped before parsing.

@@ -283,11 +283,11 @@ func ocsPoolScript() string {
 		psFrameCSV("rows")
 }
 
-// ocsUsersScript lists users; with homeDN set, only those homed there.
+// ocsUsersScript lists users, as one gzip frame of CSV; with homeDN set, only those homed there.
 func ocsUsersScript(homeDN string) (string, error) {
 	if homeDN == "" {
 		return psHeader + "$rows = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n" +
-			psFrameCSV("rows"), nil
+			psFrameCSVGzip("rows"), nil
 	}
 	q, err := QuotePS(homeDN)
 	if err != nil {
@@ -295,7 +295,7 @@ func ocsUsersScript(homeDN string) (string, error) {
 	}
 	return psHeader + "$dn = " + q + "\n" +
 		"$rows = Get-WmiObject -Namespace 'root\\cimv2' -Class MSFT_SIPESUserSetting -Filter ('HomeServerDN=' + \"'\" + $dn + \"'\") | Select-Object PrimaryURI,HomeServerDN,Enabled | ConvertTo-Csv -NoTypeInformation\n" +
-		psFrameCSV("rows"), nil
+		psFrameCSVGzip("rows"), nil
 }
 
 // psWQLSIP is the uploaded address $sip as the inside of a WQL single-quoted string: WQL
@@ -333,8 +333,9 @@ func psBool(b bool) string {
 	return "$false"
 }
 
-// ocsExportScript exports the server's homed resources with dbimpexp and prints the file as
-// base64. The export is judged by the file it wrote, not by dbimpexp's words.
+// ocsExportScript exports the server's homed resources with dbimpexp and prints the file as a
+// gzip frame (UTF-16 XML shrinks many times). The export is judged by the file it wrote, not by
+// dbimpexp's words.
 func ocsExportScript(dbimpexp, name string) (string, error) {
 	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
@@ -348,14 +349,15 @@ func ocsExportScript(dbimpexp, name string) (string, error) {
 		"$p = Join-Path $env:TEMP " + n + "\n" +
 		psRunTool("exe", `"/hrxmlfile:$p"`, "/restype:user") +
 		"if (-not [IO.File]::Exists($p)) { throw ('DBImpExp.exe wrote no file (exit code ' + $code + '): ' + ($out -join ' ')) }\n" +
-		psFrame("[IO.File]::ReadAllBytes($p)") +
+		psFrameGzip("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n", nil
 }
 
 // ocsImportScript imports the homed-resources document of the payload with dbimpexp (written
 // back as UTF-16 with its BOM, as dbimpexp exports it; the payload carries it as UTF-8, gzipped,
 // to cut the transfer) and reads each user back with its own export (readback.go). A non-zero exit
-// code of the import fails the whole import, with dbimpexp's output as the message.
+// code of the import fails the whole import, with dbimpexp's output as the message. The read-back
+// files travel as gzip frames.
 func ocsImportScript(dbimpexp, name, upload string) (string, error) {
 	tool, err := psTool("exe", "DBImpExp.exe", "dbimpexpPath", dbimpexp)
 	if err != nil {
@@ -384,7 +386,7 @@ func ocsImportScript(dbimpexp, name, upload string) (string, error) {
 		"$c = $LASTEXITCODE\n" +
 		"$ErrorActionPreference = 'Stop'\n" +
 		"if ([IO.File]::Exists($p)) {\n" +
-		psFrame("[IO.File]::ReadAllBytes($p)") +
+		psFrameGzip("[IO.File]::ReadAllBytes($p)") +
 		"Remove-Item -LiteralPath $p\n" +
 		"} else {\n" + psNoFile() + "}\n}\n", nil
 }

@@ -8,12 +8,26 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf16"
 )
 
 // New-Object and the .NET Framework 2.0 stream classes of the subset: IO.MemoryStream,
-// IO.Compression.GZipStream (Decompress) and IO.StreamReader, enough for the agent's compressed
-// uploads (internal/ocs/inferred.go, "Compressed uploads").
+// IO.Compression.GZipStream and IO.StreamReader, enough for the agent's compressed uploads and
+// answers (internal/ocs/inferred.go, "Compressed uploads", "Compressed answers").
+//
+// GZipStream compresses at gzip.BestSpeed: .NET Framework 2.0's GZipStream has no level setting
+// and compresses quickly and weakly (its own deflate; from 4.5 on it uses zlib, "a better
+// compression algorithm and, in most cases, a smaller compressed file than … earlier versions",
+// learn.microsoft.com DeflateStream remarks), so the emulator's answers are no smaller than a
+// real server's would be. The bytes differ from .NET's; any gzip reader reads both.
+//
+// Errors are worded as .NET words them: writing to a Decompress stream is an
+// InvalidOperationException "Writing to the compression stream is not supported." (its resource
+// string, quoted in SubtitleEdit/subtitleedit#5627 and in the 2009 question "Writing to the
+// compression stream is not supported using System.IO.GZipStream", stackoverflow 1354639); a
+// closed stream's "Cannot access a closed Stream." is ObjectDisposedException's
+// (ObjectDisposed_StreamClosed) [inferred: quoted from memory of the reference source].
 
 // readRest is the internal method of a readable stream object that reads what is left of it; its
 // name holds a byte no script can write, so scripts cannot call it.
@@ -75,7 +89,11 @@ func newMemoryStream(args []any) (*Object, error) {
 	o.Set("Length", 0)
 	o.ReadOnly = map[string]bool{"length": true}
 	var buf []byte
+	closed := false
 	pos := func() (int, error) {
+		if closed {
+			return 0, errStreamClosed
+		}
 		p, ok := toInt(member(o, "Position"))
 		if !ok || p < 0 {
 			return 0, errors.New("Non-negative number required.")
@@ -96,7 +114,7 @@ func newMemoryStream(args []any) (*Object, error) {
 			case err != nil:
 				return nil, err
 			case !ok1 || !ok2 || off < 0 || n < 0 || off+n > len(data):
-				return nil, errors.New("Offset and length were out of bounds for the array or count is greater than the number of elements from index to the end of the source collection.")
+				return nil, errBounds
 			case perr != nil:
 				return nil, perr
 			}
@@ -111,6 +129,9 @@ func newMemoryStream(args []any) (*Object, error) {
 			off, ok := toInt(argAt(a, 0))
 			if len(a) != 2 || !ok {
 				return nil, fmt.Errorf("Cannot find an overload for \"Seek\" and the argument count: \"%d\".", len(a))
+			}
+			if closed {
+				return nil, errStreamClosed
 			}
 			base := 0
 			switch origin := strings.ToLower(ToString(a[1])); origin {
@@ -128,8 +149,9 @@ func newMemoryStream(args []any) (*Object, error) {
 			set(base + off)
 			return base + off, nil
 		},
+		// ToArray still answers once the stream is closed (MemoryStream.ToArray remarks).
 		"toarray": func(context.Context, []any) (any, error) { return append([]byte(nil), buf...), nil },
-		"close":   func(context.Context, []any) (any, error) { return void, nil },
+		"close":   func(context.Context, []any) (any, error) { closed = true; return void, nil },
 		readRest: func(context.Context, []any) (any, error) {
 			p, err := pos()
 			if err != nil || p >= len(buf) {
@@ -144,21 +166,40 @@ func newMemoryStream(args []any) (*Object, error) {
 	return o, nil
 }
 
-// newGZipStream is a GZipStream(stream, CompressionMode.Decompress) over a readable stream.
+// errStreamClosed is the error of a closed stream's Write, Seek or Read.
+var errStreamClosed = errors.New("Cannot access a closed Stream.")
+
+// errBounds is the error of a Write whose offset and count leave the array.
+var errBounds = errors.New("Offset and length were out of bounds for the array or count is greater than the number of elements from index to the end of the source collection.")
+
+// newGZipStream is a GZipStream(stream, CompressionMode): Decompress over a readable stream,
+// Compress over a writable one.
 func newGZipStream(args []any) (*Object, error) {
 	if len(args) != 2 {
 		return nil, fmt.Errorf("Cannot find an overload for \"GZipStream\" and the argument count: \"%d\".", len(args))
 	}
-	inner, ok := args[0].(*Object)
-	if !ok || inner.Methods[readRest] == nil {
-		return nil, errors.New("Exception calling \".ctor\" with \"2\" argument(s): \"Stream does not support reading.\"")
+	inner, _ := args[0].(*Object)
+	switch mode := ToString(args[1]); {
+	case strings.EqualFold(mode, "Decompress"):
+		return newGunzipStream(inner)
+	case strings.EqualFold(mode, "Compress"):
+		return newGzipStream(inner)
+	default:
+		// [inferred] PowerShell's wording of an argument it cannot convert to the enum.
+		return nil, fmt.Errorf("Cannot convert argument \"1\", with value: \"%s\", for \"GZipStream\" to type \"System.IO.Compression.CompressionMode\".", mode)
 	}
-	if !strings.EqualFold(ToString(args[1]), "Decompress") {
-		// Compressing is not part of the subset: the agent only sends compressed data.
-		return nil, fmt.Errorf("The emulator's GZipStream only decompresses (mode %q).", ToString(args[1]))
+}
+
+// newGunzipStream is a GZipStream in Decompress mode: ReadToEnd through a StreamReader.
+func newGunzipStream(inner *Object) (*Object, error) {
+	if inner == nil || inner.Methods[readRest] == nil {
+		return nil, errors.New("Exception calling \".ctor\" with \"2\" argument(s): \"Stream does not support reading.\"")
 	}
 	o := NewObject("System.IO.Compression.GZipStream")
 	o.Methods = methods{
+		"write": func(context.Context, []any) (any, error) {
+			return nil, errors.New("Writing to the compression stream is not supported.")
+		},
 		"close": func(context.Context, []any) (any, error) { return void, nil },
 		readRest: func(ctx context.Context, _ []any) (any, error) {
 			raw, err := inner.Methods[readRest](ctx, nil)
@@ -177,6 +218,79 @@ func newGZipStream(args []any) (*Object, error) {
 		},
 	}
 	return o, nil
+}
+
+// newGzipStream is a GZipStream in Compress mode: Write(bytes, offset, count) compresses into
+// the inner stream (its Write, at its Position), and Close finishes the gzip stream and closes
+// the inner one, as GZipStream(stream, mode) does (it does not leave the stream open).
+func newGzipStream(inner *Object) (*Object, error) {
+	if inner == nil || inner.Methods["write"] == nil {
+		return nil, errors.New("Exception calling \".ctor\" with \"2\" argument(s): \"Stream does not support writing.\"")
+	}
+	to := &methodWriter{write: inner.Methods["write"]}
+	z := gzipWriters.Get().(*gzip.Writer)
+	z.Reset(to)
+	closed := false
+	o := NewObject("System.IO.Compression.GZipStream")
+	o.Methods = methods{
+		"write": func(ctx context.Context, a []any) (any, error) {
+			if len(a) != 3 {
+				return nil, fmt.Errorf("Cannot find an overload for \"Write\" and the argument count: \"%d\".", len(a))
+			}
+			data, err := toBytes(a[0])
+			off, ok1 := toInt(a[1])
+			n, ok2 := toInt(a[2])
+			switch {
+			case err != nil:
+				return nil, err
+			case !ok1 || !ok2 || off < 0 || n < 0 || off+n > len(data):
+				return nil, errBounds
+			case closed:
+				return nil, errStreamClosed
+			}
+			to.ctx = ctx
+			if _, err := z.Write(data[off : off+n]); err != nil {
+				return nil, err
+			}
+			return void, nil
+		},
+		"close": func(ctx context.Context, _ []any) (any, error) {
+			if closed {
+				return void, nil
+			}
+			closed, to.ctx = true, ctx
+			err := z.Close()
+			gzipWriters.Put(z)
+			if err != nil {
+				return nil, err
+			}
+			if c := inner.Methods["close"]; c != nil {
+				return c(ctx, nil)
+			}
+			return void, nil
+		},
+	}
+	return o, nil
+}
+
+// gzipWriters keeps the emulator's compressors: each holds about a megabyte of state, and an
+// import's read-back compresses one file per user.
+var gzipWriters = sync.Pool{New: func() any {
+	z, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return z
+}}
+
+// methodWriter is an io.Writer over a stream object's Write method.
+type methodWriter struct {
+	ctx   context.Context
+	write func(context.Context, []any) (any, error)
+}
+
+func (m *methodWriter) Write(p []byte) (int, error) {
+	if _, err := m.write(m.ctx, []any{p, 0, len(p)}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // newStreamReader is a StreamReader(stream[, encoding]): a byte-order mark decides the text's
