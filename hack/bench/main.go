@@ -346,6 +346,16 @@ func (b *bench) ensureManager() error {
 	if b.manager != nil {
 		return nil
 	}
+	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager.log"), b.managerFlags()...)
+	if err != nil {
+		return err
+	}
+	b.manager = m
+	return nil
+}
+
+// managerFlags are the manager's flags the bench's own flags ask for.
+func (b *bench) managerFlags() []string {
 	var args []string
 	if b.cfg.powershellIdle != 0 {
 		args = append(args, "--powershell-idle="+b.cfg.powershellIdle.String())
@@ -354,12 +364,7 @@ func (b *bench) ensureManager() error {
 		args = append(args, "--pprof-bind-address=127.0.0.1:6060")
 		b.logf("Manager profiles: http://127.0.0.1:6060/debug/pprof/")
 	}
-	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager.log"), args...)
-	if err != nil {
-		return err
-	}
-	b.manager = m
-	return nil
+	return args
 }
 
 func (b *bench) write() error {

@@ -77,32 +77,8 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 	if err != nil {
 		return nil, fmt.Errorf("creating the emulator log: %w", err)
 	}
-	// Base port 0 gives each server a random port; GET /servers tells which.
-	e.cmd = exec.Command(bin,
-		"--servers", "ocs1,ocs2",
-		"--users", strconv.Itoa(spec.users),
-		"--contacts-per-user", strconv.Itoa(spec.contacts),
-		"--base-port", "0",
-		"--admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
-		"--username", e.username, "--password", e.password,
-		"--latency", time.Duration(spec.cost.Latency).String(),
-		"--move-cost", time.Duration(spec.cost.MoveCost).String(),
-		"--import-cost", time.Duration(spec.cost.ImportCost).String(),
-		"--process-cost", time.Duration(spec.cost.ProcessCost).String(),
-		"--module-cost", time.Duration(spec.cost.ModuleCost).String(),
-		"--shell-cost", time.Duration(spec.cost.ShellCost).String(),
-		"--export-cost", time.Duration(spec.cost.ExportCost).String(),
-		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
-		// the second hop to the directory that the emulator enforces by default.
-		"--double-hop", "off", "--product", string(productOf(spec.product)))
-	if spec.pprof {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		e.pprof = fmt.Sprintf("127.0.0.1:%d", port)
-		e.cmd.Args = append(e.cmd.Args, "--pprof", e.pprof)
-		fmt.Fprintf(e.logFile, "bench: pprof at http://%s/debug/pprof/\n", e.pprof)
+	if e.cmd, err = emulatorCommand(bin, adminPort, e, spec); err != nil {
+		return nil, err
 	}
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
@@ -153,6 +129,39 @@ func startEmulator(ctx context.Context, bin, logDir string, spec emulatorSpec) (
 		e.endpoints[s.Name] = s.Endpoint
 	}
 	return e, nil
+}
+
+// emulatorCommand is the emulator's command line for spec; with spec.pprof it serves its profiles
+// on a free port (e.pprof) and says so in its log.
+func emulatorCommand(bin string, adminPort int, e *emulator, spec emulatorSpec) (*exec.Cmd, error) {
+	// Base port 0 gives each server a random port; GET /servers tells which.
+	cmd := exec.Command(bin,
+		"--servers", "ocs1,ocs2",
+		"--users", strconv.Itoa(spec.users),
+		"--contacts-per-user", strconv.Itoa(spec.contacts),
+		"--base-port", "0",
+		"--admin", fmt.Sprintf("127.0.0.1:%d", adminPort),
+		"--username", e.username, "--password", e.password,
+		"--latency", time.Duration(spec.cost.Latency).String(),
+		"--move-cost", time.Duration(spec.cost.MoveCost).String(),
+		"--import-cost", time.Duration(spec.cost.ImportCost).String(),
+		"--process-cost", time.Duration(spec.cost.ProcessCost).String(),
+		"--module-cost", time.Duration(spec.cost.ModuleCost).String(),
+		"--shell-cost", time.Duration(spec.cost.ShellCost).String(),
+		"--export-cost", time.Duration(spec.cost.ExportCost).String(),
+		// The benchmarks log on with Basic (their floor has no CredSSP handshakes), which cannot make
+		// the second hop to the directory that the emulator enforces by default.
+		"--double-hop", "off", "--product", string(productOf(spec.product)))
+	if spec.pprof {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		e.pprof = fmt.Sprintf("127.0.0.1:%d", port)
+		cmd.Args = append(cmd.Args, "--pprof", e.pprof)
+		fmt.Fprintf(e.logFile, "bench: pprof at http://%s/debug/pprof/\n", e.pprof)
+	}
+	return cmd, nil
 }
 
 // stop interrupts the emulator and waits for it.

@@ -32,7 +32,7 @@ func (b *bench) scale(ctx context.Context) error {
 	}
 	b.logf("Started %d emulators (%d users each)", len(emus), cfg.scaleUsers)
 
-	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager-scale.log"))
+	m, err := startManager(filepath.Join(b.binDir, "manager"), b.cp.kubeconfig, filepath.Join(b.logDir, "manager-scale.log"), b.managerFlags()...)
 	if err != nil {
 		return err
 	}
