@@ -29,6 +29,9 @@ type chainedImports struct {
 	mu sync.Mutex
 	// movedTo: the users this pass's moves were confirmed for (by key), and their new home.
 	movedTo map[string]string
+	// movedBefore: status.lastOperation.moved when the pass began; each chained checkpoint
+	// reports it plus the users moved since, so progress shows batch by batch.
+	movedBefore int32
 	// stopped: a checkpoint failed, so no import of this pass may run (its marks would not be
 	// on record).
 	stopped bool
@@ -52,7 +55,7 @@ func (r *UserHomingReconciler) chainImports(ctx context.Context, s *homingScope)
 		}
 		return nil
 	}
-	return &chainedImports{r: r, s: s, src: src, key: key, movedTo: map[string]string{}}
+	return &chainedImports{r: r, s: s, src: src, key: key, movedTo: map[string]string{}, movedBefore: op.Moved}
 }
 
 // afterMove runs in the goroutine of batch b once its move returned: it imports the contacts of
@@ -98,6 +101,8 @@ func (c *chainedImports) prepare(ctx context.Context, target string, moved []str
 	if c.stopped || !known {
 		return nil
 	}
+	op.Moved = clampCount(c.movedBefore+int32(len(c.movedTo)), 0, op.Total)
+	op.Forced = op.Moved
 	plan := restoreplan.Compute(c.input(op, holds))
 	wave, err := plan.FillOnly(c.src.reader(ctx), func(k string) bool { return keep[k] })
 	if err != nil || wave.Done() || len(op.PendingRestores)+len(wave.Batches) > maxPendingRestores {

@@ -129,6 +129,7 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 	if chain != nil {
 		after = chain.afterMove
 	}
+	movedBefore := op.Moved
 	res, err := r.runWave(ctx, s, wave, after)
 	r.restores.ForceMoved(key, res.moved, res.uncertain || err != nil)
 	if chain != nil {
@@ -138,7 +139,7 @@ func (r *UserHomingReconciler) forceMoveWave(ctx context.Context, s *homingScope
 		return ctrl.Result{}, err
 	}
 	op = s.op() // the checkpoints replaced the record
-	op.Moved = clampCount(op.Moved+int32(res.ok), 0, op.Total)
+	op.Moved = clampCount(movedBefore+int32(res.ok), 0, op.Total)
 	op.Forced = op.Moved
 	return r.afterWave(s, res), nil
 }

@@ -41,10 +41,13 @@ var _ = Describe("UserHoming failover with overlapped restore", func() {
 
 		simCrash(emu, "ocs2")
 		expectFailedOverState(ns, emu, cb, users)
-		firstImport, lastForced := importAndForcedMoveOrder(emu, "ocs1")
+		firstImport, forcedAt := importAndForcedMoveOrder(emu, "ocs1")
 		Expect(firstImport).To(BeNumerically(">=", 0), "an import ran on ocs1")
-		Expect(firstImport).To(BeNumerically("<", lastForced),
-			"the first import (command %d) ran before the last forced move (command %d)", firstImport, lastForced)
+		Expect(len(forcedAt)).To(BeNumerically(">", batchesPerPass))
+		// A pass's imports end before the next pass starts, so the first pass's users are
+		// restored before the second pass's first forced move.
+		Expect(firstImport).To(BeNumerically("<", forcedAt[batchesPerPass]),
+			"the first import (command %d) ran in the first pass, before the second pass's first forced move (command %d)", firstImport, forcedAt[batchesPerPass])
 		_, forced := emulatorMoveCommands(emu)
 		Expect(forced).To(Equal(users/2/batch), "each user force-moved by exactly one command")
 	})
@@ -79,21 +82,21 @@ var _ = Describe("UserHoming failover with overlapped restore", func() {
 })
 
 // importAndForcedMoveOrder returns the positions, among the commands server ran, of the first
-// contact import and of the last forced move (-1 when there is none).
-func importAndForcedMoveOrder(emu *sim.Emulator, server string) (firstImport, lastForced int) {
+// contact import (-1 when there is none) and of each forced move, in order.
+func importAndForcedMoveOrder(emu *sim.Emulator, server string) (firstImport int, forcedAt []int) {
 	GinkgoHelper()
 	var cmds map[string][]string
 	simAdmin(emu, http.MethodGet, "/commands", &cmds)
-	firstImport, lastForced = -1, -1
+	firstImport = -1
 	for i, line := range cmds[server] {
 		for _, script := range decodedScripts(line) {
 			if strings.Contains(script, "/import") && firstImport < 0 {
 				firstImport = i
 			}
 			if strings.Contains(script, "$u.HomeServerDN = $target") && strings.Contains(script, "$force = $true") {
-				lastForced = i
+				forcedAt = append(forcedAt, i)
 			}
 		}
 	}
-	return firstImport, lastForced
+	return firstImport, forcedAt
 }

@@ -23,9 +23,11 @@ const (
 const (
 	// batchesPerPass bounds the move batches one pass takes per target server. A pass reads the
 	// directory and writes a checkpoint before its batches, so several batches per pass spread
-	// that cost; the WinRM pool runs at most its per-server limit (2) of them at once, since each
-	// is one long command on the target and OCS serialises much of the work.
-	batchesPerPass = 8
+	// that cost (a failover's pass also restores its own users' contacts, batch by batch, and
+	// reports its progress with each); the WinRM pool runs at most its per-server limit (2) of
+	// them at once, since each is one long command on the target and OCS serialises much of
+	// the work.
+	batchesPerPass = 16
 	// stalledAfter is the number of consecutive passes in which the same users fail before a
 	// human is asked to look.
 	stalledAfter = 3

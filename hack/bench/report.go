@@ -510,7 +510,7 @@ func failoverLimits(r *results) string {
 	if n := f.CommandKinds["upload echo"]; n > 0 {
 		text += fmt.Sprintf(". %d of the commands were `echo … >> file` lines uploading payloads (internal/ocs sends data on command lines of at most 8 KiB, not on stdin; an import's payload travels gzipped): each pays its round trips, and on Windows a cmd.exe start the model does not charge", n)
 	}
-	text += ". The restore overlaps the moves: the contacts of each batch's users are imported (and read back) as soon as the servers confirm the batch's moves, while the pass's other batches move, all on the survivor's command slots; a pass holds up to 8 forced move batches per target, and each pass relists the directory"
+	text += ". The restore overlaps the moves: the contacts of each batch's users are imported (and read back) as soon as the servers confirm the batch's moves, while the pass's other batches move, all on the survivor's command slots; a pass holds up to 16 forced move batches per target, and each pass relists the directory"
 	if r.Manual != nil && r.Manual.Ops.ListUsers > 0 {
 		text += fmt.Sprintf(" (ListUsers: %s)", r.Manual.Ops.ListUsers)
 	}
@@ -526,7 +526,7 @@ func drainLimits(r *results) string {
 	if r.Manual != nil && r.Manual.Ops.MoveBatch > 0 {
 		text += fmt.Sprintf("; one move batch of %d takes %s and one directory listing %s", r.Manual.Ops.BatchSize, r.Manual.Ops.MoveBatch, r.Manual.Ops.ListUsers)
 	}
-	return text + ": each pass takes up to 8 batches per target after a fresh directory listing and a status commit, and the pool notices Drained only at its next probe (probeInterval); planned move batches run alternately via their source and their target, so a drain uses both servers' slots"
+	return text + ": each pass takes up to 16 batches per target after a fresh directory listing and a status commit, and the pool notices Drained only at its next probe (probeInterval); planned move batches run alternately via their source and their target, so a drain uses both servers' slots"
 }
 
 // speedupLimits compares the floors of the two procedures, which bound the possible speed-up.
