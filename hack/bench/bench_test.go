@@ -151,14 +151,14 @@ func TestClassifyCommands(t *testing.T) {
 }
 
 func TestParseProcUsage(t *testing.T) {
-	status := "Name:\tmanager\nVmHWM:\t  123456 kB\nVmRSS:\t  100000 kB\nThreads:\t12\n"
+	status := "Name:\tmanager\nVmHWM:\t  123456 kB\nVmRSS:\t  100000 kB\nRssAnon:\t   60000 kB\nRssFile:\t   40000 kB\nThreads:\t12\n"
 	// utime 250 and stime 50 ticks = 3 s; the name holds a space and a parenthesis.
 	stat := "4242 (my (mgr) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 1 2 3"
 	got, err := parseProcUsage([]byte(status), []byte(stat))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procUsage{RSS: 100000 * 1024, HWM: 123456 * 1024, UserSys: secs(3 * time.Second), Available: true}
+	want := procUsage{RSS: 100000 * 1024, HWM: 123456 * 1024, RSSFile: 40000 * 1024, UserSys: secs(3 * time.Second), Available: true}
 	if got != want {
 		t.Errorf("parseProcUsage = %+v, want %+v", got, want)
 	}

@@ -292,6 +292,7 @@ func (m *managerProc) stop() {
 // procUsage is what /proc says about a process.
 type procUsage struct {
 	RSS, HWM  int64 // bytes
+	RSSFile   int64 // bytes of RSS mapped from files: the binary's code and data, not the heap
 	UserSys   secs  // CPU time, user + system
 	Available bool
 }
@@ -368,6 +369,8 @@ func parseProcUsage(status, stat []byte) (procUsage, error) {
 			u.RSS = kb * 1024
 		case "VmHWM":
 			u.HWM = kb * 1024
+		case "RssFile":
+			u.RSSFile = kb * 1024
 		}
 	}
 	// The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.

@@ -205,10 +205,12 @@ type scaleResult struct {
 	// PeakBeforeBackupsMiB is VmHWM when the first backup-now was requested.
 	PeakBeforeBackupsMiB float64 `json:"peakRSSBeforeBackupsMiB"`
 	FinalRSSMiB          float64 `json:"finalRSSMiB"`
-	CPU                  secs    `json:"cpuSeconds"`
-	CPUPercent           float64 `json:"cpuPercentOfOneCore"`
-	Backups              int     `json:"backupsCompleted"`
-	ReadyPools           int     `json:"readyPools"`
+	// FileRSSMiB is the part of the final RSS mapped from the manager's binary (RssFile).
+	FileRSSMiB float64 `json:"fileRSSMiB,omitempty"`
+	CPU        secs    `json:"cpuSeconds"`
+	CPUPercent float64 `json:"cpuPercentOfOneCore"`
+	Backups    int     `json:"backupsCompleted"`
+	ReadyPools int     `json:"readyPools"`
 }
 
 // microResult is one Go benchmark line.

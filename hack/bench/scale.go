@@ -110,6 +110,7 @@ loop:
 	sr.Duration = secs(time.Since(sp.t0))
 	sr.PeakRSSMiB = mib(sp.usage.HWM)
 	sr.FinalRSSMiB = mib(sp.usage.RSS)
+	sr.FileRSSMiB = mib(sp.usage.RSSFile)
 	sr.CPU = sp.usage.UserSys
 	sr.CPUPercent = 100 * time.Duration(sp.usage.UserSys).Seconds() / time.Duration(sr.Duration).Seconds()
 	sr.ReadyPools = len(sp.ready)
