@@ -1,7 +1,6 @@
 package contacts
 
 import (
-	"fmt"
 	"testing"
 )
 
@@ -9,26 +8,7 @@ import (
 // two access-control containers, as dbimpexp writes it (UTF-16LE).
 func benchDocument(b *testing.B, users, perUser int) []byte {
 	b.Helper()
-	doc := &Document{}
-	for u := range users {
-		r := Resource{
-			UserAtHost: fmt.Sprintf("user%04d@corp.example.com", u+1),
-			Groups:     []Group{{Number: 1, DisplayName: "fg=="}, {Number: 2, DisplayName: "T3BlcmF0aW9ucw=="}},
-			Containers: []Container{
-				{Number: ContainerColleagues, Members: []string{fmt.Sprintf("sip:user%04d@corp.example.com", u+2)}},
-				{Number: ContainerBlocked},
-			},
-		}
-		for c := range perUser {
-			r.Contacts = append(r.Contacts, Contact{
-				Buddy:             fmt.Sprintf("user%04d@corp.example.com", (u+c+2)%5000+1),
-				SubscribePresence: c%2 == 0,
-				Groups:            []int{1 + c%2},
-				DisplayName:       "Qm9i",
-			})
-		}
-		doc.Resources = append(doc.Resources, r)
-	}
+	doc := benchDoc(users, perUser)
 	data, err := MarshalHomedResources(doc)
 	if err != nil {
 		b.Fatal(err)

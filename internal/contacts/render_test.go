@@ -77,7 +77,8 @@ func FuzzRenderersMatchReference(f *testing.F) {
 	})
 }
 
-// benchDoc is users × perUser in the shape of benchDocument, as values.
+// benchDoc is one move batch's export: users × perUser contacts, each user in two groups with
+// two access-control containers, as dbimpexp writes it.
 func benchDoc(users, perUser int) *Document {
 	doc := &Document{}
 	for u := range users {
