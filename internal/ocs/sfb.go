@@ -3,6 +3,7 @@ package ocs
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -43,10 +44,14 @@ func (d *sfbDialect) serviceHealth(ctx context.Context, s Server, services []str
 		}
 		parts = append(parts, sc)
 	}
+	var script string
 	if len(cs) > 0 {
-		script, err := sfbServicesScript(cs)
-		if err != nil {
+		var err error
+		if script, err = sfbServicesScript(cs); err != nil {
 			return nil, fmt.Errorf("%s on %s: %w", op, s.Name, err)
+		}
+		if d.warm != nil {
+			return d.warmHealth(ctx, s, services, cs, other, parts, script)
 		}
 		line, err := encodePS(script)
 		if err != nil {
@@ -67,6 +72,32 @@ func (d *sfbDialect) serviceHealth(ctx context.Context, s Server, services []str
 	if err != nil {
 		return nil, err
 	}
+	return d.parseHealth(res, s.Name, services, cs, other)
+}
+
+// warmHealth is serviceHealth with Get-CsWindowsService asked in a warm PowerShell (warm.go),
+// so that a probe does not start powershell.exe and load the module every probeInterval; sc
+// query, when other services are asked too, runs as a command of its own before it. Both are
+// read-only: a probe whose answer is lost is simply a failed probe.
+func (d *sfbDialect) warmHealth(ctx context.Context, s Server, services, cs, other, scLine []string, script string) ([]ServiceStatus, error) {
+	const op = OpServiceHealth
+	var scOut []byte
+	if len(scLine) > 0 {
+		res, err := d.run(ctx, op, s.Name, scLine[0], nil)
+		if err != nil {
+			return nil, err
+		}
+		scOut = res.Stdout
+	}
+	res, err := d.warm.run(ctx, op, s.Name, script)
+	if errors.Is(err, errNotWarm) {
+		res, err = d.runner.runPS(ctx, op, s.Name, script, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The shape parseHealth reads: sc's sections first, then the frames and PowerShell's exit code.
+	res.Stdout = append(scOut, res.Stdout...)
 	return d.parseHealth(res, s.Name, services, cs, other)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 	"github.com/ocsha/ocs-ha-operator/internal/sim"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
 // warmProcesses counts the persistent powershell.exe processes started on server, and the
@@ -24,8 +25,8 @@ func (e *env) warmProcesses(server string) (warm, cold int) {
 	return warm, cold
 }
 
-// TestEmulatorWarmPowerShell runs every Skype for Business operation but the health probe in
-// the persistent processes: the module loads once per process, not once per operation.
+// TestEmulatorWarmPowerShell runs every Skype for Business operation in the persistent
+// processes: the module loads once per process, not once per operation.
 func TestEmulatorWarmPowerShell(t *testing.T) {
 	e := startEnvIdle(t, ocs.ProductSkypeForBusiness, 20, 3, false, time.Minute)
 	ctx := testCtx(t)
@@ -66,6 +67,29 @@ func TestEmulatorWarmPowerShell(t *testing.T) {
 		if warm != 1 || cold != 0 {
 			t.Errorf("%s: %d persistent and %d one-script powershell.exe, want 1 and 0: %q", s, warm, cold, e.sim.Commands(s))
 		}
+	}
+}
+
+// Health probes ask Get-CsWindowsService in a persistent process too (on the probe slot), and sc
+// query in a command of its own: a probe every probeInterval does not load the module each time.
+func TestEmulatorWarmHealthProbe(t *testing.T) {
+	e := startEnvIdle(t, ocs.ProductSkypeForBusiness, 4, 1, false, time.Minute)
+	ctx := winrm.AsProbe(testCtx(t))
+	for range 3 {
+		st, err := e.agent.ServiceHealth(ctx, "ocs1", []string{"RtcSrv", "W3SVC", "RTCNOPE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) != 3 || !st[0].Running || !st[1].Running || st[2].State != ocs.StateNotFound {
+			t.Fatalf("ServiceHealth = %+v, want RtcSrv and W3SVC running, RTCNOPE not found", st)
+		}
+	}
+	if warm, cold := e.warmProcesses("ocs1"); warm != 1 || cold != 0 {
+		t.Errorf("%d persistent and %d one-script powershell.exe for three probes, want 1 and 0: %q", warm, cold, e.sim.Commands("ocs1"))
+	}
+	e.admin("crash", "ocs1")
+	if _, err := e.agent.ServiceHealth(ctx, "ocs1", []string{"RtcSrv"}); err == nil {
+		t.Error("a probe of a crashed server succeeded through a process kept from before the crash")
 	}
 }
 
