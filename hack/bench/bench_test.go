@@ -268,3 +268,12 @@ func encodeUTF16LE(script string) string {
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+func TestWholeExportFloorIsOneCommand(t *testing.T) {
+	cm := costModel{Latency: secs(2 * time.Millisecond), ProcessCost: secs(3 * time.Millisecond), ShellCost: secs(10 * time.Millisecond),
+		ExportCost: secs(time.Millisecond), Concurrency: 2, RoundTrips: 3}
+	// 100 users × 1 ms in one command (3 × 2 + 3 ms) on a new shell (10 ms): no share of a second slot.
+	if got, want := wholeExportFloor(cm, 100), 119*time.Millisecond; got != want {
+		t.Errorf("wholeExportFloor = %v, want %v", got, want)
+	}
+}

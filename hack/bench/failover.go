@@ -41,7 +41,8 @@ func (b *bench) failover(ctx context.Context) error {
 	br.FullTime, br.FullBytes, br.FullContacts = secs(took), full.Bytes, full.Contacts
 	br.Commands = commandDelta(cmdsBefore, cmdsAfter)
 	// An export per server, run in parallel: the busier server bounds it; every user is exported once.
-	br.ExportFloor = computeFloor(cfg.cost, br.Commands, len(br.Commands), work{Exports: cfg.users}).Floor
+	br.ExportFloor = secs(max(time.Duration(computeFloor(cfg.cost, br.Commands, len(br.Commands), work{Exports: cfg.users}).Floor),
+		wholeExportFloor(cfg.cost, cfg.users/2)))
 	b.logf("Full backup: %s, %d bytes, %d contacts", fmtDur(took), full.Bytes, full.Contacts)
 
 	changed, err := changeContacts(ctx, emu, 100)

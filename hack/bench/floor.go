@@ -77,6 +77,14 @@ func computeFloor(cm costModel, commands map[string]int, activeServers int, w wo
 	}
 }
 
+// wholeExportFloor is the least time one server's whole export of users takes: it is one command
+// (dbimpexp exports all users or one, Export-CsUserData a whole pool), so its users' export cost
+// is not shared out over the server's slots as computeFloor's per-user term would have it.
+func wholeExportFloor(cm costModel, users int) time.Duration {
+	perCmd := time.Duration(cm.RoundTrips)*time.Duration(cm.Latency) + time.Duration(cm.ProcessCost)
+	return time.Duration(users)*time.Duration(cm.ExportCost) + perCmd + time.Duration(cm.ShellCost)
+}
+
 // commandDelta counts the commands each server ran between two GET /commands answers.
 func commandDelta(before, after map[string][]string) map[string]int {
 	out := map[string]int{}

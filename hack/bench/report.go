@@ -411,7 +411,7 @@ func backupRows(r *results) []row {
 			ratio:    fmtRatio(fullRatio),
 			target:   "≤ 2 × floor",
 			met:      verdict(fullRatio > 0 && fullRatio <= targetBackupRatio),
-			limits: fmt.Sprintf("%d contacts, one whole-server export per server in parallel%s, streamed from the WS-Man Receive loop through the frame and XML decoders into the store one user at a time (no whole export held); beyond the per-user export cost, the time is the export's size: rendering, base64 through WS-Man Receive, parsing, hashing and compressing each user's blob",
+			limits: fmt.Sprintf("%d contacts, one whole-server export per server in parallel%s (the floor counts each server's export as one command: dbimpexp exports all users or one), gzipped on the server, streamed from the WS-Man Receive loop through gunzip, the frame and XML decoders into the store one user at a time (no whole export held); beyond the per-user export cost, the time is the operator's and the emulator's CPU: rendering and gzipping the export (the emulator stands in for SQL Server and .NET), parsing its UTF-16 XML (encoding/xml's tokenizer, most of the manager's share), hashing and compressing each user's blob, and creating one file per changed blob (the content-addressed layout; the blobs become durable together, one syncfs before the manifest)",
 				bk.FullContacts, opsNote(r, "whole-server ExportContacts alone")),
 		},
 		row{
