@@ -63,6 +63,7 @@ const minRequeue = 10 * time.Millisecond
 
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=ocspools,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ocs.ocsha.io,resources=ocspools/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ocs.ocsha.io,resources=userhomings,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -95,20 +96,37 @@ func (r *OCSPoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ 
 
 	prev := r.previousRound(req.NamespacedName, pool)
 	now := r.Clock.Now()
-	if due, wait := probeDue(prev.Time, h.Interval, now); !due && !r.mustProbeNow(pool, prev) {
-		return ctrl.Result{RequeueAfter: wait}, nil
+	if due, wait := probeDue(prev.Time, h.Interval, now); !due {
+		early, err := r.mustProbeNow(ctx, pool, prev)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !early {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
 	}
 	return r.reconcileRound(ctx, pool, status, prev, h, now)
 }
 
 // mustProbeNow reports a reason to probe before the interval has passed: the spec changed
-// (a server added, maintenance toggled), a server was never probed, or a human was needed and
-// the Secret or spec change that woke us may have fixed it.
-func (r *OCSPoolReconciler) mustProbeNow(pool *ocsv1.OCSPool, prev *poolRound) bool {
+// (a server added, maintenance toggled), a server was never probed, a human was needed and
+// the Secret or spec change that woke us may have fixed it, or a UserHoming's drain ended after
+// the last probe of a Draining server, which may now be Drained.
+func (r *OCSPoolReconciler) mustProbeNow(ctx context.Context, pool *ocsv1.OCSPool, prev *poolRound) (bool, error) {
 	if pool.Status.ObservedGeneration != pool.Generation || isTrue(pool, ocsv1.ConditionStalled) {
-		return true
+		return true, nil
 	}
-	return !everyServerProbed(pool.Spec.Servers, prev.Servers)
+	if !everyServerProbed(pool.Spec.Servers, prev.Servers) {
+		return true, nil
+	}
+	if !anyDraining(prev.Servers) {
+		return false, nil
+	}
+	ops, err := r.homingOperations(ctx, pool)
+	if err != nil {
+		return false, err
+	}
+	return drainEndedSinceProbe(pool.Spec.Servers, prev.Servers, ops), nil
 }
 
 // reconcileRound runs one probe round and reports it.
@@ -287,6 +305,9 @@ func (r *OCSPoolReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		// Metadata only: the manager must not hold every Secret of its namespaces in memory.
 		// SecretReader reads the named ones when their resourceVersion changes.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.poolsForSecret), builder.OnlyMetadata).
+		// A completed drain may have emptied a server in maintenance: Drained should not wait
+		// for the next round. Only completions pass, not every checkpoint of an operation.
+		Watches(&ocsv1.UserHoming{}, handler.EnqueueRequestsFromMapFunc(poolOfHoming), builder.WithPredicates(drainCompleted)).
 		// A round waits on the network for up to probeTimeout; pools must not queue behind
 		// each other. The queue still never runs one pool twice at once.
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentPoolRounds}).

@@ -271,6 +271,41 @@ var _ = Describe("OCSPool controller", func() {
 			Expect(k8sClient.Delete(testCtx, pool)).To(Succeed())
 			Eventually(func() []string { return seriesOfPool(key) }).Should(BeEmpty())
 		})
+
+		It("reports a server Drained as soon as its UserHoming's drain completes, not at the next round", func() {
+			emu := startHomingEmulator(20, 10, 2)
+			startManager(ns, Options{})
+			// The next round is an hour away: only the probe the drain's completion wakes can
+			// report Drained within Eventually's timeout.
+			pool := createPoolFor(ns, emu, func(p *ocsv1.OCSPool) { p.Spec.Health.ProbeInterval = "1h" })
+			waitPoolReady(pool)
+
+			// The spec change probes at once; without a UserHoming, ocs1 keeps its users.
+			updateObject(pool, func() { pool.Spec.Servers[0].Maintenance = true })
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
+				g.Expect(pool.Status.ObservedGeneration).To(Equal(pool.Generation))
+				st := poolServer(pool, "ocs1")
+				g.Expect(st.State).To(Equal(ocsv1.ServerDraining))
+				g.Expect(st.HomedUsers).To(BeEquivalentTo(10))
+			}).Should(Succeed())
+
+			createHoming(ns, nil)
+			Eventually(func(g Gomega) {
+				op := getHoming(g, ns).Status.LastOperation
+				g.Expect(op).NotTo(BeNil())
+				g.Expect(op.Type).To(Equal(ocsv1.OperationDrain))
+				g.Expect(op.CompletionTime).NotTo(BeNil())
+				g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(pool), pool)).To(Succeed())
+				st := poolServer(pool, "ocs1")
+				g.Expect(st.State).To(Equal(ocsv1.ServerDrained), "ocs1: %s", st.Message)
+				g.Expect(st.HomedUsers).To(BeZero())
+				// The round that found ocs1 empty ran after the drain ended (both times to the second).
+				g.Expect(st.LastProbeTime.Time).To(BeTemporally(">=", op.CompletionTime.Time))
+			}).Should(Succeed())
+			Expect(emulatorHomes(emu)).To(Equal(map[string]int{"ocs2": 20}))
+			Eventually(func() []eventsv1.Event { return poolEvents(ns, eventServerDrained) }).ShouldNot(BeEmpty())
+		})
 	})
 
 	Context("with the in-memory agent", func() {
