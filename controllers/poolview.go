@@ -19,6 +19,10 @@ import (
 // (poolFactsChanged), never on a probe alone, and requeues itself for the moment a delay ends
 // (soonestGateRequeue). So the shortest time from a crash to a forced move is
 // failureThreshold × probeInterval (to turn Unreachable) plus spec.failover.delay.
+//
+// The other way, OCSPool wakes when a UserHoming's drain completes and probes at once when a
+// server in maintenance it last saw Draining may be empty now (ocspool_drained.go), so Drained
+// does not wait for the next probe round.
 
 // serverFact is what the controllers know about one server of a pool, from its spec
 // (maintenance) and status (state, lastTransitionTime).
