@@ -10,6 +10,7 @@ import (
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
 	"github.com/ocsha/ocs-ha-operator/internal/ocs"
+	"github.com/ocsha/ocs-ha-operator/internal/winrm"
 )
 
 // The failover gate: every check that stands between a down server and the forced move of its
@@ -148,7 +149,12 @@ func (s *homingScope) evaluateGates() (map[string]*gateObjection, []string) {
 func (r *UserHomingReconciler) stillDown(ctx context.Context, s *homingScope, from []string) []string {
 	var down []string
 	for _, name := range from {
-		st, err := s.agent.ServiceHealth(ctx, name, s.pool.health.Services)
+		// Asked as a probe is, within spec.health.probeTimeout: a server whose packets are
+		// dropped would otherwise hold the failover for the transport's connect attempts and
+		// back-offs (three 10 s dials), and a refused one for its back-offs.
+		pctx, cancel := context.WithTimeout(winrm.AsProbe(ctx), s.pool.health.Timeout)
+		st, err := s.agent.ServiceHealth(pctx, name, s.pool.health.Services)
+		cancel()
 		if err != nil || !servicesAllRunning(st) {
 			down = append(down, name)
 			continue

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	ocsv1 "github.com/ocsha/ocs-ha-operator/api/v1alpha1"
+	"github.com/ocsha/ocs-ha-operator/internal/ocs"
 )
 
 func TestUserHomingFailoverGate(t *testing.T) {
@@ -157,4 +160,34 @@ func TestUserHomingPoolFactsChanged(t *testing.T) {
 			g.Expect(poolFactsChanged.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new})).To(Equal(tc.want))
 		})
 	}
+}
+
+// deadlineAgent answers ServiceHealth as a server that refuses connections, noting the deadline
+// the check was given.
+type deadlineAgent struct {
+	ocs.Agent
+	deadline    time.Time
+	hadDeadline bool
+}
+
+func (a *deadlineAgent) ServiceHealth(ctx context.Context, _ string, _ []string) ([]ocs.ServiceStatus, error) {
+	a.deadline, a.hadDeadline = ctx.Deadline()
+	return nil, errors.New("connection refused")
+}
+
+// The direct check before a failover is bounded as a probe is, by spec.health.probeTimeout: the
+// transport's own retries would hold a failover for seconds (a refused connection) or tens of
+// seconds (dropped packets).
+func TestStillDownAsksWithinTheProbeTimeout(t *testing.T) {
+	g := NewWithT(t)
+	const timeout = time.Hour // far from anything the test's own pace could reach
+	agent := &deadlineAgent{}
+	s := &homingScope{agent: agent, pool: &poolView{health: healthSettings{Timeout: timeout}}, report: homingReport{gates: map[string]*gateObjection{}}}
+	before := time.Now()
+	down := (&UserHomingReconciler{}).stillDown(context.Background(), s, []string{"ocs2"})
+	after := time.Now()
+	g.Expect(down).To(Equal([]string{"ocs2"}), "a server that does not answer is still down")
+	g.Expect(agent.hadDeadline).To(BeTrue(), "the check had no deadline")
+	g.Expect(agent.deadline).To(BeTemporally(">=", before.Add(timeout)))
+	g.Expect(agent.deadline).To(BeTemporally("<=", after.Add(timeout)))
 }
