@@ -436,7 +436,7 @@ var _ = Describe("UserHoming controller", func() {
 	It("does not force-move the users of a server that answers although the pool says it is down", func() {
 		ns := newNamespace()
 		fake := newHomingFake(200, 100, 1)
-		// The pool's probes (they carry a timeout) fail for ocs2; a direct check succeeds: the
+		// The pool's probes fail for ocs2; a direct check (asDirectCheck) succeeds: the
 		// pool status is stale, or the observer's path to ocs2 is broken.
 		agent := &staleProbeAgent{Fake: fake, server: "ocs2"}
 		startManager(ns, Options{Agents: StaticProvider{Agent: agent}})
@@ -888,7 +888,7 @@ type staleProbeAgent struct {
 }
 
 func (a *staleProbeAgent) ServiceHealth(ctx context.Context, server string, services []string) ([]ocs.ServiceStatus, error) {
-	if _, probe := ctx.Deadline(); probe && server == a.server {
+	if !isDirectCheck(ctx) && server == a.server {
 		return nil, fmt.Errorf("ServiceHealth on %s: %w", server, ocs.ErrUnreachable)
 	}
 	return a.Fake.ServiceHealth(ctx, server, services)

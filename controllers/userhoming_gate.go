@@ -152,7 +152,7 @@ func (r *UserHomingReconciler) stillDown(ctx context.Context, s *homingScope, fr
 		// Asked as a probe is, within spec.health.probeTimeout: a server whose packets are
 		// dropped would otherwise hold the failover for the transport's connect attempts and
 		// back-offs (three 10 s dials), and a refused one for its back-offs.
-		pctx, cancel := context.WithTimeout(winrm.AsProbe(ctx), s.pool.health.Timeout)
+		pctx, cancel := context.WithTimeout(asDirectCheck(winrm.AsProbe(ctx)), s.pool.health.Timeout)
 		st, err := s.agent.ServiceHealth(pctx, name, s.pool.health.Services)
 		cancel()
 		if err != nil || !servicesAllRunning(st) {
@@ -170,6 +170,16 @@ func (r *UserHomingReconciler) stillDown(ctx context.Context, s *homingScope, fr
 	}
 	return down
 }
+
+type directCheckKey struct{}
+
+// asDirectCheck marks the context of a direct check, so that an agent (a test double standing
+// for a pool whose status is stale) can tell it from the OCSPool's probes, which it resembles.
+func asDirectCheck(ctx context.Context) context.Context {
+	return context.WithValue(ctx, directCheckKey{}, true)
+}
+
+func isDirectCheck(ctx context.Context) bool { v, _ := ctx.Value(directCheckKey{}).(bool); return v }
 
 func servicesAllRunning(st []ocs.ServiceStatus) bool {
 	for _, s := range st {
