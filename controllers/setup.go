@@ -40,6 +40,14 @@ func (o *Options) complete(mgr ctrl.Manager) {
 	}
 }
 
+// commandSlots is the number of commands the WinRM transport runs at once on one server.
+func (o Options) commandSlots() int {
+	if o.WinRM.MaxConcurrent > 0 {
+		return o.WinRM.MaxConcurrent
+	}
+	return winrm.DefaultMaxConcurrent
+}
+
 // secretReader is opts.Secrets, or a new SecretReader for a reconciler set up on its own.
 func (o Options) secretReader(mgr ctrl.Manager) client.Reader {
 	if o.Secrets != nil {

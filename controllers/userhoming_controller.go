@@ -51,6 +51,9 @@ type UserHomingReconciler struct {
 	Recorder  events.EventRecorder
 	// Secrets reads the S3 Secrets of the ContactBackup a restore reads (Options.Secrets).
 	Secrets client.Reader
+	// CommandSlots is how many commands a server runs at once (Options.WinRM.MaxConcurrent): a
+	// wave's move batches are cut to fill them.
+	CommandSlots int
 
 	// restores remembers, per failover, who is known to hold contacts: a shortcut that spares a
 	// restore pass the export of every target.
@@ -140,6 +143,7 @@ func (r *UserHomingReconciler) readPool(ctx context.Context, s *homingScope) (do
 func (r *UserHomingReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r.Client, r.Agents, r.Clock = mgr.GetClient(), opts.Agents, opts.Clock
 	r.Secrets = opts.secretReader(mgr)
+	r.CommandSlots = opts.commandSlots()
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}

@@ -197,8 +197,8 @@ var _ = Describe("UserHoming day-2 operations", func() {
 
 		updateObject(d.homing, func() { d.homing.Spec.ApprovedProposal = proposal.ID })
 		d.expectFailback(int(proposal.Moves[0].Users))
-		// 500 users in batches of 100: five commands, nothing else.
-		Expect(d.fake.Calls(ocs.OpMoveUsers) - moves).To(Equal(5))
+		// 500 users in batches of at most 100, cut for both servers' slots: eight commands, nothing else.
+		Expect(d.fake.Calls(ocs.OpMoveUsers) - moves).To(Equal(moveCommands(500, 100, plannedSlots)))
 		Expect(getHoming(Default, d.ns).Status.Proposal).To(BeNil())
 	})
 

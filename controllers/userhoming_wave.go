@@ -143,7 +143,7 @@ type moveOutcome struct {
 // never on the dead source; a planned one on the server moveVia picks.
 func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave []placement.Batch,
 	after func(context.Context, placement.Batch, moveOutcome)) (waveResult, error) {
-	wave = selectWave(wave, nil, batchesPerPass)
+	wave = placement.Spread(selectWave(wave, nil, batchesPerPass), r.slotsFor)
 	if len(wave) == 0 {
 		return waveResult{}, nil
 	}
@@ -166,6 +166,16 @@ func (r *UserHomingReconciler) runWave(ctx context.Context, s *homingScope, wave
 		return res, errors.Join(errs...)
 	}
 	return res, nil
+}
+
+// slotsFor is the number of command slots the batches of b's source and target share: both
+// servers' for a planned move (moveVia alternates them), the target's for a forced one.
+func (r *UserHomingReconciler) slotsFor(b placement.Batch) int {
+	slots := max(r.CommandSlots, 1)
+	if b.Forced || b.From == "" {
+		return slots
+	}
+	return 2 * slots
 }
 
 // moveVia picks the server the move command of the i-th batch of a wave runs on. A forced move

@@ -159,7 +159,8 @@ type UserHomingSpec struct {
 	// +optional
 	MaxImbalancePercent int32 `json:"maxImbalancePercent,omitempty"`
 
-	// MoveBatchSize is how many users one move command carries.
+	// MoveBatchSize is the most users one move command carries. A wave's batches may carry
+	// fewer, cut evenly so that every command slot of the servers gets the same share.
 	// +kubebuilder:default=100
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000

@@ -63,7 +63,8 @@ func (e *TargetError) Unwrap() error { return e.Err }
 
 // Options tune a Pool. Zero values take the defaults.
 type Options struct {
-	// MaxConcurrent is the number of commands run at once on one server (default 2).
+	// MaxConcurrent is the number of commands run at once on one server (default
+	// DefaultMaxConcurrent).
 	MaxConcurrent int
 	// Attempts is how many times a command is tried when the shell could not be created, i.e. when it
 	// certainly did not run (default 3).
@@ -90,6 +91,9 @@ type Options struct {
 	// negative: none is kept, every operation starts a powershell.exe of its own).
 	PowerShellIdle time.Duration
 }
+
+// DefaultMaxConcurrent is Options.MaxConcurrent when it is not set.
+const DefaultMaxConcurrent = 2
 
 // maxSendChunk bounds the raw bytes of one Send. Its base64 (4/3) plus the SOAP envelope stays
 // below the 153,600-byte envelope a WinRM 2.0 host accepts; masterzen would otherwise send up to
@@ -126,7 +130,7 @@ type target struct {
 // NewPool returns an empty Pool; call SetTargets before Run.
 func NewPool(opts Options) *Pool {
 	if opts.MaxConcurrent <= 0 {
-		opts.MaxConcurrent = 2
+		opts.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if opts.Attempts <= 0 {
 		opts.Attempts = 3
