@@ -192,10 +192,12 @@ func (w *World) exportCsUserData(ctx context.Context, s *server, c *ps.Call) ([]
 		}
 		res = kept
 	}
-	if err := w.spendExport(ctx, len(res)); err != nil {
-		return nil, err
+	data, err := w.renderExport(ctx, len(res), func() ([]byte, error) {
+		return userDataPackage(&contacts.Document{Resources: res}, pool.fqdn)
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
-	data, err := userDataPackage(&contacts.Document{Resources: res}, pool.fqdn)
 	if err != nil {
 		return nil, csError("WriteError", "ExportUserDataCmdlet", "%s", err.Error())
 	}

@@ -38,7 +38,8 @@ const (
 // Cs cmdlet (about_Modules, "module auto-loading"); Export-CsUserData and dbimpexp's export pay per
 // user written, so -UserFilter (Export-CsUserData.md, learn.microsoft.com: "-UserFilter" exports one
 // user's data) and /user: cost
-// one user. That a per-user export cost exists at all, and that a loaded module stays loaded for
+// one user; the emulator's own rendering of the export is the work that cost stands for, so it
+// counts towards the cost rather than after it (renderExport). That a per-user export cost exists at all, and that a loaded module stays loaded for
 // the process, are [inferred]: no public measurement of either was found.
 
 // defaultPowerShell is the PowerShell of a product's servers: OCS 2007 R2 runs on Windows Server

@@ -121,10 +121,12 @@ func (w *World) dbExport(ctx context.Context, s *server, p *cmdexe.Proc, file, o
 		write(p.Stdout, dbimpexpUserNotHomed(only))
 		return 1
 	}
-	if err := w.spendExport(ctx, len(res)); err != nil {
+	data, err := w.renderExport(ctx, len(res), func() ([]byte, error) {
+		return contacts.MarshalHomedResources(&contacts.Document{Resources: res})
+	})
+	if ctx.Err() != nil {
 		return 1
 	}
-	data, err := contacts.MarshalHomedResources(&contacts.Document{Resources: res})
 	// The file keeps the rendered bytes themselves: nothing else holds them.
 	if err != nil || s.fs.WriteFileOwned(file, data) != nil {
 		write(p.Stdout, dbimpexpWriteError(file))
