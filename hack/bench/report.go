@@ -528,7 +528,7 @@ func drainLimits(r *results) string {
 	if r.Manual != nil && r.Manual.Ops.MoveBatch > 0 {
 		text += fmt.Sprintf("; one move batch of %d takes %s and one directory listing %s", r.Manual.Ops.BatchSize, r.Manual.Ops.MoveBatch, r.Manual.Ops.ListUsers)
 	}
-	return text + ": each pass takes up to 16 batches per target after a fresh directory listing and a status commit, and the pool probes again as soon as the UserHoming's drain completes, to report Drained; 2,500 users in batches of 100 make 25 batches for 4 slots, so the last round runs one batch; planned move batches run alternately via their source and their target, so a drain uses both servers' slots"
+	return text + ": each pass takes up to 16 batches per target after a fresh directory listing and a status commit, and the pool probes again as soon as the UserHoming's drain completes, to report Drained; a pass's batches are cut evenly for the 4 slots (placement.Spread: 2,500 users make a pass of 16 batches of 100, then 12 of 75, 7 rounds, the fewest 25 batches' worth allows); planned move batches run alternately via their source and their target, so a drain uses both servers' slots"
 }
 
 // speedupLimits compares the floors of the two procedures, which bound the possible speed-up.
