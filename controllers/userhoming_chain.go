@@ -96,6 +96,7 @@ func (c *chainedImports) prepare(ctx context.Context, target string, moved []str
 		k := restoreplan.Key(sip)
 		c.movedTo[k], keep[k] = target, true
 	}
+	basis := c.r.restores.Basis(c.key)
 	holds, known := c.r.restores.Holds(c.key)
 	op := c.s.op()
 	if c.stopped || !known {
@@ -108,7 +109,7 @@ func (c *chainedImports) prepare(ctx context.Context, target string, moved []str
 	if err != nil || wave.Done() || len(op.PendingRestores)+len(wave.Batches) > maxPendingRestores {
 		return nil
 	}
-	rp := &importPass{plan: plan, wave: wave}
+	rp := &importPass{plan: plan, wave: wave, basis: basis}
 	rp.markPending(op)
 	if err := c.s.checkpoint(ctx); err != nil {
 		c.stopped = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,25 +23,59 @@ import (
 	"github.com/ocsha/ocs-ha-operator/internal/restoreplan"
 )
 
-// lostReplyAgent runs the first two imports it is given but loses their replies: the first
-// comes back without a result for any user (its output cut short), the second as an error (the
-// connection dropped after the command ran).
+// lostReplyAgent runs every import it is given but loses the replies of the first two to start:
+// the first comes back without a result for any user (its output cut short), the second as an
+// error (the connection dropped after the command ran). Those two replies wait until a third
+// import has started, and the third's reply until both came back: an import planned before the
+// replies were lost then ends after them, the order in which a stale plan once made the
+// process's memory of who holds data whole again. It notes every import over a contact list
+// that holds data: a restore never writes one.
 type lostReplyAgent struct {
-	ocs.Agent
-	mu    sync.Mutex
-	calls int
+	*ocs.Fake
+	mu           sync.Mutex
+	started      int
+	lostBack     int
+	thirdStarted chan struct{}
+	bothLostBack chan struct{}
+	overData     []string
+}
+
+func newLostReplyAgent(f *ocs.Fake) *lostReplyAgent {
+	return &lostReplyAgent{Fake: f, thirdStarted: make(chan struct{}), bothLostBack: make(chan struct{})}
+}
+
+// importsOverData names the users whose contact lists held data when an import reached them.
+func (a *lostReplyAgent) importsOverData() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.overData)
 }
 
 func (a *lostReplyAgent) ImportContacts(ctx context.Context, server string, doc *contacts.Document) ([]ocs.ImportResult, error) {
-	res, err := a.Agent.ImportContacts(ctx, server, doc)
 	a.mu.Lock()
-	a.calls++
-	n := a.calls
+	for _, r := range doc.Resources {
+		if held, ok := a.StoredContacts(server, r.UserAtHost); ok && !restoreplan.Empty(held) {
+			a.overData = append(a.overData, r.UserAtHost)
+		}
+	}
+	a.started++
+	n := a.started
+	if n == 3 {
+		close(a.thirdStarted)
+	}
 	a.mu.Unlock()
-	switch {
-	case err != nil || n > 2:
+	res, err := a.Fake.ImportContacts(ctx, server, doc)
+	if err != nil || n > 3 {
 		return res, err
-	case n == 2:
+	}
+	if n == 3 {
+		awaitOrder(ctx, a.bothLostBack)
+		return res, err
+	}
+	// A pass with fewer than three imports does not wait for ever.
+	awaitOrder(ctx, a.thirdStarted)
+	defer a.lostOne()
+	if n == 2 {
 		return nil, fmt.Errorf("ImportContacts on %s: %w", server, ocs.ErrUnreachable)
 	}
 	out := make([]ocs.ImportResult, len(res))
@@ -48,6 +83,24 @@ func (a *lostReplyAgent) ImportContacts(ctx context.Context, server string, doc 
 		out[i] = ocs.ImportResult{SIP: r.SIP, Message: "the server reported no result for this user"}
 	}
 	return out, nil
+}
+
+func (a *lostReplyAgent) lostOne() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lostBack++; a.lostBack == 2 {
+		close(a.bothLostBack)
+	}
+}
+
+// awaitOrder waits for ch to close; the bound only keeps a schedule that never comes (fewer
+// imports than expected) from hanging the test, it decides nothing.
+func awaitOrder(ctx context.Context, ch <-chan struct{}) {
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
 }
 
 // lastFailover waits until the UserHoming's failover completes and returns it.
@@ -136,7 +189,8 @@ var _ = Describe("UserHoming under faults", func() {
 	It("counts the contacts of imports whose replies were lost", func() {
 		ns := newNamespace()
 		fake := newHomingFake(users, 500, 2)
-		startManager(ns, Options{Agents: StaticProvider{Agent: &lostReplyAgent{Agent: fake}}})
+		agent := newLostReplyAgent(fake)
+		startManager(ns, Options{Agents: StaticProvider{Agent: agent}})
 		createFakePool(ns, nil)
 		createBackupAndSnapshot(ns)
 		createRestoringHoming(ns, "backup", "1s")
@@ -145,6 +199,7 @@ var _ = Describe("UserHoming under faults", func() {
 		op := lastFailover(ns).Status.LastOperation
 		Expect(op.ContactsRestored).To(BeEquivalentTo(users/2), "operation: %+v", op)
 		Expect(op.Failed).To(BeZero())
+		Expect(agent.importsOverData()).To(BeEmpty())
 		for i := 500; i < users; i++ {
 			r, ok := fake.StoredContacts("ocs1", homingSIP(i))
 			Expect(ok).To(BeTrue())

@@ -84,12 +84,15 @@ type importPass struct {
 	plan     restoreplan.Plan
 	wave     restoreplan.Wave
 	outcomes []importOutcome
+	// basis is the state of the process's memory the pass planned from.
+	basis restoreplan.Basis
 }
 
 // prepareImports plans the imports of a pass: it counts what the pending marks of a pass that
 // died before its status write imported (their users that hold data now were restored by it),
 // clears the marks and fills a wave.
 func (r *UserHomingReconciler) prepareImports(ctx context.Context, s *homingScope, src *restoreSource) (*importPass, error) {
+	basis := r.restores.Basis(homingKey(s, s.op()))
 	plan, err := r.planRestore(ctx, s, src)
 	if err != nil {
 		return nil, err
@@ -103,7 +106,7 @@ func (r *UserHomingReconciler) prepareImports(ctx context.Context, s *homingScop
 		return nil, err
 	}
 	r.reportCorrupt(s, src)
-	return &importPass{plan: plan, wave: wave}, nil
+	return &importPass{plan: plan, wave: wave, basis: basis}, nil
 }
 
 // markPending records the marks of the wave's imports in op, to be written by the checkpoint
@@ -347,11 +350,12 @@ type importTally struct {
 	filled   map[string]bool // the users known to hold data once they ran
 	unknown  []ocsv1.RestoreMark
 	failures []moveFailure
+	basis    restoreplan.Basis
 }
 
 // countImports sums the outcomes of rp's imports.
 func countImports(rp *importPass) importTally {
-	t := importTally{filled: make(map[string]bool, len(rp.plan.Holding))}
+	t := importTally{filled: make(map[string]bool, len(rp.plan.Holding)), basis: rp.basis}
 	for k := range rp.plan.Holding {
 		t.filled[k] = true
 	}
@@ -383,7 +387,7 @@ func (r *UserHomingReconciler) applyTally(s *homingScope, t importTally) {
 	if key := homingKey(s, op); len(t.unknown) > 0 {
 		r.restores.Spoil(key)
 	} else {
-		r.restores.Remember(key, t.filled)
+		r.restores.Remember(key, t.filled, t.basis)
 	}
 	op.ContactsRestored += int32(t.ok)
 	countContactsRestored(s.pool.pool, t.ok)

@@ -25,6 +25,8 @@
 //   - The output depends on the set of inputs, not on their order.
 //
 // Memory is the one in-process shortcut: it remembers, per operation, what this process already
-// knows of who holds data, so that a pass need not export every server again. A restarted
-// process starts empty and asks the servers, the truth, afresh.
+// knows of who holds data, so that a pass need not export every server again. An import whose
+// outcome is unknown spoils it, and a pass planned before that (chained imports run side by
+// side) cannot make it whole again (Basis). A restarted process starts empty and asks the
+// servers, the truth, afresh.
 package restoreplan

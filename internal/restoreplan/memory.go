@@ -28,7 +28,14 @@ type opMemory struct {
 	moved      map[string]bool
 	// filled, when not nil, holds the users known to hold data: it wins over moved.
 	filled map[string]bool
+	// spoils counts the imports whose outcome was unknown; a Basis is its value.
+	spoils uint64
 }
+
+// Basis is the state of an operation's memory a pass planned from. Remember takes it back and
+// ignores a pass planned before an unknown outcome spoiled the memory: such a pass saw neither
+// that import's users nor what it filled, so what it knows is not the whole.
+type Basis uint64
 
 // BeginForcedMoves starts the record of an operation none of whose users has moved yet: every
 // forced move of it will run in this process. It keeps a record already started.
@@ -101,19 +108,27 @@ func (m *Memory) Unrestored(op string) ([]string, bool) {
 	return out, true
 }
 
-// Remember records, once the outcome of each of a pass's imports is known, the users holding
-// data. What is known only grows (an import adds data, nothing here removes it), so the
-// imports of a pass that each report when they end, in any order, add up.
-func (m *Memory) Remember(op string, filled map[string]bool) {
+// Basis returns the state a pass plans from; read it before the pass learns who holds data (from
+// Holds or an export), so that a Spoil in between makes Remember ignore the pass.
+func (m *Memory) Basis(op string) Basis {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.byOp == nil {
-		m.byOp = map[string]*opMemory{}
+	if rec := m.byOp[op]; rec != nil {
+		return Basis(rec.spoils)
 	}
-	rec := m.byOp[op]
-	if rec == nil {
-		rec = &opMemory{moved: map[string]bool{}}
-		m.byOp[op] = rec
+	return 0
+}
+
+// Remember records, once the outcome of each of a pass's imports is known, the users holding
+// data. What is known only grows (an import adds data, nothing here removes it), so the
+// imports of a pass that each report when they end, in any order, add up. A pass planned on a
+// basis an unknown outcome spoiled since is ignored.
+func (m *Memory) Remember(op string, filled map[string]bool, basis Basis) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.record(op)
+	if Basis(rec.spoils) != basis {
+		return
 	}
 	if rec.filled == nil {
 		rec.filled = map[string]bool{}
@@ -130,9 +145,22 @@ func (m *Memory) Remember(op string, filled map[string]bool) {
 func (m *Memory) Spoil(op string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec := m.byOp[op]; rec != nil {
-		rec.forcedHere, rec.filled = false, nil
+	rec := m.record(op)
+	rec.forcedHere, rec.filled = false, nil
+	rec.spoils++
+}
+
+// record returns op's record, started empty (nothing known) when there is none.
+func (m *Memory) record(op string) *opMemory {
+	if m.byOp == nil {
+		m.byOp = map[string]*opMemory{}
 	}
+	rec := m.byOp[op]
+	if rec == nil {
+		rec = &opMemory{moved: map[string]bool{}}
+		m.byOp[op] = rec
+	}
+	return rec
 }
 
 // Forget drops the record of a finished operation.

@@ -43,7 +43,7 @@ func TestMemory(t *testing.T) {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("op")
 				m.ForceMoved("op", []string{a, b}, false)
-				m.Remember("op", map[string]bool{Key(a): true, Key(c): true})
+				m.Remember("op", map[string]bool{Key(a): true, Key(c): true}, m.Basis("op"))
 			},
 			known: true, holds: []string{a, c},
 		},
@@ -51,8 +51,8 @@ func TestMemory(t *testing.T) {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("op")
 				m.ForceMoved("op", []string{a, b, c}, false)
-				m.Remember("op", map[string]bool{Key(b): true})
-				m.Remember("op", map[string]bool{Key(a): true})
+				m.Remember("op", map[string]bool{Key(b): true}, m.Basis("op"))
+				m.Remember("op", map[string]bool{Key(a): true}, m.Basis("op"))
 			},
 			known: true, holds: []string{a, b},
 		},
@@ -60,24 +60,49 @@ func TestMemory(t *testing.T) {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("op")
 				m.ForceMoved("op", []string{a}, false)
-				m.Remember("op", map[string]bool{Key(b): true})
+				m.Remember("op", map[string]bool{Key(b): true}, m.Basis("op"))
 				m.Spoil("op")
 			},
 		},
+		"a pass planned before an unknown outcome does not make the record whole again": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a, b}, false)
+				stale := m.Basis("op")
+				m.Spoil("op")
+				m.Remember("op", map[string]bool{Key(c): true}, stale)
+			},
+		},
+		"a pass planned after an unknown outcome (from an export) is known again": {
+			do: func(m *Memory) {
+				m.BeginForcedMoves("op")
+				m.ForceMoved("op", []string{a, b}, false)
+				m.Spoil("op")
+				m.Remember("op", map[string]bool{Key(c): true}, m.Basis("op"))
+			},
+			known: true, holds: []string{c},
+		},
+		"an unknown outcome without a record still outdates the passes planned before it": {
+			do: func(m *Memory) {
+				stale := m.Basis("op")
+				m.Spoil("op")
+				m.Remember("op", map[string]bool{Key(c): true}, stale)
+			},
+		},
 		"what a pass saw is known without forced moves": {
-			do:    func(m *Memory) { m.Remember("op", map[string]bool{Key(b): true, Key(c): false}) },
+			do:    func(m *Memory) { m.Remember("op", map[string]bool{Key(b): true, Key(c): false}, m.Basis("op")) },
 			known: true, holds: []string{b},
 		},
 		"a finished operation is forgotten": {
 			do: func(m *Memory) {
-				m.Remember("op", map[string]bool{Key(b): true})
+				m.Remember("op", map[string]bool{Key(b): true}, m.Basis("op"))
 				m.Forget("op")
 			},
 		},
 		"operations are apart": {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("other")
-				m.Remember("op", map[string]bool{Key(a): true})
+				m.Remember("op", map[string]bool{Key(a): true}, m.Basis("op"))
 				m.Spoil("other")
 			},
 			known: true, holds: []string{a},
@@ -110,10 +135,10 @@ func TestMemory(t *testing.T) {
 func TestMemoryHandsOutCopies(t *testing.T) {
 	var m Memory
 	filled := map[string]bool{Key(sipOf(1)): true}
-	m.Remember("op", filled)
+	m.Remember("op", filled, m.Basis("op"))
 	holds, _ := m.Holds("op")
 	filled[Key(sipOf(2))] = true
-	m.Remember("op", map[string]bool{})
+	m.Remember("op", map[string]bool{}, m.Basis("op"))
 	if !holds(Key(sipOf(1))) || holds(Key(sipOf(2))) {
 		t.Fatal("a function handed out changed with the memory or the caller's set")
 	}
@@ -138,7 +163,7 @@ func TestMemoryUnrestored(t *testing.T) {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("op")
 				m.ForceMoved("op", []string{a, b, c}, false)
-				m.Remember("op", map[string]bool{Key(b): true})
+				m.Remember("op", map[string]bool{Key(b): true}, m.Basis("op"))
 			},
 			known: true, want: []string{Key(a), Key(c)},
 		},
@@ -146,7 +171,7 @@ func TestMemoryUnrestored(t *testing.T) {
 			do: func(m *Memory) {
 				m.BeginForcedMoves("op")
 				m.ForceMoved("op", []string{a}, false)
-				m.Remember("op", map[string]bool{Key(a): true})
+				m.Remember("op", map[string]bool{Key(a): true}, m.Basis("op"))
 			},
 			known: true, want: []string{},
 		},
@@ -164,7 +189,7 @@ func TestMemoryUnrestored(t *testing.T) {
 			},
 		},
 		"moves not seen here (a restarted process): not known": {
-			do: func(m *Memory) { m.Remember("op", map[string]bool{Key(b): true}) },
+			do: func(m *Memory) { m.Remember("op", map[string]bool{Key(b): true}, m.Basis("op")) },
 		},
 	}
 	for name, tt := range tests {

@@ -97,6 +97,7 @@ type restoreRun struct {
 	w        *world
 	useMem   bool
 	mem      *Memory
+	basis    Basis
 	status   record
 	newerOK  bool
 	passes   int
@@ -120,6 +121,7 @@ func (r *restoreRun) holds() func(string) bool {
 // pass runs one restore pass and reports whether the restore is done.
 func (r *restoreRun) pass() bool {
 	r.passes++
+	r.basis = r.mem.Basis("op")
 	in := Input{Snapshot: r.w.snapshot, Directory: r.w.dir, Sources: r.w.sources, Serving: r.w.serving,
 		Holds: r.holds(), Pending: r.status.marks,
 		BatchSize: 1 + r.rng.IntN(20), BatchesPerTarget: 1 + r.rng.IntN(3), MaxMarks: 1 + r.rng.IntN(8)}
@@ -167,21 +169,37 @@ func (r *restoreRun) importWave(p Plan, wave Wave, rec *record) {
 		for _, b := range wave.Batches[1:] {
 			rec.restored += len(b.SIPs)
 		}
-	default:
-		filled := map[string]bool{}
-		for k := range p.Holding {
-			filled[k] = true
+	case 2:
+		// The first batch's outcome was lost as in case 1, and the others, run beside it on the
+		// same plan, report after that: what they knew is not the whole any more.
+		r.mem.Spoil("op")
+		rec.marks = rec.marks[:1]
+		for _, b := range wave.Batches[1:] {
+			rec.restored += len(b.SIPs)
 		}
+		r.mem.Remember("op", filledBy(p, wave.Batches[1:]), r.basis)
+	default:
 		for _, b := range wave.Batches {
 			rec.restored += len(b.SIPs)
-			for _, sip := range b.SIPs {
-				filled[Key(sip)] = true
-			}
 		}
-		r.mem.Remember("op", filled)
+		r.mem.Remember("op", filledBy(p, wave.Batches), r.basis)
 		rec.marks = nil
 	}
 	r.status = *rec
+}
+
+// filledBy is who holds data once batches ran on plan p: those it saw holding, and theirs.
+func filledBy(p Plan, batches []Batch) map[string]bool {
+	filled := map[string]bool{}
+	for k := range p.Holding {
+		filled[k] = true
+	}
+	for _, b := range batches {
+		for _, sip := range b.SIPs {
+			filled[Key(sip)] = true
+		}
+	}
+	return filled
 }
 
 // makeNewContacts lets a few users still empty make contacts of their own between passes. Only
