@@ -191,9 +191,16 @@ func TestParseBenchOutput(t *testing.T) {
 }
 
 func TestSecsJSON(t *testing.T) {
-	b, err := secs(1234567 * time.Microsecond).MarshalJSON()
-	if err != nil || string(b) != "1.235" {
-		t.Errorf("MarshalJSON = %s, %v; want 1.235", b, err)
+	b, err := secs(1234567891 * time.Nanosecond).MarshalJSON()
+	if err != nil || string(b) != "1.234568" {
+		t.Errorf("MarshalJSON = %s, %v; want 1.234568", b, err)
+	}
+	for _, d := range []time.Duration{200 * time.Microsecond, 300 * time.Microsecond, 2500 * time.Microsecond, 8 * time.Millisecond} {
+		var back secs
+		b, _ := secs(d).MarshalJSON()
+		if err := back.UnmarshalJSON(b); err != nil || time.Duration(back) != d {
+			t.Errorf("%s → %s → %s, %v: --render would report another cost model", d, b, time.Duration(back), err)
+		}
 	}
 	var s secs
 	if err := s.UnmarshalJSON([]byte("2.5")); err != nil || time.Duration(s) != 2500*time.Millisecond {

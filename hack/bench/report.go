@@ -109,12 +109,7 @@ func writeOverview(w writef, r *results) {
 	w("UserHoming moveBatchSize %d, failover.delay %s; status polled every %s to timestamp phases.\n\n", r.Config.MoveBatchSize, r.Config.FailoverDelay, r.Config.PollInterval)
 
 	w("## Results\n\n")
-	w("| figure | measured | floor | measured / floor | target | met | what limits it, what would move it |\n")
-	w("|---|---|---|---|---|---|---|\n")
-	for _, x := range rows(r) {
-		w("| %s | %s | %s | %s | %s | %s | %s |\n", x.figure, x.measured, x.floor, x.ratio, x.target, x.met, x.limits)
-	}
-	w("\n")
+	writeResultsTable(w, rows(r))
 
 }
 
@@ -153,31 +148,33 @@ func writeCostModel(w writef, r *results) {
 	w("so each read-back is a program start of its own; Skype for Business reads back inside the script's powershell.exe (no start).\n\n")
 }
 
-// writeComparison writes the scenarios rerun under the comparison cost model.
+// writeComparison writes the scenarios rerun under the comparison cost model, judged against the
+// same targets as the main results.
 func writeComparison(w writef, r *results) {
 	c := r.Compare
 	if c == nil {
 		return
 	}
+	sub := &results{Cost: c.Cost, Config: r.Config, Failover: c.Failover, Drain: c.Drain, Manual: c.Manual, Backup: c.Backup}
+	derive(sub)
 	w("## Under the %s cost model\n\n", c.Cost.Profile)
-	w("The same scenarios with emulator flags `%s` and %d round trips per command (a shell per command).\n\n", c.Cost.emulatorFlags(), c.Cost.RoundTrips)
-	w("| figure | measured | floor | measured / floor |\n|---|---|---|---|\n")
-	if f := c.Failover; f != nil {
-		w("| Failover action, %d users: forced moves + restore | %s | %s | %s |\n", f.Evacuated, f.Action, f.ActionFloor.Floor, fmtRatio(f.ActionRatio))
-		w("| Failover, crash → Ready (delay excluded from the ratio) | %s | delay %s + %s | %s |\n", f.Total, f.ConfiguredDelay, f.TotalFloor, fmtRatio(f.TotalRatio))
+	w("The same scenarios with emulator flags `%s` and %d round trips per command (a shell per command), each judged against\n", c.Cost.emulatorFlags(), c.Cost.RoundTrips)
+	w("this model's floor and the same targets. The scale scenario (peak RSS at %d pools) and the planner run once, under the %s profile:\n",
+		r.Config.ScalePools, r.Cost.Profile)
+	w("a cost model sets how long each command waits, while their figures come from what the manager holds and computes.\n\n")
+	var rs []row
+	for _, section := range []func(*results) []row{failoverRows, drainRows, manualRows, backupRows} {
+		rs = append(rs, section(sub)...)
 	}
-	if d := c.Drain; d != nil {
-		w("| Drain, %d users | %s | %s | %s |\n", d.Users, d.Total, d.Floor.Floor, fmtRatio(d.Ratio))
-	}
-	if m := c.Manual; m != nil {
-		w("| Manual procedure, %d users | %s | %s for the sample | %s |\n", m.Target, m.Total, m.Floor.Floor, fmtRatio(m.Ratio))
-		if c.Failover != nil && c.Failover.Action > 0 {
-			w("| Operator vs manual procedure | %.1f× (vs moves + restore) | – | – |\n", float64(m.Total)/float64(c.Failover.Action))
-		}
-	}
-	if bk := c.Backup; bk != nil {
-		w("| Backup, full, %d users | %s | %s | %s |\n", bk.Users, bk.FullTime, bk.ExportFloor, fmtRatio(ratio(time.Duration(bk.FullTime), time.Duration(bk.ExportFloor))))
-		w("| Backup, incremental, %d users changed | %s | %s | %s |\n", bk.Changed, bk.IncrementalTime, bk.IncrementalFloor, fmtRatio(ratio(time.Duration(bk.IncrementalTime), time.Duration(bk.IncrementalFloor))))
+	writeResultsTable(w, rs)
+}
+
+// writeResultsTable writes rows as the results table.
+func writeResultsTable(w writef, rs []row) {
+	w("| figure | measured | floor | measured / floor | target | met | what limits it, what would move it |\n")
+	w("|---|---|---|---|---|---|---|\n")
+	for _, x := range rs {
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", x.figure, x.measured, x.floor, x.ratio, x.target, x.met, x.limits)
 	}
 	w("\n")
 }

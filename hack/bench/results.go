@@ -10,9 +10,10 @@ import (
 // secs is a duration written to JSON as seconds with millisecond precision.
 type secs time.Duration
 
-// MarshalJSON writes the duration in seconds.
+// MarshalJSON writes the duration in seconds, to the microsecond: the cost model's per-user
+// costs are a few hundred microseconds, and --render rebuilds the report from these figures.
 func (s secs) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.FormatFloat(math.Round(time.Duration(s).Seconds()*1000)/1000, 'f', -1, 64)), nil
+	return []byte(strconv.FormatFloat(math.Round(time.Duration(s).Seconds()*1e6)/1e6, 'f', -1, 64)), nil
 }
 
 // UnmarshalJSON reads seconds.
@@ -21,7 +22,7 @@ func (s *secs) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	*s = secs(time.Duration(f * float64(time.Second)))
+	*s = secs(time.Duration(math.Round(f * float64(time.Second))))
 	return nil
 }
 
