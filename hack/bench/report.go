@@ -110,7 +110,6 @@ func writeOverview(w writef, r *results) {
 
 	w("## Results\n\n")
 	writeResultsTable(w, rows(r))
-
 }
 
 // writeCostModel writes the cost model, where its figures come from, and the floor's formula.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// secs is a duration written to JSON as seconds with millisecond precision.
+// secs is a duration written to JSON as seconds with microsecond precision.
 type secs time.Duration
 
 // MarshalJSON writes the duration in seconds, to the microsecond: the cost model's per-user

@@ -42,11 +42,9 @@ type Basis uint64
 func (m *Memory) BeginForcedMoves(op string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.byOp == nil {
-		m.byOp = map[string]*opMemory{}
-	}
 	if m.byOp[op] == nil {
-		m.byOp[op] = &opMemory{forcedHere: true, movesKnown: true, moved: map[string]bool{}}
+		rec := m.record(op)
+		rec.forcedHere, rec.movesKnown = true, true
 	}
 }
 
